@@ -1,0 +1,1 @@
+"""Thin absl entry points and ml_collections configs for ltjax jobs."""
