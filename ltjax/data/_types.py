@@ -1,0 +1,273 @@
+"""The dataset containers the training loop consumes.
+
+A split gives batches on the host with one call, `get_batch(indices, *,
+rng=None) -> (uint8 images [b, H, W, C], int32 labels [b])`, whichever way it
+holds its images: `ArraySplit` keeps decoded arrays in memory (CIFAR, MNIST),
+`StreamedSplit` keeps paths and decodes each batch in a thread pool
+(ImageNet-LT, Places-LT). Which examples form a batch is the sampler's job
+(`ltjax.sampling`); the split only gathers them.
+"""
+
+import dataclasses
+import os
+from typing import Any, Union
+
+import numpy as np
+
+from ltjax.data import _images
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+  view = array.view()
+  view.flags.writeable = False
+  return view
+
+
+def _check_labels(labels: Any, num_examples: int | None,
+                  name: str) -> np.ndarray:
+  labels = np.asarray(labels)
+  if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(
+        f"{name} must be a 1-D integer array [N], got dtype {labels.dtype} "
+        f"and shape {labels.shape}.")
+  if num_examples is not None and labels.shape[0] != num_examples:
+    raise ValueError(
+        f"{name} has {labels.shape[0]} entries for {num_examples} images; "
+        f"pass one label per image.")
+  if labels.size and (labels.min() < 0 or
+                      labels.max() > np.iinfo(np.int32).max):
+    raise ValueError(
+        f"{name} must be non-negative class indices, got values in "
+        f"[{labels.min()}, {labels.max()}].")
+  return _readonly(labels.astype(np.int32))
+
+
+def _check_indices(indices: Any, num_examples: int) -> np.ndarray:
+  indices = np.asarray(indices)
+  if indices.ndim != 1 or not (np.issubdtype(indices.dtype, np.integer) or
+                               indices.size == 0):
+    raise ValueError(
+        f"indices must be a 1-D integer array [b], got dtype {indices.dtype} "
+        f"and shape {indices.shape}.")
+  indices = indices.astype(np.int64)
+  if indices.size and (indices.min() < 0 or indices.max() >= num_examples):
+    raise ValueError(
+        f"indices must lie in [0, {num_examples}) for a split of "
+        f"{num_examples} examples, got values in [{indices.min()}, "
+        f"{indices.max()}].")
+  return indices
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArraySplit:
+  """A split held in memory as decoded arrays.
+
+  Attributes:
+    images: uint8 [N, H, W, C] (read-only view).
+    labels: int32 [N] (read-only).
+  """
+  images: np.ndarray
+  labels: np.ndarray
+
+  def __post_init__(self):
+    images = np.asarray(self.images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+      raise ValueError(
+          f"images must be uint8 [N, H, W, C], got dtype {images.dtype} and "
+          f"shape {images.shape}; decode and stack them first.")
+    object.__setattr__(self, "images", _readonly(images))
+    object.__setattr__(self, "labels",
+                       _check_labels(self.labels, images.shape[0], "labels"))
+
+  def __len__(self) -> int:
+    return self.images.shape[0]
+
+  @property
+  def num_examples(self) -> int:
+    return len(self)
+
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    """(H, W, C) of every image."""
+    return tuple(self.images.shape[1:])
+
+  def get_batch(self, indices: Any, *,
+                rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Gathers examples `indices`.
+
+    Args:
+      indices: int [b] in [0, N).
+      rng: accepted for the common split API and ignored: in-memory images
+        are augmented on device (`ltjax.data` augmentation), not here.
+
+    Returns:
+      (uint8 images [b, H, W, C], int32 labels [b]), fresh arrays.
+    """
+    del rng
+    indices = _check_indices(indices, len(self))
+    return self.images[indices], self.labels[indices]
+
+  def subset(self, indices: Any) -> "ArraySplit":
+    """Returns the split of examples `indices` (a copy), in that order."""
+    images, labels = self.get_batch(indices)
+    return ArraySplit(images=images, labels=labels)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StreamedSplit:
+  """A split of image files listed with labels, decoded batch by batch.
+
+  Attributes:
+    paths: tuple of N image paths, absolute or relative to `root`.
+    labels: int32 [N] (read-only).
+    root: directory the relative paths are under ("" for none).
+    image_size: side of the square crops `get_batch` returns.
+    num_workers: decoding threads; 0 picks a default from the CPU count.
+  """
+  paths: tuple[str, ...]
+  labels: np.ndarray
+  root: str = ""
+  image_size: int = 224
+  num_workers: int = 0
+
+  def __post_init__(self):
+    object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
+    object.__setattr__(self, "labels",
+                       _check_labels(self.labels, len(self.paths), "labels"))
+    if int(self.image_size) != self.image_size or self.image_size < 1:
+      raise ValueError(
+          f"image_size must be a positive integer, got {self.image_size!r}.")
+
+  def __len__(self) -> int:
+    return len(self.paths)
+
+  @property
+  def num_examples(self) -> int:
+    return len(self)
+
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    """(H, W, C) of every image `get_batch` returns."""
+    return (self.image_size, self.image_size, 3)
+
+  def full_path(self, index: int) -> str:
+    """The path of image `index` on disk."""
+    return os.path.join(self.root, self.paths[index])
+
+  def get_batch(self, indices: Any, *,
+                rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Reads, decodes and crops examples `indices` in a thread pool.
+
+    With `rng`, each image gets a random resized crop (scale 0.08-1, aspect
+    ratio 3/4-4/3) and a horizontal flip with probability 1/2; without, the
+    evaluation crop (shorter side to 256/224 * image_size, centre crop). The
+    per-image randomness is drawn from `rng` up front, so the batch does not
+    depend on thread scheduling.
+
+    Args:
+      indices: int [b] in [0, N).
+      rng: optional `np.random.Generator` for training augmentation.
+
+    Returns:
+      (uint8 images [b, S, S, 3], int32 labels [b]) with S = image_size.
+
+    Raises:
+      FileNotFoundError: naming the path of a missing image.
+    """
+    indices = _check_indices(indices, len(self))
+    if rng is None:
+      seeds = [None] * indices.size
+    else:
+      seeds = rng.integers(0, 2**63 - 1, size=indices.size).tolist()
+    paths = [self.full_path(i) for i in indices]
+    pool = _images.executor(
+        self.num_workers or _images.default_num_workers())
+    images = list(pool.map(
+        lambda ps: _images.load_transformed(
+            ps[0], size=self.image_size, seed=ps[1]), zip(paths, seeds)))
+    shape = (0,) + self.image_shape
+    batch = np.stack(images) if images else np.zeros(shape, np.uint8)
+    return batch, self.labels[indices]
+
+
+Split = Union[ArraySplit, StreamedSplit]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LongTailedDataset:
+  """A long-tailed training split with its validation and test splits.
+
+  Attributes:
+    name: registry name, e.g. "cifar10_lt".
+    train: the long-tailed training split.
+    val: a held-out split for model selection and post-hoc tuning, or None.
+    test: the (balanced) test split.
+    class_names: C names, index = label.
+    train_class_counts: int64 [C], training examples per class.
+    metadata: JSON-serialisable record of exactly which data this is (source,
+      imbalance profile, subset seed and digest, validation split).
+  """
+  name: str
+  train: Split
+  val: Split | None
+  test: Split
+  class_names: tuple[str, ...]
+  train_class_counts: np.ndarray
+  metadata: dict[str, Any]
+
+  def __post_init__(self):
+    object.__setattr__(self, "class_names", tuple(self.class_names))
+    num_classes = len(self.class_names)
+    counts = np.asarray(self.train_class_counts)
+    if counts.shape != (num_classes,):
+      raise ValueError(
+          f"train_class_counts has shape {counts.shape} but there are "
+          f"{num_classes} class_names; pass one count per class.")
+    expected = np.bincount(self.train.labels, minlength=num_classes)
+    if not np.array_equal(counts, expected):
+      raise ValueError(
+          f"train_class_counts {counts.tolist()} do not match the training "
+          f"labels, which count {expected.tolist()}.")
+    object.__setattr__(self, "train_class_counts",
+                       _readonly(counts.astype(np.int64)))
+    for split_name in ("train", "val", "test"):
+      split = getattr(self, split_name)
+      if split is not None and len(split) and (
+          split.labels.max() >= num_classes):
+        raise ValueError(
+            f"{split_name} labels reach {split.labels.max()} but there are "
+            f"only {num_classes} class_names.")
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    """(H, W, C) of the images `train.get_batch` returns."""
+    return self.train.image_shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SourceData:
+  """What a source reader returns: the full splits, before any subsetting.
+
+  Attributes:
+    splits: "train" and "test" (and "val" where the source has an official
+      one), each an `ArraySplit` with labels in [0, C).
+    class_names: C names, index = label.
+    description: JSON-serialisable record of the source (format, path, ...).
+  """
+  splits: dict[str, ArraySplit]
+  class_names: tuple[str, ...]
+  description: dict[str, Any]
+
+  def __post_init__(self):
+    object.__setattr__(self, "class_names", tuple(self.class_names))
+    for required in ("train", "test"):
+      if required not in self.splits:
+        raise ValueError(
+            f"a source must give a {required!r} split, got "
+            f"{sorted(self.splits)} from {self.description}.")
