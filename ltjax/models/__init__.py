@@ -1,0 +1,65 @@
+"""Flax Linen models for long-tailed classification, and their heads.
+
+Every model's `__call__(x, *, train)` returns `(logits, features)`: logits
+float32 [B, C] and the pooled penultimate features float32 [B, D] that the
+head maps to the logits (for decoupled classifiers, NCM and FDS). Parameters
+and BatchNorm statistics are float32; `dtype` sets the computation dtype.
+
+The head is the submodule `head`; `apply_head(variables["params"]["head"],
+features, kind=...)` applies it on its own and `head_of(model)` builds a fresh
+one initialised like the model's. Every convolution is made by the model's
+`conv` factory (default `conv2d`, whose docstring states the contract), the
+one place to swap in another convolution formulation.
+"""
+
+from ltjax.models._heads import apply_head
+from ltjax.models._heads import cosine_logits
+from ltjax.models._heads import Head
+from ltjax.models._heads import head_of
+from ltjax.models._heads import HEADS
+from ltjax.models._heads import linear_logits
+from ltjax.models._heads import unit_columns_uniform
+from ltjax.models._layers import batch_norm
+from ltjax.models._layers import conv2d
+from ltjax.models._layers import kaiming_normal_fan_in
+from ltjax.models._layers import kaiming_normal_fan_out
+from ltjax.models._layers import torch_linear_default
+from ltjax.models._registry import build_model
+from ltjax.models._registry import MODELS
+from ltjax.models._registry import ResNet32
+from ltjax.models._resnet_cifar import BasicBlock
+from ltjax.models._resnet_cifar import option_a_shortcut
+from ltjax.models._resnet_cifar import ResNetCifar
+from ltjax.models._resnet_imagenet import Bottleneck
+from ltjax.models._resnet_imagenet import ResNeXt50_32x4d
+from ltjax.models._resnet_imagenet import ResNet
+from ltjax.models._resnet_imagenet import ResNet50
+from ltjax.models._small import MLP
+from ltjax.models._small import MnistCNN
+
+__all__ = (
+    "BasicBlock",
+    "Bottleneck",
+    "Head",
+    "HEADS",
+    "MLP",
+    "MODELS",
+    "MnistCNN",
+    "ResNeXt50_32x4d",
+    "ResNet",
+    "ResNet32",
+    "ResNet50",
+    "ResNetCifar",
+    "apply_head",
+    "batch_norm",
+    "build_model",
+    "conv2d",
+    "cosine_logits",
+    "head_of",
+    "kaiming_normal_fan_in",
+    "kaiming_normal_fan_out",
+    "linear_logits",
+    "option_a_shortcut",
+    "torch_linear_default",
+    "unit_columns_uniform",
+)

@@ -1,0 +1,133 @@
+"""The layers every ltjax model is built from, constructed in one place.
+
+Every convolution of every model is made by a *conv factory*, a model field
+(`conv`) whose default is `conv2d` below. To try another convolution
+formulation (e.g. patch extraction + matmul for XLA:CPU), pass a different
+factory; it must honour the same contract so checkpoints stay interchangeable:
+
+  conv(features, kernel_size, *, strides, groups, kernel_init, dtype, name)
+      -> a Linen module mapping x [B, H, W, C_in] to [B, H', W', features],
+         with one parameter `kernel` of shape
+         [kernel_size, kernel_size, C_in // groups, features] in float32, no
+         bias, PyTorch padding (kernel_size // 2 on every side, so
+         H' = (H + 2 * (kernel_size // 2) - kernel_size) // strides + 1), and
+         computation (inputs and kernel cast) in `dtype`.
+
+Batch normalisation (`batch_norm`) follows PyTorch's defaults (momentum 0.1,
+which is Flax `momentum=0.9`; epsilon 1e-5) with statistics and parameters in
+float32 whatever the compute dtype. One difference: PyTorch stores the
+unbiased batch variance in its running variance, Flax the biased one (a factor
+n / (n - 1), n = B * H * W, which is 1.0005 at batch 128 on 8 x 8 maps).
+"""
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+Initializer = jax.nn.initializers.Initializer
+ConvFactory = Callable[..., nn.Module]
+
+PARAM_DTYPE = jnp.float32
+
+# PyTorch `kaiming_normal_(w)` with its defaults (fan_in, gain sqrt(2)): the
+# init of every conv and linear weight in the LDAM-DRW repo. Untruncated,
+# unlike Flax's `kaiming_normal`.
+kaiming_normal_fan_in = jax.nn.initializers.variance_scaling(
+    2.0, "fan_in", "normal")
+
+# torchvision ResNet: `kaiming_normal_(w, mode="fan_out", nonlinearity="relu")`.
+kaiming_normal_fan_out = jax.nn.initializers.variance_scaling(
+    2.0, "fan_out", "normal")
+
+# PyTorch's default `nn.Linear` weight init, kaiming_uniform(a=sqrt(5)):
+# U(-1/sqrt(fan_in), 1/sqrt(fan_in)). torchvision keeps it for `fc`.
+torch_linear_default = jax.nn.initializers.variance_scaling(
+    1.0 / 3.0, "fan_in", "uniform")
+
+
+def conv2d(features: int, kernel_size: int, *, strides: int = 1,
+           groups: int = 1, kernel_init: Initializer = kaiming_normal_fan_in,
+           dtype: Dtype = jnp.float32, name: str | None = None) -> nn.Module:
+  """Makes a bias-free 2D convolution with PyTorch's `padding=k // 2`.
+
+  Explicit symmetric padding, not "SAME": for stride 2 on an even-sized input
+  "SAME" pads (0, 1) while PyTorch pads (1, 1), which shifts every sampled
+  position and breaks weight porting.
+
+  Args:
+    features: output channels.
+    kernel_size: square kernel side k.
+    strides: stride in both spatial dimensions.
+    groups: grouped convolution (ResNeXt); the input channels must be
+      divisible by it.
+    kernel_init: initializer of the kernel [k, k, C_in // groups, features].
+    dtype: computation dtype; the kernel is stored in float32.
+    name: submodule name.
+
+  Returns:
+    An unbound `flax.linen.Conv` module.
+  """
+  pad = kernel_size // 2
+  return nn.Conv(
+      features=features,
+      kernel_size=(kernel_size, kernel_size),
+      strides=(strides, strides),
+      padding=((pad, pad), (pad, pad)),
+      feature_group_count=groups,
+      use_bias=False,
+      kernel_init=kernel_init,
+      dtype=dtype,
+      param_dtype=PARAM_DTYPE,
+      name=name)
+
+
+def batch_norm(*, train: bool, dtype: Dtype, name: str | None = None,
+               scale_init: Initializer = jax.nn.initializers.ones
+               ) -> nn.Module:
+  """Makes a BatchNorm with PyTorch's defaults and float32 statistics.
+
+  Args:
+    train: normalise with the batch's statistics and update the running ones
+      (apply with `mutable=["batch_stats"]`); False uses the running ones.
+    dtype: dtype of the output; mean and variance are computed and stored in
+      float32, scale and bias are float32 parameters.
+    name: submodule name.
+    scale_init: initializer of the scale (zeros for a zero-init residual).
+
+  Returns:
+    An unbound `flax.linen.BatchNorm` module.
+  """
+  return nn.BatchNorm(
+      use_running_average=not train,
+      momentum=0.9,
+      epsilon=1e-5,
+      dtype=dtype,
+      param_dtype=PARAM_DTYPE,
+      scale_init=scale_init,
+      name=name)
+
+
+def global_average_pool(x: jax.Array) -> jax.Array:
+  """Averages [B, H, W, D] over H and W, accumulating in float32 -> [B, D]."""
+  return jnp.mean(x, axis=(1, 2), dtype=jnp.float32)
+
+
+def check_images(x: Any, name: str = "x") -> jax.Array:
+  """Checks a batch of NHWC images, float [B, H, W, C]."""
+  x = jnp.asarray(x)
+  if x.ndim != 4:
+    raise ValueError(
+        f"{name} must be a batch of images of shape [B, H, W, C] (NHWC), got "
+        f"shape {x.shape}; add a batch or channel axis, e.g. x[..., None].")
+  return x
+
+
+def check_dtype(dtype: Dtype, name: str = "dtype") -> None:
+  """Checks a computation dtype is floating point."""
+  if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+    raise ValueError(
+        f"{name} must be a floating-point dtype (jnp.float32 or "
+        f"jnp.bfloat16), got {dtype}.")
