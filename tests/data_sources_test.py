@@ -1,118 +1,35 @@
 """Tests for the source readers: CIFAR pickles, image folders, IDX, lists, TFDS.
 
-Every test writes its own small files in the official format (written out
-here, not with ltjax's code) and checks that the reader gives back the
+Every test writes its own small files in the official format (with the
+writers of tests/testdata.py, not with ltjax's code) and checks that the reader gives back the
 images and labels exactly (approximately for JPEG).
 """
 
-import gzip
 import os
 import pickle
 import shutil
 import socket
-import struct
-import tarfile
-import tempfile
 import time
 from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
-from PIL import Image
 
 from ltjax import data
 
-CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog",
-                 "frog", "horse", "ship", "truck")
-
-
-def make_tempdir(test):
-  path = tempfile.mkdtemp()
-  test.addCleanup(shutil.rmtree, path)
-  return path
-
-
-def random_images(n, height=32, width=32, channels=3, seed=0):
-  rng = np.random.default_rng(seed)
-  return rng.integers(0, 256, (n, height, width, channels), dtype=np.uint8)
-
-
-def cifar_rows(images):
-  """uint8 [n, 32, 32, 3] -> [n, 3072]: all red, then green, then blue."""
-  return np.stack([np.concatenate([im[:, :, ch].ravel() for ch in range(3)])
-                   for im in images])
-
-
-def dump_py2_style(path, record):
-  """Pickles like the Python 2 originals: bytes keys, protocol 2."""
-  record = {k.encode(): v for k, v in record.items()}
-  with open(path, "wb") as f:
-    pickle.dump(record, f, protocol=2)
-
-
-def write_cifar10(folder, images, labels, test_images, test_labels):
-  os.makedirs(folder)
-  for i, part in enumerate(np.array_split(np.arange(len(labels)), 5)):
-    dump_py2_style(os.path.join(folder, f"data_batch_{i + 1}"), {
-        "batch_label": f"training batch {i + 1} of 5",
-        "labels": [int(labels[j]) for j in part],
-        "data": cifar_rows(images[part]),
-    })
-  dump_py2_style(os.path.join(folder, "test_batch"), {
-      "labels": [int(x) for x in test_labels],
-      "data": cifar_rows(test_images)})
-  dump_py2_style(os.path.join(folder, "batches.meta"), {
-      "label_names": [n.encode() for n in CIFAR10_NAMES],
-      "num_cases_per_batch": 10})
-
-
-def write_cifar100(folder, images, labels, test_images, test_labels, names):
-  os.makedirs(folder)
-  for split, ims, labs in (("train", images, labels),
-                           ("test", test_images, test_labels)):
-    dump_py2_style(os.path.join(folder, split), {
-        "fine_labels": [int(x) for x in labs],
-        "coarse_labels": [int(x) // 5 for x in labs],
-        "data": cifar_rows(ims)})
-  dump_py2_style(os.path.join(folder, "meta"), {
-      "fine_label_names": [n.encode() for n in names],
-      "coarse_label_names": [b"c"]})
-
-
-def tar_folder(folder, tarball, arcname):
-  with tarfile.open(tarball, "w:gz") as tar:
-    tar.add(folder, arcname=arcname)
-
-
-def write_idx(path, array):
-  """IDX: 0, 0, type 0x08 (ubyte), ndim; big-endian uint32 dims; data."""
-  header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(
-      f">{array.ndim}I", *array.shape)
-  payload = header + np.ascontiguousarray(array, np.uint8).tobytes()
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "wb") as f:
-    f.write(payload)
-
-
-def write_image(path, array, fmt):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-  image.save(path, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-
-
-def write_folder(root, splits, class_names, fmt="PNG", ext=".png"):
-  """splits: {split: (images, labels)} -> root/split/class/NNNN.ext."""
-  for split, (images, labels) in splits.items():
-    for i, (image, label) in enumerate(zip(images, labels)):
-      write_image(os.path.join(root, split, class_names[label],
-                               f"{i:04d}{ext}"), image, fmt)
-
-
-def in_file_order(images, labels):
-  """Images grouped by label, in their original order within a label."""
-  order = np.argsort(labels, kind="stable")
-  return images[order], labels[order]
+from testdata import CIFAR10_NAMES
+from testdata import make_tempdir
+from testdata import random_images
+from testdata import cifar_rows
+from testdata import dump_py2_style
+from testdata import write_cifar10
+from testdata import write_cifar100
+from testdata import tar_folder
+from testdata import write_idx
+from testdata import write_image
+from testdata import write_folder
+from testdata import in_file_order
 
 
 class CifarTest(parameterized.TestCase):

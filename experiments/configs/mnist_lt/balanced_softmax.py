@@ -1,0 +1,21 @@
+r"""MNIST-LT, balanced_softmax: balanced softmax loss.
+
+MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
+
+  python -m experiments.main \
+      --config=experiments/configs/mnist_lt/balanced_softmax.py \
+      --workdir=/tmp/ltjax/mnist_lt/balanced_softmax
+
+No published figure: a quick run (minutes on a CPU) for comparing methods with
+each other.
+
+Append `:EPOCHS` to the config path for a shorter run with the whole schedule
+scaled (e.g. `balanced_softmax.py:30`); give a local copy of the data with
+`--config.data.path=...` (see README).
+"""
+
+from experiments.configs import common
+
+
+def get_config(arg=None):
+  return common.build("mnist_lt", "balanced_softmax", arg)

@@ -1,0 +1,53 @@
+r"""Trains and evaluates a long-tailed classifier (the thin entry point).
+
+  python -m experiments.main \
+      --config=experiments/configs/cifar10_lt/ldam_drw.py \
+      --workdir=/tmp/ltjax/cifar10_lt_ldam_drw
+
+Fields are overridden from the command line (`--config.loss.tau=1.5`); an
+unknown field is an error. A workdir that already has a checkpoint resumes.
+Several hosts: start the same command on every host with `--multihost` (TPU
+pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
+`--coordinator_address`, `--num_processes` and `--process_id`).
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from ltjax import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to a config file (experiments/configs/...).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Directory for checkpoints, metrics and TensorBoard.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize() before training.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 (multi-host).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
+                                      "Number of processes (multi-host).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None,
+                                   "This process's index (multi-host).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _MULTIHOST.value:
+    # Cross-process collectives on CPU hosts (no effect on GPU/TPU).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value,
+                               process_id=_PROCESS_ID.value)
+  logging.info("JAX %s, process %d of %d, devices: %s", jax.__version__,
+               jax.process_index(), jax.process_count(), jax.devices())
+  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config", "workdir"])
+  app.run(main)

@@ -1,0 +1,39 @@
+"""Training long-tailed classifiers: state, objectives, compiled steps, loop."""
+
+from ltjax.train._checkpoint import Checkpointer
+from ltjax.train._config import default_config
+from ltjax.train._config import validate_config
+from ltjax.train._loop import build_run
+from ltjax.train._loop import train_and_evaluate
+from ltjax.train._objectives import LOSSES
+from ltjax.train._objectives import make_objective
+from ltjax.train._objectives import REWEIGHTS
+from ltjax.train._optim import cosine_schedule
+from ltjax.train._optim import sgd
+from ltjax.train._optim import warmup_step_schedule
+from ltjax.train._parallel import data_mesh
+from ltjax.train._parallel import global_batch
+from ltjax.train._state import create_train_state
+from ltjax.train._state import TrainState
+from ltjax.train._step import make_eval_step
+from ltjax.train._step import make_train_step
+
+__all__ = (
+    "Checkpointer",
+    "LOSSES",
+    "REWEIGHTS",
+    "TrainState",
+    "build_run",
+    "cosine_schedule",
+    "create_train_state",
+    "data_mesh",
+    "default_config",
+    "global_batch",
+    "make_eval_step",
+    "make_objective",
+    "make_train_step",
+    "sgd",
+    "train_and_evaluate",
+    "validate_config",
+    "warmup_step_schedule",
+)

@@ -1,0 +1,379 @@
+"""`train_and_evaluate(config, workdir)`: the one training loop.
+
+Order of work: validate the config, load the data (both fail before anything
+is compiled), build model / optimizer / objective, restore the newest
+checkpoint if the workdir has one, then train with one compiled step,
+evaluating on the validation split and the test set every
+`eval_every_epochs`, and write the results (see `_report`).
+"""
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ltjax import data as ltdata
+from ltjax import metrics as ltmetrics
+from ltjax import models
+from ltjax import sampling
+from ltjax.data import _augment
+from ltjax.train import _checkpoint
+from ltjax.train import _config
+from ltjax.train import _objectives
+from ltjax.train import _optim
+from ltjax.train import _parallel
+from ltjax.train import _report
+from ltjax.train import _state
+from ltjax.train import _step
+
+_STANDARD_NORMALIZATION = {
+    "cifar10_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
+    "cifar100_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
+    "mnist_lt": (_augment.MNIST_MEAN, _augment.MNIST_STD),
+    "imagenet_lt": (_augment.IMAGENET_MEAN, _augment.IMAGENET_STD),
+    "places_lt": (_augment.IMAGENET_MEAN, _augment.IMAGENET_STD),
+}
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything built at start-up, shared by training and evaluation."""
+  config: Any
+  dataset: Any
+  mesh: jax.sharding.Mesh
+  steps_per_epoch: int
+  total_steps: int
+  schedule: Any
+  train_step: Any
+  eval_step: Any
+  init_state: Any
+
+
+def normalization(config, dataset) -> tuple[tuple[float, ...],
+                                            tuple[float, ...]]:
+  """The config's mean/std, else the dataset's standard, else computed."""
+  if config.augment.mean:
+    return tuple(config.augment.mean), tuple(config.augment.std)
+  if dataset.name in _STANDARD_NORMALIZATION:
+    return _STANDARD_NORMALIZATION[dataset.name]
+  images, _ = dataset.train.get_batch(
+      np.arange(min(len(dataset.train), 10_000)))
+  scaled = images.astype(np.float64) / 255.0
+  axes = tuple(range(scaled.ndim - 1))
+  std = np.maximum(scaled.std(axis=axes), 1e-3)
+  return tuple(scaled.mean(axis=axes).tolist()), tuple(std.tolist())
+
+
+def make_schedule(config, steps_per_epoch: int, total_steps: int):
+  optim = config.optim
+  if optim.schedule == "warmup_step":
+    return _optim.warmup_step_schedule(
+        optim.lr, steps_per_epoch=steps_per_epoch,
+        warmup_epochs=optim.warmup_epochs, decay_epochs=optim.decay_epochs,
+        decay_factors=optim.decay_factors)
+  if optim.schedule == "cosine":
+    return _optim.cosine_schedule(
+        optim.lr, total_steps=total_steps,
+        warmup_steps=min(optim.warmup_epochs * steps_per_epoch,
+                         total_steps - 1))
+  return lambda step: jnp.asarray(optim.lr, jnp.float32)
+
+
+def reports_posthoc(config) -> bool:
+  """Post-hoc adjustment is reported for plain cross-entropy (ERM) runs.
+
+  Its premise is a model whose softmax estimates the long-tailed p(y | x);
+  re-weighted, re-sampled or margin-adjusted models (and LDAM's unscaled
+  cosine logits) are already corrected or on another scale.
+  """
+  return (config.loss.name == "ce"
+          and _objectives.resolve_reweight(config.loss) == "none"
+          and config.sampler.name == "instance")
+
+
+def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
+  """Builds model, optimizer, objective and the compiled steps."""
+  mesh = _parallel.data_mesh() if mesh is None else mesh
+  _parallel.check_batch_size(config.batch_size, mesh)
+  _parallel.check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
+  counts = np.asarray(dataset.train_class_counts)
+  steps_per_epoch = sampling.steps_per_epoch(len(dataset.train),
+                                             config.batch_size)
+  total_steps = config.num_epochs * steps_per_epoch
+  if config.max_steps > 0:
+    total_steps = min(total_steps, config.max_steps)
+  schedule = make_schedule(config, steps_per_epoch, total_steps)
+  tx = _optim.sgd(schedule, momentum=config.optim.momentum,
+                  nesterov=config.optim.nesterov,
+                  weight_decay=config.optim.weight_decay)
+  dtype = jnp.dtype(config.model.dtype)
+  model = models.build_model(config.model.name,
+                             num_classes=dataset.num_classes,
+                             head=config.model.head, dtype=dtype)
+  objective = _objectives.make_objective(config.loss, counts,
+                                         steps_per_epoch=steps_per_epoch)
+  mean, std = normalization(config, dataset)
+
+  def preprocess(images, key):
+    return _augment.augment(images, key, mean=mean, std=std,
+                            padding=config.augment.padding,
+                            flip=config.augment.flip, dtype=dtype)
+
+  replicated = _parallel.replicated(mesh)
+  batch = _parallel.batch_sharded(mesh)
+  train_step = jax.jit(
+      _step.make_train_step(model, tx, objective, preprocess, schedule),
+      in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
+      donate_argnums=0)
+  priors = (counts / counts.sum()
+            if reports_posthoc(config) and np.all(counts > 0) else None)
+  eval_step = jax.jit(
+      _step.make_eval_step(model, preprocess, class_priors=priors,
+                           posthoc_tau=config.posthoc_tau),
+      in_shardings=(replicated, batch), out_shardings=replicated)
+  sample = jnp.zeros((1, *dataset.image_shape), dtype)
+  init_state = jax.jit(
+      lambda: _state.create_train_state(model, tx, sample, seed=config.seed),
+      out_shardings=replicated)
+  return Run(config=config, dataset=dataset, mesh=mesh,
+             steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+             schedule=schedule, train_step=train_step, eval_step=eval_step,
+             init_state=init_state)
+
+
+def _sampler_probabilities(config, counts, epoch: int):
+  s = config.sampler
+  return sampling.sampling_probabilities(
+      s.name, counts, epoch=epoch, num_epochs=config.num_epochs,
+      start_epoch=s.start_epoch, balanced=s.balanced, beta=s.beta)
+
+
+def train_batch(run: Run, step: int, plan: np.ndarray) -> dict[str, jax.Array]:
+  """The global batch of `step`, assembled from this process's slice."""
+  config = run.config
+  indices = sampling.batch_indices(
+      plan, step % run.steps_per_epoch, global_batch_size=config.batch_size,
+      process_index=jax.process_index(), process_count=jax.process_count())
+  # Host-side randomness (streamed random-resized crops) is a pure function
+  # of (seed, step, process), like everything else a resumed run redraws.
+  rng = np.random.default_rng([config.seed, step, jax.process_index()])
+  images, labels = run.dataset.train.get_batch(indices, rng=rng)
+  return _parallel.global_batch(
+      {"image": images, "label": labels.astype(np.int32)},
+      _parallel.batch_sharded(run.mesh))
+
+
+def epoch_plan(run: Run, epoch: int) -> np.ndarray:
+  config, labels = run.config, np.asarray(run.dataset.train.labels)
+  probs = _sampler_probabilities(config, run.dataset.train_class_counts,
+                                 epoch)
+  return sampling.epoch_plan(labels, seed=config.seed, epoch=epoch,
+                             class_probabilities=probs,
+                             group_size=config.sampler.group_size)
+
+
+def evaluate(run: Run, state, split) -> dict[str, ltmetrics.ClassificationCounts]:
+  """Merged counts over a whole split (padded last batch masked out)."""
+  batch_size = run.config.eval_batch_size
+  per_process = batch_size // jax.process_count()
+  sharding = _parallel.batch_sharded(run.mesh)
+  total = None
+  for start in range(0, len(split), batch_size):
+    positions = np.arange(start, start + batch_size)
+    mine = positions[jax.process_index() * per_process:
+                     (jax.process_index() + 1) * per_process]
+    mask = mine < len(split)
+    images, labels = split.get_batch(np.where(mask, mine, 0))
+    counts = run.eval_step(state, _parallel.global_batch(
+        {"image": images, "label": labels.astype(np.int32), "mask": mask},
+        sharding))
+    total = counts if total is None else jax.tree.map(jnp.add, total, counts)
+  return jax.device_get(total)
+
+
+def _summaries(run: Run, counts) -> dict[str, Any]:
+  config = run.config
+  train_counts = run.dataset.train_class_counts
+  out = {}
+  for kind, value in counts.items():
+    summary = ltmetrics.classification_summary(
+        value, train_counts, many=config.shot_many, few=config.shot_few)
+    summary["per_class"] = np.asarray(
+        ltmetrics.per_class_accuracy(value)).tolist()
+    out[kind] = summary
+  return out
+
+
+def evaluate_splits(run: Run, state, epoch: int, step: int) -> dict[str, Any]:
+  record = {"epoch": epoch, "step": step}
+  for name in ("val", "test"):
+    split = getattr(run.dataset, name)
+    if split is None:
+      continue
+    for kind, summary in _summaries(run, evaluate(run, state, split)).items():
+      record[name if kind == "plain" else f"{name}_{kind}"] = summary
+  return record
+
+
+def _log_eval(writer, record) -> None:
+  scalars = {}
+  for split, summary in record.items():
+    if isinstance(summary, dict):
+      line = " ".join(f"{k} {v:.4f}" for k, v in summary.items()
+                      if k != "per_class")
+      logging.info("eval epoch %.2f %s: %s", record["epoch"], split, line)
+      scalars.update({f"{split}/{k}": v for k, v in summary.items()
+                      if k != "per_class"})
+  writer.scalars(record["step"], scalars)
+  writer.flush()
+
+
+def best_validation_record(history: list[dict], metric: str):
+  """The evaluation with the best validation `metric` (earliest on ties)."""
+  def finite(value):
+    return value is not None and np.isfinite(value)
+
+  scored = [r for r in history if "val" in r and finite(r["val"].get(metric))]
+  if not scored:
+    return None
+  return max(scored, key=lambda r: (r["val"][metric], -r["step"]))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, Any]:
+  """Trains and evaluates a long-tailed classifier; resumes from `workdir`.
+
+  Args:
+    config: a config following `ltjax.train.default_config()`.
+    workdir: output directory (checkpoints, metrics, TensorBoard); a job
+      started on a workdir with a checkpoint resumes from it.
+
+  Returns:
+    The content of `metrics.json`.
+  """
+  _report.quiet_library_logs()
+  _config.validate_config(config)
+  dataset = ltdata.load_dataset(config.data)
+  os.makedirs(workdir, exist_ok=True)
+  run = build_run(config, dataset)
+  logging.info(
+      "%s: %d train / %s val / %d test images, %d classes, counts %s; "
+      "%d steps (%d per epoch) on %d devices, %d processes.", dataset.name,
+      len(dataset.train), len(dataset.val) if dataset.val else 0,
+      len(dataset.test), dataset.num_classes,
+      np.asarray(dataset.train_class_counts).tolist()[:20], run.total_steps,
+      run.steps_per_epoch, run.mesh.devices.size, jax.process_count())
+
+  checkpointer = _checkpoint.Checkpointer(
+      os.path.join(workdir, "checkpoints"),
+      every_steps=config.checkpoint_every_steps, keep=config.keep_checkpoints)
+  state = run.init_state()
+  restored, restored_step = checkpointer.restore_latest(state)
+  if restored is not None:
+    state = restored
+    logging.info("Resumed from the checkpoint at step %d.", restored_step)
+  first_step = int(state.step)
+  _report.save_config(workdir, config.to_dict(), first_step)
+  writer = _report.MetricWriter(os.path.join(workdir, "tb"))
+  progress = _report.Progress(run.total_steps, run.steps_per_epoch,
+                              first_step)
+  history = [r for r in _report.read_history(workdir)
+             if r["step"] <= first_step]
+
+  start_time = time.perf_counter()
+  pending, plan, plan_epoch = [], None, None
+  compile_seconds = None
+  for step in range(first_step, run.total_steps):
+    epoch = step // run.steps_per_epoch
+    if plan_epoch != epoch:
+      plan, plan_epoch = epoch_plan(run, epoch), epoch
+    batch = train_batch(run, step, plan)
+    state, step_metrics = run.train_step(state, batch)
+    pending.append(step_metrics)
+    if compile_seconds is None:
+      jax.block_until_ready(step_metrics)
+      compile_seconds = time.perf_counter() - start_time
+      logging.info("First step (with compilation) took %.1f s.",
+                   compile_seconds)
+    done = step + 1
+    if done % config.log_every_steps == 0 or done == run.total_steps:
+      values = {k: float(v) for k, v in jax.tree.map(
+          lambda *xs: jnp.mean(jnp.stack(xs)), *pending).items()}
+      pending = []
+      logging.info(progress.line(done, values))
+      writer.scalars(done, {f"train/{k}": v for k, v in values.items()})
+    end_of_epoch = done % run.steps_per_epoch == 0
+    if (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
+        ) or done == run.total_steps:
+      record = evaluate_splits(run, state, done / run.steps_per_epoch, done)
+      _log_eval(writer, record)
+      _report.append_history(workdir, record)
+      history.append(record)
+    checkpointer.maybe_save(done, state, force=done == run.total_steps)
+  train_seconds = time.perf_counter() - start_time
+
+  if not history or history[-1]["step"] != int(state.step):
+    record = evaluate_splits(run, state, int(state.step) / run.steps_per_epoch,
+                             int(state.step))
+    _report.append_history(workdir, record)
+    history.append(record)
+  checkpointer.maybe_save(int(state.step), state, force=True)
+  checkpointer.close()
+  writer.close()
+  return _final_report(run, history, workdir, train_seconds,
+                       int(state.step) - first_step, compile_seconds)
+
+
+def _final_report(run: Run, history, workdir, train_seconds, steps_run,
+                  compile_seconds) -> dict[str, Any]:
+  config, dataset = run.config, run.dataset
+  final = history[-1]
+  best = best_validation_record(history, config.select_metric)
+  groups = ltmetrics.shot_groups(dataset.train_class_counts,
+                                 many=config.shot_many, few=config.shot_few)
+
+  def strip(record):
+    if record is None:
+      return None
+    return {k: ({kk: vv for kk, vv in v.items() if kk != "per_class"}
+                if isinstance(v, dict) else v) for k, v in record.items()}
+
+  result = {
+      "final": strip(final),
+      "best_val": strip(best),
+      "select_metric": config.select_metric,
+      "data": dataset.metadata,
+      "train_class_counts": np.asarray(dataset.train_class_counts).tolist(),
+      "run": {
+          "total_steps": run.total_steps,
+          "steps_this_run": steps_run,
+          "train_seconds_this_run": train_seconds,
+          "first_step_seconds": compile_seconds,
+          "devices": int(run.mesh.devices.size),
+          "processes": jax.process_count(),
+      },
+  }
+  _report.write_metrics(workdir, result)
+  rows = []
+  for c in range(dataset.num_classes):
+    group = next(g for g in ltmetrics.SHOT_GROUPS if groups[g][c])
+    row = {"class": c, "name": dataset.class_names[c],
+           "train_count": int(dataset.train_class_counts[c]), "group": group,
+           "test_acc_final": final["test"]["per_class"][c]}
+    if "test_posthoc" in final:
+      row["test_acc_final_posthoc"] = final["test_posthoc"]["per_class"][c]
+    if best is not None:
+      row["test_acc_best_val"] = best["test"]["per_class"][c]
+    rows.append(row)
+  _report.write_per_class(workdir, rows)
+  logging.info("final test: %s", result["final"].get("test"))
+  if best is not None:
+    logging.info("best-validation epoch %.2f test: %s", best["epoch"],
+                 result["best_val"].get("test"))
+  return result

@@ -1,0 +1,176 @@
+"""What a run prints and writes: progress lines, TensorBoard, result files.
+
+Files in the workdir (only process 0 writes):
+  config.json        the config of the first run (a resumed run with a
+                     different config writes config.<step>.json beside it)
+  history.jsonl      one line per evaluation (appended; survives resumes)
+  metrics.json       final and best-validation-epoch results
+  per_class.csv      per-class accuracy with train counts and shot groups
+  tb/                TensorBoard event files (tensorboardX; no TensorFlow)
+"""
+
+import csv
+import json
+import logging as logging_std
+import os
+import time
+
+from absl import logging
+import jax
+import numpy as np
+
+
+class _DropLibraryInfo(logging_std.Filter):
+  """Drops INFO records of orbax and jax internals (hundreds per save)."""
+
+  _NOISY = (os.sep + "orbax" + os.sep, os.sep + "jax" + os.sep)
+
+  def filter(self, record: logging_std.LogRecord) -> bool:
+    return record.levelno >= logging_std.WARNING or not any(
+        part in record.pathname for part in self._NOISY)
+
+
+def quiet_library_logs() -> None:
+  """Keeps the run's log readable: library INFO lines are dropped."""
+  absl_logger = logging_std.getLogger("absl")
+  if not any(isinstance(f, _DropLibraryInfo) for f in absl_logger.filters):
+    absl_logger.addFilter(_DropLibraryInfo())
+
+
+def is_writer() -> bool:
+  return jax.process_index() == 0
+
+
+def _strict(value):
+  """NaN/inf (an empty shot group) -> None, so the files are strict JSON."""
+  if isinstance(value, float) and not np.isfinite(value):
+    return None
+  if isinstance(value, dict):
+    return {k: _strict(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_strict(v) for v in value]
+  return value
+
+
+def _dump(path: str, payload) -> None:
+  tmp = path + ".tmp"
+  payload = _strict(json.loads(json.dumps(payload, default=_json_default)))
+  with open(tmp, "w") as f:
+    json.dump(payload, f, indent=2, sort_keys=True, allow_nan=False)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def _json_default(value):
+  if isinstance(value, (np.integer,)):
+    return int(value)
+  if isinstance(value, (np.floating,)):
+    return float(value)
+  if isinstance(value, np.ndarray):
+    return value.tolist()
+  if isinstance(value, tuple):
+    return list(value)
+  raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def save_config(workdir: str, config_dict: dict, step: int) -> None:
+  """Writes config.json; never overwrites a different one already there."""
+  if not is_writer():
+    return
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    _dump(path, config_dict)
+    return
+  with open(path) as f:
+    previous = json.load(f)
+  current = json.loads(json.dumps(config_dict, default=_json_default))
+  if previous != current:
+    other = os.path.join(workdir, f"config.{step}.json")
+    logging.warning(
+        "The workdir's config.json differs from this run's config; keeping "
+        "it and writing this run's config to %s.", other)
+    _dump(other, config_dict)
+
+
+class MetricWriter:
+  """TensorBoard scalars (process 0 only)."""
+
+  def __init__(self, logdir: str):
+    self._writer = None
+    if is_writer():
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      self._writer = tensorboardX.SummaryWriter(logdir)
+
+  def scalars(self, step: int, values: dict[str, float]) -> None:
+    if self._writer is None:
+      return
+    for name, value in values.items():
+      if value is not None and np.isfinite(value):
+        self._writer.add_scalar(name, float(value), step)
+
+  def flush(self) -> None:
+    if self._writer is not None:
+      self._writer.flush()
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.close()
+
+
+class Progress:
+  """Formats the progress line: step, epoch, loss, lr, steps/s and ETA."""
+
+  def __init__(self, total_steps: int, steps_per_epoch: int, first_step: int):
+    self._total = total_steps
+    self._per_epoch = steps_per_epoch
+    self._last_step = first_step
+    self._last_time = time.perf_counter()
+
+  def line(self, step: int, values: dict[str, float]) -> str:
+    now = time.perf_counter()
+    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    self._last_step, self._last_time = step, now
+    eta = (self._total - step) / rate if rate > 0 else float("inf")
+    return (f"step {step}/{self._total} epoch {step / self._per_epoch:.2f} "
+            f"loss {values['loss']:.4f} acc {values['accuracy']:.3f} "
+            f"lr {values['lr']:.4g} {rate:.2f} steps/s ETA {_duration(eta)}")
+
+
+def _duration(seconds: float) -> str:
+  if not np.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  hours, rest = divmod(seconds, 3600)
+  return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def append_history(workdir: str, record: dict) -> None:
+  if not is_writer():
+    return
+  record = _strict(json.loads(json.dumps(record, default=_json_default)))
+  with open(os.path.join(workdir, "history.jsonl"), "a") as f:
+    f.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_history(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, "history.jsonl")
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def write_metrics(workdir: str, payload: dict) -> None:
+  if is_writer():
+    _dump(os.path.join(workdir, "metrics.json"), payload)
+
+
+def write_per_class(workdir: str, rows: list[dict]) -> None:
+  if not is_writer() or not rows:
+    return
+  path = os.path.join(workdir, "per_class.csv")
+  with open(path + ".tmp", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  os.replace(path + ".tmp", path)

@@ -1,0 +1,143 @@
+"""Writers of small datasets in the official formats, for the tests.
+
+Everything here is written from the format specifications (pickle layouts,
+IDX headers, folder trees), never with ltjax's own readers.
+"""
+
+import gzip
+import os
+import pickle
+import shutil
+import struct
+import tarfile
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                 "frog", "horse", "ship", "truck")
+
+
+def make_tempdir(test):
+  path = tempfile.mkdtemp()
+  test.addCleanup(shutil.rmtree, path)
+  return path
+
+
+def random_images(n, height=32, width=32, channels=3, seed=0):
+  rng = np.random.default_rng(seed)
+  return rng.integers(0, 256, (n, height, width, channels), dtype=np.uint8)
+
+
+def cifar_rows(images):
+  """uint8 [n, 32, 32, 3] -> [n, 3072]: all red, then green, then blue."""
+  return np.stack([np.concatenate([im[:, :, ch].ravel() for ch in range(3)])
+                   for im in images])
+
+
+def dump_py2_style(path, record):
+  """Pickles like the Python 2 originals: bytes keys, protocol 2."""
+  record = {k.encode(): v for k, v in record.items()}
+  with open(path, "wb") as f:
+    pickle.dump(record, f, protocol=2)
+
+
+def write_cifar10(folder, images, labels, test_images, test_labels):
+  os.makedirs(folder)
+  for i, part in enumerate(np.array_split(np.arange(len(labels)), 5)):
+    dump_py2_style(os.path.join(folder, f"data_batch_{i + 1}"), {
+        "batch_label": f"training batch {i + 1} of 5",
+        "labels": [int(labels[j]) for j in part],
+        "data": cifar_rows(images[part]),
+    })
+  dump_py2_style(os.path.join(folder, "test_batch"), {
+      "labels": [int(x) for x in test_labels],
+      "data": cifar_rows(test_images)})
+  dump_py2_style(os.path.join(folder, "batches.meta"), {
+      "label_names": [n.encode() for n in CIFAR10_NAMES],
+      "num_cases_per_batch": 10})
+
+
+def write_cifar100(folder, images, labels, test_images, test_labels, names):
+  os.makedirs(folder)
+  for split, ims, labs in (("train", images, labels),
+                           ("test", test_images, test_labels)):
+    dump_py2_style(os.path.join(folder, split), {
+        "fine_labels": [int(x) for x in labs],
+        "coarse_labels": [int(x) // 5 for x in labs],
+        "data": cifar_rows(ims)})
+  dump_py2_style(os.path.join(folder, "meta"), {
+      "fine_label_names": [n.encode() for n in names],
+      "coarse_label_names": [b"c"]})
+
+
+def tar_folder(folder, tarball, arcname):
+  with tarfile.open(tarball, "w:gz") as tar:
+    tar.add(folder, arcname=arcname)
+
+
+def write_idx(path, array):
+  """IDX: 0, 0, type 0x08 (ubyte), ndim; big-endian uint32 dims; data."""
+  header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(
+      f">{array.ndim}I", *array.shape)
+  payload = header + np.ascontiguousarray(array, np.uint8).tobytes()
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "wb") as f:
+    f.write(payload)
+
+
+def write_image(path, array, fmt):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+  image.save(path, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+def write_folder(root, splits, class_names, fmt="PNG", ext=".png"):
+  """splits: {split: (images, labels)} -> root/split/class/NNNN.ext."""
+  for split, (images, labels) in splits.items():
+    for i, (image, label) in enumerate(zip(images, labels)):
+      write_image(os.path.join(root, split, class_names[label],
+                               f"{i:04d}{ext}"), image, fmt)
+
+
+def in_file_order(images, labels):
+  """Images grouped by label, in their original order within a label."""
+  order = np.argsort(labels, kind="stable")
+  return images[order], labels[order]
+
+
+def tiny_labels(per_class, num_classes, seed):
+  """`per_class` examples of every class, in a seeded shuffled order."""
+  labels = np.repeat(np.arange(num_classes), per_class)
+  return np.random.default_rng(seed).permutation(labels)
+
+
+def write_tiny_benchmarks(root, *, per_class=24, test_per_class=4):
+  """Tiny CIFAR-10, CIFAR-100 and MNIST in their official formats.
+
+  Returns:
+    {"cifar10_lt": path, "cifar100_lt": path, "mnist_lt": path}.
+  """
+  paths = {}
+  labels = tiny_labels(per_class, 10, seed=0)
+  test_labels = tiny_labels(test_per_class, 10, seed=1)
+  paths["cifar10_lt"] = os.path.join(root, "cifar-10-batches-py")
+  write_cifar10(paths["cifar10_lt"], random_images(labels.size, seed=2),
+                labels, random_images(test_labels.size, seed=3), test_labels)
+  labels100 = tiny_labels(max(per_class // 4, 4), 100, seed=4)
+  test100 = tiny_labels(1, 100, seed=5)
+  paths["cifar100_lt"] = os.path.join(root, "cifar-100-python")
+  write_cifar100(paths["cifar100_lt"], random_images(labels100.size, seed=6),
+                 labels100, random_images(test100.size, seed=7), test100,
+                 [f"class{i:03d}" for i in range(100)])
+  paths["mnist_lt"] = os.path.join(root, "mnist")
+  os.makedirs(paths["mnist_lt"])
+  for prefix, labs, seed in (("train", labels, 8), ("t10k", test_labels, 9)):
+    images = random_images(labs.size, 28, 28, 1, seed=seed)[..., 0]
+    write_idx(os.path.join(paths["mnist_lt"],
+                           f"{prefix}-images-idx3-ubyte.gz"), images)
+    write_idx(os.path.join(paths["mnist_lt"],
+                           f"{prefix}-labels-idx1-ubyte.gz"),
+              labs.astype(np.uint8))
+  return paths

@@ -1,0 +1,307 @@
+"""End-to-end tests of the training loop on tiny generated data.
+
+Every config file builds and runs two steps; a resumed run equals a straight
+one bit for bit; a broken newest checkpoint falls back to the previous one;
+bad configs fail before anything is compiled; the workdir holds the promised
+files; a 2-process run on localhost equals a 1-process run.
+"""
+
+import glob
+import importlib.util
+import json
+import os
+import pathlib
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+
+from absl import logging
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import numpy as np
+
+from experiments.configs import common
+from ltjax import data
+from ltjax import train
+from ltjax.train import _loop
+import testdata
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONFIG_FILES = sorted(
+    str(p.relative_to(ROOT))
+    for p in (ROOT / "experiments" / "configs").glob("*/*.py")
+    if p.name != "__init__.py")
+
+
+def load_config_file(path, arg=None):
+  spec = importlib.util.spec_from_file_location("config_module", ROOT / path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def shrink(config, paths):
+  """Points a config at the tiny data and makes everything small."""
+  config.data.path = paths[config.data.name]
+  config.data.imbalance_ratio = 4.0
+  config.data.val_per_class = 2
+  config.model.name = "mnist_cnn"
+  config.batch_size = 16
+  config.eval_batch_size = 16
+  config.log_every_steps = 1
+  return config
+
+
+class TinyDataTestCase(parameterized.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls._tmp = tempfile.TemporaryDirectory()
+    cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls._tmp.cleanup()
+    super().tearDownClass()
+
+  def workdir(self):
+    return testdata.make_tempdir(self)
+
+
+class EveryConfigTest(TinyDataTestCase):
+
+  def test_config_files_exist_for_every_row(self):
+    self.assertLen(CONFIG_FILES, 3 * len(common.METHODS))
+
+  @parameterized.named_parameters(
+      *[(p.split("/", 2)[2][:-3].replace("/", "_"), p) for p in CONFIG_FILES])
+  def test_builds_and_runs_two_steps(self, path):
+    config = shrink(load_config_file(path), self.paths)
+    train.validate_config(config)
+    dataset = data.load_dataset(config.data)
+    run = train.build_run(config, dataset)
+    state = run.init_state()
+    plan = _loop.epoch_plan(run, 0)
+    for step in range(2):
+      state, metrics = run.train_step(state, _loop.train_batch(run, step,
+                                                               plan))
+      self.assertTrue(np.isfinite(float(metrics["loss"])), path)
+    self.assertEqual(int(state.step), 2)
+
+  def test_short_schedule_argument_scales_everything(self):
+    config = load_config_file("experiments/configs/cifar10_lt/ldam_drw.py",
+                              "20")
+    self.assertEqual(config.num_epochs, 20)
+    self.assertEqual(tuple(config.optim.decay_epochs), (16, 18))
+    self.assertEqual(config.optim.warmup_epochs, 1)
+    self.assertEqual(config.loss.drw_start_epoch, 16)
+    with self.assertRaisesRegex(ValueError, "number of epochs"):
+      load_config_file("experiments/configs/cifar10_lt/ce.py", "short")
+
+
+def _params(workdir, like):
+  """The parameters of the newest checkpoint in `workdir`."""
+  state, _ = train.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                every_steps=1, keep=10).restore_latest(like)
+  return jax.device_get(state.params)
+
+
+class ResumeTest(TinyDataTestCase):
+
+  def config(self, max_steps):
+    # ldam_drw on 3 epochs: the DRW switch and an epoch boundary fall between
+    # the stop and the end, and augmentation is random.
+    config = shrink(common.build("cifar10_lt", "ldam_drw", "3"), self.paths)
+    config.max_steps = max_steps
+    config.checkpoint_every_steps = 5
+    return config
+
+  def test_resumed_run_is_bit_identical(self):
+    straight, resumed = self.workdir(), self.workdir()
+    train.train_and_evaluate(self.config(12), straight)
+    first = train.train_and_evaluate(self.config(7), resumed)
+    self.assertEqual(first["final"]["step"], 7)
+    second = train.train_and_evaluate(self.config(12), resumed)
+    self.assertEqual(second["run"]["steps_this_run"], 5)
+    run = train.build_run(self.config(12),
+                          data.load_dataset(self.config(12).data))
+    like = run.init_state()
+    a, b = _params(straight, like), _params(resumed, like)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+      np.testing.assert_array_equal(x, y)
+    # The history of the resumed run covers both parts.
+    steps = [json.loads(line)["step"] for line in
+             open(os.path.join(resumed, "history.jsonl"))]
+    self.assertIn(7, steps)
+    self.assertIn(12, steps)
+
+  def test_unreadable_newest_checkpoint_falls_back(self):
+    workdir = self.workdir()
+    train.train_and_evaluate(self.config(10), workdir)  # saves 5 and 10
+    for f in glob.glob(os.path.join(workdir, "checkpoints", "10", "**", "*"),
+                       recursive=True):
+      if os.path.isfile(f) and os.sep + "d" + os.sep in f:
+        with open(f, "wb") as handle:
+          handle.write(b"not a checkpoint")
+    with self.assertLogs(logging.get_absl_logger(), "WARNING") as logs:
+      result = train.train_and_evaluate(self.config(10), workdir)
+    self.assertTrue(any("step 10" in line and "falling back" in line
+                        for line in logs.output), logs.output)
+    self.assertEqual(result["run"]["steps_this_run"], 5)
+    self.assertTrue(os.path.isdir(os.path.join(workdir, "checkpoints",
+                                               "10.unreadable")))
+    straight = self.workdir()
+    train.train_and_evaluate(self.config(10), straight)
+    like = train.build_run(self.config(10), data.load_dataset(
+        self.config(10).data)).init_state()
+    for x, y in zip(jax.tree.leaves(_params(straight, like)),
+                    jax.tree.leaves(_params(workdir, like))):
+      np.testing.assert_array_equal(x, y)
+
+
+class OutputsTest(TinyDataTestCase):
+
+  def test_workdir_files(self):
+    workdir = self.workdir()
+    config = shrink(common.build("cifar10_lt", "ce", "2"), self.paths)
+    result = train.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "metrics.json")) as f:
+      metrics = json.load(f, parse_constant=lambda c: self.fail(c))
+    self.assertEqual(metrics["final"]["step"], result["final"]["step"])
+    for key in ("top1", "balanced", "many", "medium", "few", "ece"):
+      self.assertIn(key, metrics["final"]["test"])
+    self.assertIn("test_posthoc", metrics["final"])  # a CE run
+    self.assertEqual(metrics["data"]["name"], "cifar10_lt")
+    self.assertIsNotNone(metrics["best_val"])
+    history = [json.loads(l) for l in
+               open(os.path.join(workdir, "history.jsonl"))]
+    self.assertLen(history, 2)  # one evaluation per epoch
+    best = max(history, key=lambda r: (r["val"]["balanced"], -r["step"]))
+    self.assertEqual(metrics["best_val"]["step"], best["step"])
+    rows = open(os.path.join(workdir, "per_class.csv")).read().splitlines()
+    self.assertLen(rows, 11)
+    self.assertTrue(rows[0].startswith("class,name,train_count,group"))
+    with open(os.path.join(workdir, "config.json")) as f:
+      self.assertEqual(json.load(f)["loss"]["name"], "ce")
+    scalars = _read_tensorboard(os.path.join(workdir, "tb"))
+    self.assertIn("train/loss", scalars)
+    self.assertIn("test/balanced", scalars)
+    self.assertLen(scalars["test/top1"], 2)
+
+  def test_no_posthoc_for_rebalanced_runs(self):
+    config = shrink(common.build("cifar10_lt", "ldam_drw", "1"), self.paths)
+    result = train.train_and_evaluate(config, self.workdir())
+    self.assertNotIn("test_posthoc", result["final"])
+
+
+def _read_tensorboard(logdir):
+  """{tag: [(step, value)]} from the TFRecord event files in `logdir`."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  scalars = {}
+  for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+    with open(path, "rb") as f:
+      content = f.read()
+    offset = 0
+    while offset < len(content):
+      (length,) = struct.unpack("<Q", content[offset:offset + 8])
+      record = content[offset + 12:offset + 12 + length]
+      offset += 12 + length + 4
+      event = event_pb2.Event.FromString(record)
+      for value in event.summary.value:
+        scalars.setdefault(value.tag, []).append(
+            (event.step, value.simple_value))
+  return scalars
+
+
+class BadConfigTest(TinyDataTestCase):
+
+  @parameterized.named_parameters(
+      ("unknown_loss", "loss.name", "ldam_v2", "config.loss.name"),
+      ("negative_tau", "loss.tau", -0.5, "config.loss.tau"),
+      ("unknown_sampler", "sampler.name", "balanced", "config.sampler.name"),
+      ("ldam_linear_head", "model.head", "linear", "config.model.head"),
+      ("ratio_below_one", "data.imbalance_ratio", 0.5, "imbalance_ratio"),
+      ("missing_data", "data.path", "/nonexistent/cifar", "/nonexistent"),
+      ("batch_not_divisible", "batch_size", 12, "batch_size=12"),
+  )
+  def test_fails_before_compiling(self, field, value, message):
+    config = shrink(common.build("cifar10_lt", "ldam_drw", "1"), self.paths)
+    parent, _, leaf = field.rpartition(".")
+    target = config
+    for part in filter(None, parent.split(".")):
+      target = target[part]
+    target[leaf] = value
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, *_, **__: compiles.append(event)
+        if "compile" in event else None)
+    workdir = self.workdir()
+    with self.assertRaisesRegex((ValueError, FileNotFoundError), message):
+      train.train_and_evaluate(config, workdir)
+    self.assertEmpty(compiles)
+    self.assertFalse(os.path.exists(os.path.join(workdir, "checkpoints")))
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+class CommandLineTest(TinyDataTestCase):
+
+  def _main(self, *flags, devices=1, extra_env=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT),
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+               **(extra_env or {}))
+    command = [sys.executable, "-m", "experiments.main",
+               "--config=experiments/configs/cifar10_lt/ce.py:1",
+               f"--config.data.path={self.paths['cifar10_lt']}",
+               "--config.data.imbalance_ratio=4", "--config.data.val_per_class=2",
+               "--config.model.name=mnist_cnn", "--config.batch_size=16",
+               "--config.eval_batch_size=16", *flags]
+    return subprocess.Popen(command, cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+  def test_unknown_override_fails(self):
+    proc = self._main("--config.loss.taux=1.5", f"--workdir={self.workdir()}")
+    out, _ = proc.communicate(timeout=120)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn("taux", out)
+
+  def test_bad_value_names_the_field(self):
+    proc = self._main("--config.loss.tau=-1.0", f"--workdir={self.workdir()}")
+    out, _ = proc.communicate(timeout=120)
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertIn("config.loss.tau", out)
+
+  def test_two_processes_equal_one(self):
+    flags = ("--config.max_steps=3", "--config.checkpoint_every_steps=3")
+    single = self.workdir()
+    proc = self._main(*flags, f"--workdir={single}", devices=2)
+    out, _ = proc.communicate(timeout=300)
+    self.assertEqual(proc.returncode, 0, out[-3000:])
+    multi, port = self.workdir(), _free_port()
+    procs = [self._main(*flags, f"--workdir={multi}", "--multihost",
+                        f"--coordinator_address=localhost:{port}",
+                        "--num_processes=2", f"--process_id={i}")
+             for i in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outputs):
+      self.assertEqual(p.returncode, 0, out[-3000:])
+    self.assertIn("process 1 of 2", outputs[1])
+    config = shrink(common.build("cifar10_lt", "ce", "1"), self.paths)
+    like = train.build_run(config, data.load_dataset(config.data)).init_state()
+    a, b = _params(single, like), _params(multi, like)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+      np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    self.assertEqual(json.load(open(os.path.join(multi, "metrics.json")))
+                     ["run"]["processes"], 2)
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -1,0 +1,230 @@
+"""Tests for the train step: objectives, schedules, optimizer, sharding."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ltjax import losses
+from ltjax import models
+from ltjax import train
+from ltjax.data import _augment
+from ltjax.train import _objectives
+from ltjax.train import _parallel
+
+COUNTS = np.array([500, 300, 180, 108, 65, 39, 23, 14, 8, 5])
+
+
+def loss_config(**overrides):
+  cfg = train.default_config().loss
+  with cfg.unlocked():
+    cfg.update(overrides)
+  return cfg
+
+
+def random_logits(seed, batch=32):
+  rng = np.random.default_rng(seed)
+  z = rng.standard_normal((batch, 10)).astype(np.float32)
+  y = rng.integers(0, 10, size=batch).astype(np.int32)
+  return np.tanh(z), y
+
+
+class ObjectiveTest(parameterized.TestCase):
+
+  @parameterized.parameters(*sorted(_objectives.LOSSES))
+  def test_every_loss_builds_and_is_finite(self, name):
+    objective = train.make_objective(loss_config(name=name), COUNTS,
+                                     steps_per_epoch=10)
+    z, y = random_logits(0)
+    value = jax.jit(objective)(z, y, jnp.int32(0))
+    self.assertEqual(value.shape, ())
+    self.assertTrue(np.isfinite(value))
+
+  def test_unweighted_is_the_mean(self):
+    z, y = random_logits(1)
+    objective = train.make_objective(loss_config(name="ce"), COUNTS,
+                                     steps_per_epoch=10)
+    np.testing.assert_allclose(
+        objective(z, y, 0), np.mean(losses.weighted_cross_entropy(z, y)),
+        rtol=1e-6)
+
+  def test_drw_reduction_matches_pytorch_weighted_ce(self):
+    z, y = random_logits(2)
+    objective = train.make_objective(
+        loss_config(name="ldam", reweight="drw", drw_start_epoch=3), COUNTS,
+        steps_per_epoch=10)
+    per_example = np.asarray(losses.ldam_loss(z, y, class_counts=COUNTS))
+    np.testing.assert_allclose(objective(z, y, 29), per_example.mean(),
+                               rtol=1e-5)
+    beta = 0.9999
+    w = (1 - beta) / (1 - beta ** COUNTS.astype(float))
+    w = w * 10 / w.sum()
+    expected = np.sum(w[y] * per_example) / np.sum(w[y])
+    np.testing.assert_allclose(objective(z, y, 30), expected, rtol=1e-5)
+
+  def test_default_reweights(self):
+    self.assertEqual(_objectives.resolve_reweight(loss_config(name="ce")),
+                     "none")
+    self.assertEqual(
+        _objectives.resolve_reweight(loss_config(name="cb_focal")),
+        "class_balanced")
+    self.assertEqual(
+        _objectives.resolve_reweight(loss_config(name="weighted_ce")),
+        "inverse")
+    self.assertEqual(
+        _objectives.resolve_reweight(loss_config(name="cb_focal",
+                                                 reweight="none")), "none")
+
+  def test_pairwise_margin_logit_adjusted_equals_logit_adjusted(self):
+    z, y = random_logits(3)
+    pairwise = train.make_objective(
+        loss_config(name="pairwise_margin", margins="logit_adjusted",
+                    tau=1.5), COUNTS, steps_per_epoch=1)
+    adjusted = train.make_objective(loss_config(name="logit_adjusted",
+                                                tau=1.5), COUNTS,
+                                    steps_per_epoch=1)
+    np.testing.assert_allclose(pairwise(z, y, 0), adjusted(z, y, 0),
+                               rtol=1e-5)
+
+  def test_errors(self):
+    with self.assertRaisesRegex(ValueError, "loss.name 'ldam_v2'"):
+      train.make_objective(loss_config(name="ldam_v2"), COUNTS,
+                           steps_per_epoch=1)
+    with self.assertRaisesRegex(ValueError, "classes \\[2\\] have none"):
+      train.make_objective(loss_config(name="ce"), np.array([5, 3, 0]),
+                           steps_per_epoch=1)
+
+
+class ScheduleTest(absltest.TestCase):
+
+  def test_warmup_step_matches_ldam_repo(self):
+    def ldam_repo_lr(epoch, base=0.1):  # adjust_learning_rate, 0-based epoch
+      epoch = epoch + 1
+      if epoch <= 5:
+        return base * epoch / 5
+      if epoch > 180:
+        return base * 0.0001
+      if epoch > 160:
+        return base * 0.01
+      return base
+
+    schedule = train.warmup_step_schedule(0.1, steps_per_epoch=97)
+    for epoch in range(200):
+      for step in (epoch * 97, epoch * 97 + 96):
+        np.testing.assert_allclose(schedule(step), ldam_repo_lr(epoch),
+                                   rtol=1e-6, err_msg=f"epoch {epoch}")
+
+  def test_cosine(self):
+    schedule = train.cosine_schedule(0.2, total_steps=100, warmup_steps=10)
+    np.testing.assert_allclose(schedule(0), 0.0, atol=1e-8)
+    np.testing.assert_allclose(schedule(10), 0.2, rtol=1e-6)
+    np.testing.assert_allclose(schedule(55), 0.1, rtol=1e-5)
+    np.testing.assert_allclose(schedule(100), 0.0, atol=1e-7)
+
+  def test_sgd_matches_torch_update_rule(self):
+    # torch.optim.SGD(lr, momentum=m, weight_decay=wd), written out:
+    # g <- g + wd p; buf <- m buf + g (buf = g at the first step); p -= lr buf
+    lr, m, wd = 0.1, 0.9, 0.01
+    p = np.array([1.0, -2.0, 3.0])
+    grads = [np.array([0.5, 0.1, -0.3]), np.array([-0.2, 0.4, 0.1]),
+             np.array([0.3, -0.1, 0.2])]
+    buf, expected = None, p.copy()
+    for g in grads:
+      g = g + wd * expected
+      buf = g if buf is None else m * buf + g
+      expected = expected - lr * buf
+    tx = train.sgd(lambda step: lr, momentum=m, weight_decay=wd)
+    params = jnp.asarray(p, jnp.float32)
+    state = tx.init(params)
+    for g in grads:
+      updates, state = tx.update(jnp.asarray(g, jnp.float32), state, params)
+      params = params + updates
+    np.testing.assert_allclose(params, expected, rtol=1e-6)
+
+
+def _tiny_step_setup(num_devices, loss_name="ldam", reweight="drw"):
+  mesh = _parallel.data_mesh(jax.devices()[:num_devices])
+  model = models.build_model("mnist_cnn", num_classes=10,
+                             head="normalized" if loss_name == "ldam"
+                             else "linear")
+  schedule = train.warmup_step_schedule(0.1, steps_per_epoch=2,
+                                        warmup_epochs=1, decay_epochs=(2,),
+                                        decay_factors=(0.1,))
+  tx = train.sgd(schedule, weight_decay=5e-4)
+  objective = train.make_objective(
+      loss_config(name=loss_name, reweight=reweight, drw_start_epoch=1),
+      COUNTS, steps_per_epoch=2)
+
+  def preprocess(images, key):
+    return _augment.augment(images, key, mean=_augment.MNIST_MEAN,
+                            std=_augment.MNIST_STD, padding=2, flip=False)
+
+  step = jax.jit(
+      train.make_train_step(model, tx, objective, preprocess, schedule),
+      in_shardings=(_parallel.replicated(mesh), _parallel.batch_sharded(mesh)),
+      out_shardings=(_parallel.replicated(mesh),
+                     _parallel.replicated(mesh)),
+      donate_argnums=0)
+  state = jax.device_put(
+      train.create_train_state(model, tx, jnp.zeros((1, 28, 28, 1)), seed=0),
+      _parallel.replicated(mesh))
+  return mesh, step, state
+
+
+def _batches(num, batch=32):
+  rng = np.random.default_rng(0)
+  for _ in range(num):
+    yield {"image": rng.integers(0, 256, (batch, 28, 28, 1), dtype=np.uint8),
+           "label": rng.integers(0, 10, batch).astype(np.int32)}
+
+
+class StepTest(absltest.TestCase):
+
+  def test_sharded_step_equals_unsharded(self):
+    self.assertGreaterEqual(jax.device_count(), 8)
+    results = []
+    for devices in (1, 8):
+      mesh, step, state = _tiny_step_setup(devices)
+      for batch in _batches(4):
+        state, metrics = step(state, _parallel.global_batch(
+            batch, _parallel.batch_sharded(mesh)))
+      results.append((jax.device_get(state), jax.device_get(metrics)))
+    (single, m1), (sharded, m8) = results
+    self.assertEqual(int(sharded.step), 4)
+    # Same function, different reduction order: float32 round-off only.
+    chex.assert_trees_all_close(single.params, sharded.params, rtol=1e-4,
+                                atol=1e-5)
+    chex.assert_trees_all_close(single.batch_stats, sharded.batch_stats,
+                                rtol=1e-4, atol=1e-5)
+    chex.assert_trees_all_close(m1, m8, rtol=1e-4, atol=1e-5)
+    # ... and far closer than one step's change of the parameters.
+    _, _, initial = _tiny_step_setup(1)
+    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(single.params), jax.tree.leaves(initial.params)))
+    self.assertGreater(moved, 1e-2)
+
+  def test_compiles_once_across_drw_switch_and_lr_decay(self):
+    mesh, step, state = _tiny_step_setup(2)
+    sharding = _parallel.batch_sharded(mesh)
+    losses_seen = []
+    for batch in _batches(6):  # DRW starts at step 2, lr decays at step 4
+      state, metrics = step(state, _parallel.global_batch(batch, sharding))
+      losses_seen.append(float(metrics["loss"]))
+    self.assertEqual(step._cache_size(), 1)  # pylint: disable=protected-access
+    self.assertEqual(int(state.step), 6)
+    self.assertTrue(all(np.isfinite(losses_seen)))
+
+  def test_state_leaves_do_not_alias(self):
+    # A donated step fails if one buffer sits in two leaves.
+    _, _, state = _tiny_step_setup(1)
+    leaves = jax.tree.leaves(state)
+    pointers = [leaf.unsafe_buffer_pointer() for leaf in leaves
+                if leaf.size]
+    self.assertLen(set(pointers), len(pointers))
+
+
+if __name__ == "__main__":
+  absltest.main()
