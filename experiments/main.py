@@ -1,10 +1,13 @@
-r"""Trains and evaluates a long-tailed classifier (the thin entry point).
+r"""Trains and evaluates a long-tailed model (the thin entry point).
 
   python -m experiments.main \
       --config=experiments/configs/cifar10_lt/ldam_drw.py \
       --workdir=/tmp/ltjax/cifar10_lt_ldam_drw
 
-Fields are overridden from the command line (`--config.loss.tau=1.5`); an
+The config's `task` field picks the loop: "classification" (the default,
+`ltjax.train.train_and_evaluate`) or "regression" (deep imbalanced
+regression, `ltjax.regression.train_and_evaluate`). Fields are overridden from
+the command line (`--config.loss.tau=1.5`); an
 unknown field is an error. A workdir that already has a checkpoint resumes.
 Several hosts: start the same command on every host with `--multihost` (TPU
 pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
@@ -45,7 +48,16 @@ def main(argv):
                                process_id=_PROCESS_ID.value)
   logging.info("JAX %s, process %d of %d, devices: %s", jax.__version__,
                jax.process_index(), jax.process_count(), jax.devices())
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  config = _CONFIG.value
+  task = config.get("task", "classification")
+  if task == "classification":
+    train.train_and_evaluate(config, _WORKDIR.value)
+  elif task == "regression":
+    from ltjax import regression  # pylint: disable=g-import-not-at-top
+    regression.train_and_evaluate(config, _WORKDIR.value)
+  else:
+    raise app.UsageError(
+        f"config.task must be 'classification' or 'regression', got {task!r}.")
 
 
 if __name__ == "__main__":

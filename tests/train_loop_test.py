@@ -32,7 +32,8 @@ import testdata
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILES = sorted(
     str(p.relative_to(ROOT))
-    for p in (ROOT / "experiments" / "configs").glob("*/*.py")
+    for dataset in common.DATASETS
+    for p in (ROOT / "experiments" / "configs" / dataset).glob("*.py")
     if p.name != "__init__.py")
 
 
@@ -191,6 +192,18 @@ class OutputsTest(TinyDataTestCase):
     self.assertIn("train/loss", scalars)
     self.assertIn("test/balanced", scalars)
     self.assertLen(scalars["test/top1"], 2)
+
+  def test_relative_workdir(self):
+    config = shrink(common.build("cifar10_lt", "ce", "1"), self.paths)
+    config.max_steps = 2
+    config.checkpoint_every_steps = 1
+    parent = testdata.make_tempdir(self)
+    cwd = os.getcwd()
+    os.chdir(parent)
+    self.addCleanup(os.chdir, cwd)
+    train.train_and_evaluate(config, "run")
+    self.assertTrue(os.path.isdir(os.path.join(parent, "run", "checkpoints",
+                                               "2")))
 
   def test_no_posthoc_for_rebalanced_runs(self):
     config = shrink(common.build("cifar10_lt", "ldam_drw", "1"), self.paths)

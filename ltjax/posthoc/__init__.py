@@ -1,5 +1,27 @@
-"""Post-hoc corrections applied to a trained model's logits."""
+"""Post-hoc corrections of a trained classifier: no retraining.
+
+`adjust_logits` (post-hoc logit adjustment, Menon et al. 2007.07314) and
+`tau_normalize` (Kang et al. 1910.09217), with `tau_curve` / `select_tau` to
+choose their tau on validation data, and `weight_norms` for the analysis of
+classifier norms against class sizes.
+"""
 
 from ltjax.posthoc._adjust import adjust_logits
+from ltjax.posthoc._tau import DEFAULT_TAU_GRID
+from ltjax.posthoc._tau import select_tau
+from ltjax.posthoc._tau import tau_curve
+from ltjax.posthoc._tau import tau_normalize
+from ltjax.posthoc._tau import TauCurve
+from ltjax.posthoc._tau import TauSelection
+from ltjax.posthoc._tau import weight_norms
 
-__all__ = ("adjust_logits",)
+__all__ = (
+    "DEFAULT_TAU_GRID",
+    "TauCurve",
+    "TauSelection",
+    "adjust_logits",
+    "select_tau",
+    "tau_curve",
+    "tau_normalize",
+    "weight_norms",
+)

@@ -24,9 +24,12 @@ class Checkpointer:
           f"checkpoint_every_steps and keep_checkpoints must be >= 1, got "
           f"{every_steps} and {keep}.")
     self._every = every_steps
+    # orbax needs an absolute path; a relative workdir is common on the
+    # command line.
     self._manager = ocp.CheckpointManager(
-        directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        os.path.abspath(directory),
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        item_handlers=ocp.StandardCheckpointHandler())
 
   def maybe_save(self, step: int, state, *, force: bool = False) -> bool:
     """Saves (asynchronously) if `step` is due or `force`; returns whether."""
@@ -67,6 +70,16 @@ class Checkpointer:
         continue
       return state, step
     return None, None
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def saved_shapes(self, step: int):
+    """The pytree of array shapes saved at `step` (no array is read)."""
+    metadata = self._manager.item_metadata(step)
+    tree = getattr(metadata, "tree", metadata)
+    return jax.tree.map(lambda m: tuple(m.shape), dict(tree),
+                        is_leaf=lambda m: hasattr(m, "shape"))
 
   def wait(self) -> None:
     self._manager.wait_until_finished()

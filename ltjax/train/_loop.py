@@ -53,6 +53,8 @@ class Run:
   train_step: Any
   eval_step: Any
   init_state: Any
+  model: Any
+  preprocess: Any  # (uint8 images, key or None) -> model input
 
 
 def normalization(config, dataset) -> tuple[tuple[float, ...],
@@ -144,7 +146,7 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   return Run(config=config, dataset=dataset, mesh=mesh,
              steps_per_epoch=steps_per_epoch, total_steps=total_steps,
              schedule=schedule, train_step=train_step, eval_step=eval_step,
-             init_state=init_state)
+             init_state=init_state, model=model, preprocess=preprocess)
 
 
 def _sampler_probabilities(config, counts, epoch: int):

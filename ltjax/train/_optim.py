@@ -63,9 +63,13 @@ def cosine_schedule(base_lr: float, *, total_steps: int,
     raise ValueError(
         f"cosine schedule needs 0 <= warmup_steps < total_steps, got "
         f"{warmup_steps} and {total_steps}.")
+  if not warmup_steps:
+    return optax.cosine_decay_schedule(
+        base_lr, decay_steps=total_steps,
+        alpha=final_lr / base_lr if base_lr else 0.0)
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0 if warmup_steps else base_lr, peak_value=base_lr,
-      warmup_steps=warmup_steps, decay_steps=total_steps, end_value=final_lr)
+      init_value=0.0, peak_value=base_lr, warmup_steps=warmup_steps,
+      decay_steps=total_steps, end_value=final_lr)
 
 
 def sgd(schedule: optax.Schedule, *, momentum: float = 0.9,

@@ -73,6 +73,12 @@ def _json_default(value):
   raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def write_json(path: str, payload) -> None:
+  """Writes strict JSON (NaN -> null) atomically (process 0 only)."""
+  if is_writer():
+    _dump(path, payload)
+
+
 def save_config(workdir: str, config_dict: dict, step: int) -> None:
   """Writes config.json; never overwrites a different one already there."""
   if not is_writer():

@@ -1,0 +1,43 @@
+"""Decoupled classifiers on a frozen backbone (Kang et al., 1910.09217).
+
+Pure functions: `class_means`, `fit_ncm`, `ncm_preprocess`, `ncm_logits`
+(NCM); stage-2 re-training of the classifier on cached features or on the
+re-run backbone: `crt_init`, `lws_init`, `fit_on_features`,
+`fit_with_backbone`; and `decouple_and_evaluate`, which applies every method
+(with tau-normalisation and post-hoc adjustment from `ltjax.posthoc`) to a
+stage-1 checkpoint and writes the comparison table.
+"""
+
+from ltjax.decouple._ncm import class_means
+from ltjax.decouple._ncm import fit_ncm
+from ltjax.decouple._ncm import NCM_METRICS
+from ltjax.decouple._ncm import ncm_logits
+from ltjax.decouple._ncm import ncm_preprocess
+from ltjax.decouple._run import decouple_and_evaluate
+from ltjax.decouple._run import default_config
+from ltjax.decouple._run import markdown_table
+from ltjax.decouple._run import METHODS
+from ltjax.decouple._run import restore_stage1
+from ltjax.decouple._stage2 import crt_init
+from ltjax.decouple._stage2 import fit_on_features
+from ltjax.decouple._stage2 import fit_with_backbone
+from ltjax.decouple._stage2 import lws_init
+from ltjax.decouple._stage2 import Stage2Options
+
+__all__ = (
+    "METHODS",
+    "NCM_METRICS",
+    "Stage2Options",
+    "class_means",
+    "crt_init",
+    "decouple_and_evaluate",
+    "default_config",
+    "fit_ncm",
+    "fit_on_features",
+    "fit_with_backbone",
+    "lws_init",
+    "markdown_table",
+    "ncm_logits",
+    "ncm_preprocess",
+    "restore_stage1",
+)
