@@ -141,3 +141,23 @@ def write_tiny_benchmarks(root, *, per_class=24, test_per_class=4):
                            f"{prefix}-labels-idx1-ubyte.gz"),
               labs.astype(np.uint8))
   return paths
+
+
+def write_abalone_like(path, *, rows=600, seed=0):
+  """A file in the UCI abalone format: sex, 7 measurements, rings.
+
+  Rings are right-skewed over 1..29 like the real data (many around 9, few
+  above 20); the measurements grow with the rings plus noise.
+  """
+  rng = np.random.default_rng(seed)
+  rings = np.clip(np.round(rng.gamma(6.0, 1.6, size=rows)), 1, 29).astype(int)
+  size = rings / 29.0
+  with open(path, "w") as f:
+    for r, s in zip(rings, size):
+      sex = rng.choice(["M", "F", "I"])
+      length = 0.2 + 0.5 * s + 0.03 * rng.standard_normal()
+      values = [length, 0.8 * length, 0.3 * length] + [
+          abs(2.0 * s * length + 0.05 * rng.standard_normal())
+          for _ in range(4)]
+      f.write(",".join([sex] + [f"{v:.4f}" for v in values] + [str(r)])
+              + "\n")

@@ -311,6 +311,10 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
       "weight_norms": {k: np.asarray(v).tolist() for k, v in norms.items()},
       "norm_count_spearman": {k: _spearman(v, train_counts)
                               for k, v in norms.items()},
+      # Spearman keeps the ranking tau-norm preserves; the spread shows
+      # how much of the norm gap is left.
+      "norm_max_min_ratio": {k: float(np.max(v) / np.min(v))
+                             for k, v in norms.items()},
       "notes": notes,
       "config": config.to_dict(),
   }

@@ -13,6 +13,7 @@ from ltjax.train._optim import sgd
 from ltjax.train._optim import warmup_step_schedule
 from ltjax.train._parallel import data_mesh
 from ltjax.train._parallel import global_batch
+from ltjax.train._report import load_run
 from ltjax.train._state import create_train_state
 from ltjax.train._state import TrainState
 from ltjax.train._step import make_eval_step
@@ -29,6 +30,7 @@ __all__ = (
     "data_mesh",
     "default_config",
     "global_batch",
+    "load_run",
     "make_eval_step",
     "make_objective",
     "make_train_step",

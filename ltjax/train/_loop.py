@@ -53,6 +53,7 @@ class Run:
   train_step: Any
   eval_step: Any
   init_state: Any
+  eval_batch_size: int
   model: Any
   preprocess: Any  # (uint8 images, key or None) -> model input
 
@@ -103,7 +104,10 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   """Builds model, optimizer, objective and the compiled steps."""
   mesh = _parallel.data_mesh() if mesh is None else mesh
   _parallel.check_batch_size(config.batch_size, mesh)
-  _parallel.check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
+  # Evaluation pads and masks its batches anyway, so its batch size is
+  # rounded up to split evenly rather than refused.
+  eval_batch_size = _parallel.round_up_batch_size(config.eval_batch_size,
+                                                  mesh)
   counts = np.asarray(dataset.train_class_counts)
   steps_per_epoch = sampling.steps_per_epoch(len(dataset.train),
                                              config.batch_size)
@@ -146,7 +150,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   return Run(config=config, dataset=dataset, mesh=mesh,
              steps_per_epoch=steps_per_epoch, total_steps=total_steps,
              schedule=schedule, train_step=train_step, eval_step=eval_step,
-             init_state=init_state, model=model, preprocess=preprocess)
+             init_state=init_state, eval_batch_size=eval_batch_size,
+             model=model, preprocess=preprocess)
 
 
 def _sampler_probabilities(config, counts, epoch: int):
@@ -182,7 +187,7 @@ def epoch_plan(run: Run, epoch: int) -> np.ndarray:
 
 def evaluate(run: Run, state, split) -> dict[str, ltmetrics.ClassificationCounts]:
   """Merged counts over a whole split (padded last batch masked out)."""
-  batch_size = run.config.eval_batch_size
+  batch_size = run.eval_batch_size
   per_process = batch_size // jax.process_count()
   sharding = _parallel.batch_sharded(run.mesh)
   total = None

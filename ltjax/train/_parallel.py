@@ -50,6 +50,12 @@ def check_batch_size(global_batch_size: int, mesh: jax.sharding.Mesh,
         f"multiple of {devices}.")
 
 
+def round_up_batch_size(batch_size: int, mesh: jax.sharding.Mesh) -> int:
+  """The smallest multiple of the device and process counts >= batch_size."""
+  multiple = np.lcm(mesh.devices.size, jax.process_count())
+  return int(-(-batch_size // multiple) * multiple)
+
+
 def global_batch(local: dict[str, np.ndarray],
                  sharding: jax.sharding.NamedSharding) -> dict[str, jax.Array]:
   """Builds global arrays from this process's slice of a batch.

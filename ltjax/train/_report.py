@@ -180,3 +180,31 @@ def write_per_class(workdir: str, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
   os.replace(path + ".tmp", path)
+
+
+def load_run(workdir: str) -> dict:
+  """A finished run's results, for notebooks and scripts.
+
+  Returns:
+    {"metrics": metrics.json, "history": [evaluation records],
+     "per_class": {column: list} from per_class.csv (numbers as floats,
+     missing values as NaN)}.
+  """
+  with open(os.path.join(workdir, "metrics.json")) as f:
+    result = {"metrics": json.load(f), "history": read_history(workdir)}
+  columns: dict[str, list] = {}
+  with open(os.path.join(workdir, "per_class.csv"), newline="") as f:
+    for row in csv.DictReader(f):
+      for key, value in row.items():
+        columns.setdefault(key, []).append(_number(value))
+  result["per_class"] = columns
+  return result
+
+
+def _number(text: str):
+  if text == "":
+    return float("nan")
+  try:
+    return float(text)
+  except ValueError:
+    return text
