@@ -1,0 +1,24 @@
+r"""Abalone-DIR, rrt: regressor re-training; the encoder is trained with plain
+L1, then frozen, and the final regressor re-initialised and re-trained on its
+features with sqrt-inverse LDS weights (RRT + LDS).
+
+UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
+128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
+
+  python -m experiments.main \
+      --config=experiments/configs/abalone_dir/rrt.py \
+      --workdir=/tmp/ltjax/abalone_dir/rrt \
+      --config.data.path=../shared/data/abalone/abalone.data
+
+No published figure (abalone is not in the paper): compare methods with each
+other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+
+Append `:EPOCHS` to the config path for a shorter run with the learning-rate
+decays scaled (e.g. `rrt.py:30`). Data paths come only from `config.data`.
+"""
+
+from ltjax import regression
+
+
+def get_config(arg=None):
+  return regression.build_config("abalone_dir", "rrt", arg)

@@ -1,0 +1,23 @@
+r"""IMDB-WIKI-DIR, focal_r: the focal-R L1 loss (sigmoid, beta = 0.2, gamma =
+1).
+
+IMDB-WIKI-DIR (191.5K train / 11.0K val / 11.0K test), ResNet-50 from scratch,
+224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
+
+  python -m experiments.main \
+      --config=experiments/configs/imdb_wiki_dir/focal_r.py \
+      --workdir=/tmp/ltjax/imdb_wiki_dir/focal_r \
+      --config.data.path=/path/to/imdb_wiki.csv \
+      --config.data.image_root=/path/to/data
+
+No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 2.
+
+Append `:EPOCHS` to the config path for a shorter run with the learning-rate
+decays scaled (e.g. `focal_r.py:30`). Data paths come only from `config.data`.
+"""
+
+from ltjax import regression
+
+
+def get_config(arg=None):
+  return regression.build_config("imdb_wiki_dir", "focal_r", arg)

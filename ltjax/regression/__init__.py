@@ -1,0 +1,116 @@
+"""Deep imbalanced regression (Yang et al. 2021, arXiv 2102.09554).
+
+Label bins (`bin_edges`, `bin_index`, `bin_counts`), smoothing windows
+(`kernel_window`), label distribution smoothing (`lds_weights`,
+`lds_bin_weights`, `smoothed_label_density`), feature distribution smoothing
+as an explicit state (`FDSState`, `init_fds`, `update_fds`, `accumulate_fds`,
+`commit_fds`, `smooth_fds`, `calibrate_features`), per-example regression
+losses (weighted L1 / MSE, focal-R, Huber, Balanced MSE `bmc_loss`,
+`bni_loss`, `gai_loss` with `fit_label_gmm`), mergeable error sums with many /
+medium / few-shot MAE, MSE and GM (`RegressionSums`, `regression_summary`,
+`per_bin_errors`), regressor re-training (`retrain_regressor`), the datasets
+(abalone, AgeDB-DIR, IMDB-WIKI-DIR), the benchmark configs (`build_config`)
+and `train_and_evaluate(config, workdir)`.
+"""
+
+from ltjax.regression._bins import bin_centers
+from ltjax.regression._bins import bin_counts
+from ltjax.regression._bins import bin_edges
+from ltjax.regression._bins import bin_index
+from ltjax.regression._config import default_config
+from ltjax.regression._config import LOSSES
+from ltjax.regression._config import validate_config
+from ltjax.regression._data import balanced_val_test
+from ltjax.regression._data import default_data_config
+from ltjax.regression._data import ImageRegressionSplit
+from ltjax.regression._data import load_abalone
+from ltjax.regression._data import load_age_dataset
+from ltjax.regression._data import load_regression_dataset
+from ltjax.regression._data import read_abalone
+from ltjax.regression._data import read_age_csv
+from ltjax.regression._data import RegressionDataset
+from ltjax.regression._data import RegressionSplit
+from ltjax.regression._fds import accumulate_fds
+from ltjax.regression._fds import bin_statistics
+from ltjax.regression._fds import calibrate_features
+from ltjax.regression._fds import commit_fds
+from ltjax.regression._fds import FDSState
+from ltjax.regression._fds import init_fds
+from ltjax.regression._fds import smooth_fds
+from ltjax.regression._fds import update_fds
+from ltjax.regression._kernels import kernel_window
+from ltjax.regression._kernels import KERNELS
+from ltjax.regression._lds import lds_bin_weights
+from ltjax.regression._lds import lds_weights
+from ltjax.regression._lds import REWEIGHTS
+from ltjax.regression._lds import smoothed_label_density
+from ltjax.regression._loop import build_run
+from ltjax.regression._loop import train_and_evaluate
+from ltjax.regression._losses import bmc_loss
+from ltjax.regression._losses import bni_loss
+from ltjax.regression._losses import focal_l1_loss
+from ltjax.regression._losses import fit_label_gmm
+from ltjax.regression._losses import focal_mse_loss
+from ltjax.regression._losses import gai_loss
+from ltjax.regression._losses import huber_loss
+from ltjax.regression._losses import weighted_l1_loss
+from ltjax.regression._losses import weighted_mse_loss
+from ltjax.regression._metrics import per_bin_errors
+from ltjax.regression._metrics import regression_summary
+from ltjax.regression._metrics import RegressionSums
+from ltjax.regression._optim import adam
+from ltjax.regression._recipes import build_config
+from ltjax.regression._recipes import METHODS
+from ltjax.regression._rrt import retrain_regressor
+
+__all__ = (
+    "FDSState",
+    "ImageRegressionSplit",
+    "KERNELS",
+    "LOSSES",
+    "METHODS",
+    "REWEIGHTS",
+    "RegressionDataset",
+    "RegressionSplit",
+    "RegressionSums",
+    "accumulate_fds",
+    "adam",
+    "balanced_val_test",
+    "bin_centers",
+    "bin_counts",
+    "bin_edges",
+    "bin_index",
+    "bin_statistics",
+    "bmc_loss",
+    "bni_loss",
+    "build_config",
+    "build_run",
+    "calibrate_features",
+    "commit_fds",
+    "default_config",
+    "default_data_config",
+    "focal_l1_loss",
+    "fit_label_gmm",
+    "focal_mse_loss",
+    "gai_loss",
+    "huber_loss",
+    "init_fds",
+    "kernel_window",
+    "lds_bin_weights",
+    "lds_weights",
+    "load_abalone",
+    "load_age_dataset",
+    "load_regression_dataset",
+    "per_bin_errors",
+    "read_abalone",
+    "read_age_csv",
+    "regression_summary",
+    "retrain_regressor",
+    "smooth_fds",
+    "smoothed_label_density",
+    "train_and_evaluate",
+    "update_fds",
+    "validate_config",
+    "weighted_l1_loss",
+    "weighted_mse_loss",
+)

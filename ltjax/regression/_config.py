@@ -1,0 +1,198 @@
+"""The regression config schema and its start-up validation.
+
+`default_config()` lists every field a deep-imbalanced-regression run reads
+(the abalone MLP recipe); `ltjax.regression.build_config(dataset, method)`
+gives the per-dataset, per-method configs. `validate_config` runs before any
+data is read or anything is compiled and raises a `ValueError` naming
+`config.<field>`.
+"""
+
+import os
+
+import ml_collections
+import numpy as np
+
+from ltjax import models
+from ltjax.train import _config as train_config
+from ltjax.regression import _bins
+from ltjax.regression import _data
+from ltjax.regression import _kernels
+from ltjax.regression import _lds
+from ltjax.regression import _losses
+
+LOSSES = ("l1", "mse", "focal_l1", "focal_mse", "huber", "bmc", "bni", "gai")
+BALANCED_MSE_LOSSES = ("bmc", "bni", "gai")
+OPTIMIZERS = ("adam", "sgd")
+SELECT_METRICS = tuple(f"{m}_{g}" for m in ("mae", "mse", "gm")
+                       for g in ("all", "many", "medium", "few"))
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Every field of a regression run, with the abalone MLP recipe."""
+  config = ml_collections.ConfigDict()
+  config.task = "regression"
+  config.seed = 0
+  config.data = _data.default_data_config("abalone")
+  # Label bins for LDS, FDS and the shot groups: [low, high) in steps of
+  # width; labels outside are clipped into the first / last bin.
+  config.bins = ml_collections.ConfigDict(dict(low=1.0, high=30.0, width=1.0))
+  config.model = ml_collections.ConfigDict(dict(
+      name="mlp",  # mlp | resnet50 | any ltjax.models name; 1 output
+      widths=(128, 128),  # mlp hidden widths (features = the last)
+      dtype="float32"))
+  # Images only: on-device pad-and-crop, flip, normalisation of x / 255.
+  config.augment = ml_collections.ConfigDict(dict(
+      padding=16, flip=True, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+  config.loss = ml_collections.ConfigDict(dict(
+      name="l1",  # l1 | mse | focal_l1 | focal_mse | huber | bmc | bni | gai
+      activation="sigmoid",  # focal: sigmoid | tanh
+      beta=0.2,  # focal
+      gamma=1.0,  # focal
+      huber_beta=1.0,
+      noise_sigma=1.0,  # bmc / bni / gai: initial (or fixed) sigma
+      learn_sigma=True,  # bmc / bni / gai: sigma is a trained parameter
+      sigma_lr=1e-2,  # its Adam learning rate (constant)
+      gmm_components=8,  # gai: mixture fitted to the training labels
+  ))
+  config.reweight = ml_collections.ConfigDict(dict(
+      name="none",  # none | sqrt_inv | inverse
+      lds=False,  # smooth the label density (LDS)
+      kernel="gaussian", ks=5, sigma=2.0,
+      clip=(5, 1000),  # inverse: count clipping
+      scipy_parity=False,  # the reference's window and integer truncation
+  ))
+  config.fds = ml_collections.ConfigDict(dict(
+      enabled=False,
+      kernel="gaussian", ks=5, sigma=2.0,
+      momentum=0.9,
+      start_update=0,  # first epoch whose features update the statistics
+      start_smooth=1,  # first epoch whose features are calibrated
+      clip=(0.1, 10.0),
+      scipy_parity=False,
+  ))
+  # Regressor re-training: the encoder is trained without re-weighting (or
+  # loaded from encoder_workdir), then only the final regressor is
+  # re-initialised and trained on its frozen features with config.reweight.
+  config.rrt = ml_collections.ConfigDict(dict(
+      enabled=False,
+      epochs=90,  # the reference re-trains on the full schedule
+      lr=1e-3,  # Adam, no weight decay, stage 1's schedule shape
+      encoder_workdir=""))
+  config.optim = ml_collections.ConfigDict(dict(
+      name="adam",  # adam (PyTorch-style coupled L2 decay) | sgd
+      lr=1e-3, weight_decay=1e-4, momentum=0.9,
+      schedule="warmup_step",  # warmup_step | cosine | constant
+      warmup_epochs=0, decay_epochs=(60, 80), decay_factors=(0.1, 0.01)))
+  config.num_epochs = 90
+  config.batch_size = 256  # global, over all devices and hosts
+  config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
+  config.eval_every_epochs = 1
+  config.eval_batch_size = 512
+  config.select_metric = "mae_all"  # validation metric (lower is better)
+  config.shot_many = 100
+  config.shot_few = 20
+  config.log_every_steps = 50
+  config.checkpoint_every_steps = 1000
+  config.keep_checkpoints = 3
+  return config
+
+
+def _require(condition: bool, field: str, message: str) -> None:
+  if not condition:
+    raise ValueError(f"config.{field}: {message}")
+
+
+def _known(value, known, field: str) -> None:
+  _require(value in known, field, f"{value!r} is not one of {list(known)}.")
+
+
+def _kernel(section, field: str) -> None:
+  _known(section.kernel, _kernels.KERNELS, f"{field}.kernel")
+  _require(int(section.ks) == section.ks and section.ks >= 1 and
+           section.ks % 2 == 1, f"{field}.ks",
+           f"must be a positive odd integer, got {section.ks}.")
+  _require(section.sigma > 0, f"{field}.sigma",
+           f"must be > 0, got {section.sigma}.")
+
+
+def _pair(value, field: str, *, low: float) -> None:
+  _require(len(value) == 2 and low < value[0] <= value[1], field,
+           f"must be (low, high) with {low} < low <= high, got {value}.")
+
+
+def edges_of(config) -> np.ndarray:
+  """The bin edges of `config.bins`."""
+  b = config.bins
+  try:
+    return _bins.bin_edges(b.low, b.high, width=b.width)
+  except ValueError as e:
+    raise ValueError(f"config.bins: {e}") from e
+
+
+def validate_config(config) -> None:
+  """Checks names and ranges; raises ValueError naming `config.<field>`."""
+  _require(config.get("task", "regression") == "regression", "task",
+           f"must be 'regression' for ltjax.regression, got "
+           f"{config.get('task')!r}.")
+  loss, reweight, fds, rrt, optim, model = (
+      config.loss, config.reweight, config.fds, config.rrt, config.optim,
+      config.model)
+  edges = edges_of(config)
+  _known(loss.name, LOSSES, "loss.name")
+  _known(loss.activation, _losses.ACTIVATIONS, "loss.activation")
+  _require(loss.beta >= 0, "loss.beta", f"must be >= 0, got {loss.beta}.")
+  _require(loss.gamma >= 0, "loss.gamma", f"must be >= 0, got {loss.gamma}.")
+  _require(loss.huber_beta > 0, "loss.huber_beta",
+           f"must be > 0, got {loss.huber_beta}.")
+  _require(loss.noise_sigma > 0, "loss.noise_sigma",
+           f"must be > 0, got {loss.noise_sigma}.")
+  _require(loss.sigma_lr > 0, "loss.sigma_lr",
+           f"must be > 0, got {loss.sigma_lr}.")
+  _require(loss.gmm_components >= 1, "loss.gmm_components",
+           f"must be >= 1, got {loss.gmm_components}.")
+  _known(reweight.name, _lds.REWEIGHTS, "reweight.name")
+  _kernel(reweight, "reweight")
+  _pair(reweight.clip, "reweight.clip", low=0)
+  _require(not (reweight.lds and reweight.name == "none"), "reweight.lds",
+           "LDS smooths the density of a re-weighting: set reweight.name to "
+           "'sqrt_inv' or 'inverse'.")
+  _require(not (loss.name in BALANCED_MSE_LOSSES and reweight.name != "none"),
+           "reweight.name",
+           f"loss {loss.name!r} (Balanced MSE) already corrects for the label "
+           f"distribution; set reweight.name='none'.")
+  _kernel(fds, "fds")
+  _require(0 <= fds.momentum < 1, "fds.momentum",
+           f"must be in [0, 1), got {fds.momentum}.")
+  _require(fds.start_update >= 0, "fds.start_update",
+           f"must be >= 0, got {fds.start_update}.")
+  _require(fds.start_smooth > fds.start_update, "fds.start_smooth",
+           f"must be > fds.start_update ({fds.start_update}): calibration "
+           f"needs statistics committed at the end of an earlier epoch, got "
+           f"{fds.start_smooth}.")
+  _pair(fds.clip, "fds.clip", low=0)
+  half = (int(fds.ks) - 1) // 2
+  _require(not fds.enabled or len(edges) - 1 > half, "fds.ks",
+           f"reflect padding by {half} bins needs more than {half} bins, "
+           f"config.bins gives {len(edges) - 1}.")
+  _require(rrt.epochs >= 1, "rrt.epochs", f"must be >= 1, got {rrt.epochs}.")
+  _require(rrt.lr > 0, "rrt.lr", f"must be > 0, got {rrt.lr}.")
+  if rrt.enabled:
+    _require(reweight.name != "none", "reweight.name",
+             "rrt re-trains the regressor with re-weighting: set "
+             "reweight.name to 'sqrt_inv' or 'inverse' (and reweight.lds).")
+    _require(not fds.enabled, "fds.enabled",
+             "rrt trains its encoder without FDS here; disable one of them.")
+    _require(loss.name not in BALANCED_MSE_LOSSES, "loss.name",
+             "rrt re-trains with a weighted loss; use l1, mse, focal or huber.")
+  if rrt.encoder_workdir:
+    _require(os.path.isdir(os.path.join(rrt.encoder_workdir, "checkpoints")),
+             "rrt.encoder_workdir",
+             f"{rrt.encoder_workdir!r} has no checkpoints/ folder (a finished "
+             f"run's workdir).")
+  _known(model.name, models.MODELS, "model.name")
+  _require(len(model.widths) >= 1 and all(w >= 1 for w in model.widths),
+           "model.widths", f"must be positive widths, got {model.widths}.")
+  _known(optim.name, OPTIMIZERS, "optim.name")
+  train_config.validate_run_fields(config)
+  _known(config.select_metric, SELECT_METRICS, "select_metric")
+  _data.validate_data_config(config.data)
