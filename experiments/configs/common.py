@@ -128,19 +128,6 @@ DATASETS = {
 }
 
 
-def scale_schedule(config, num_epochs: int) -> None:
-  """Shortens the schedule to `num_epochs`, keeping its proportions."""
-  if num_epochs < 1:
-    raise ValueError(f"the schedule needs >= 1 epoch, got {num_epochs}.")
-  ratio = num_epochs / config.num_epochs
-  scale = lambda e: max(1, round(e * ratio)) if e else 0  # pylint: disable=g-long-lambda
-  config.optim.warmup_epochs = scale(config.optim.warmup_epochs)
-  config.optim.decay_epochs = tuple(scale(e) for e in config.optim.decay_epochs)
-  config.loss.drw_start_epoch = scale(config.loss.drw_start_epoch)
-  config.sampler.start_epoch = scale(config.sampler.start_epoch)
-  config.num_epochs = num_epochs
-
-
 def build(dataset: str, method: str,
           arg: str | None = None) -> ml_collections.ConfigDict:
   """The config of `method` on `dataset`; `arg` = epochs of a short run."""
@@ -151,12 +138,9 @@ def build(dataset: str, method: str,
   config = train.default_config()
   DATASETS[dataset](config)
   METHODS[method](config)
-  if arg:
-    try:
-      epochs = int(arg)
-    except ValueError as e:
-      raise ValueError(
-          f"config argument {arg!r} must be a number of epochs, e.g. "
-          f"--config=...{method}.py:30") from e
-    scale_schedule(config, epochs)
+  epochs = train.epochs_argument(arg, method)
+  if epochs:
+    # The DRW / DRS switch moves with the learning-rate decays.
+    train.scale_schedule(config, epochs, also=("loss.drw_start_epoch",
+                                                "sampler.start_epoch"))
   return config

@@ -2,7 +2,10 @@
 
 from ltjax.train._checkpoint import Checkpointer
 from ltjax.train._config import default_config
+from ltjax.train._config import epochs_argument
+from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
+from ltjax.train._config import validate_run_fields
 from ltjax.train._loop import build_run
 from ltjax.train._loop import train_and_evaluate
 from ltjax.train._objectives import LOSSES
@@ -29,13 +32,16 @@ __all__ = (
     "create_train_state",
     "data_mesh",
     "default_config",
+    "epochs_argument",
     "global_batch",
     "load_run",
     "make_eval_step",
     "make_objective",
     "make_train_step",
+    "scale_schedule",
     "sgd",
     "train_and_evaluate",
     "validate_config",
+    "validate_run_fields",
     "warmup_step_schedule",
 )

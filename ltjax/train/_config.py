@@ -84,39 +84,15 @@ def _known(value, known, field: str) -> None:
            f"{value!r} is not one of {sorted(known)}.")
 
 
-def validate_config(config) -> None:
-  """Checks names and ranges; raises ValueError naming the field."""
-  loss, sampler, optim, model = (config.loss, config.sampler, config.optim,
-                                 config.model)
-  _known(loss.name, _objectives.LOSSES, "loss.name")
-  _known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
-  _require(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
-  _require(loss.gamma >= 0, "loss.gamma", f"must be >= 0, got {loss.gamma}.")
-  _require(0 <= loss.beta < 1, "loss.beta",
-           f"must be in [0, 1), got {loss.beta}.")
-  _require(loss.max_margin >= 0, "loss.max_margin",
-           f"must be >= 0, got {loss.max_margin}.")
-  _require(loss.scale > 0, "loss.scale", f"must be > 0, got {loss.scale}.")
-  _require(loss.drw_start_epoch >= 0, "loss.drw_start_epoch",
-           f"must be >= 0, got {loss.drw_start_epoch}.")
-  _known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
-  _known(model.name, models.MODELS, "model.name")
-  _known(model.head, models.HEADS, "model.head")
-  _known(model.dtype, DTYPES, "model.dtype")
-  if _objectives.LOSSES[loss.name].needs_normalized_head:
-    _require(model.head == "normalized" or loss.scale == 1.0, "model.head",
-             f"loss {loss.name!r} scales logits by loss.scale="
-             f"{loss.scale}, which expects cosine logits: set "
-             f"model.head='normalized' (or loss.scale=1.0).")
-  _known(sampler.name, sampling.SAMPLERS, "sampler.name")
-  _known(sampler.balanced, ("class_balanced", "effective_number"),
-         "sampler.balanced")
-  _require(0 <= sampler.beta < 1, "sampler.beta",
-           f"must be in [0, 1), got {sampler.beta}.")
-  _require(sampler.group_size >= 1, "sampler.group_size",
-           f"must be >= 1, got {sampler.group_size}.")
-  _require(sampler.start_epoch >= 0, "sampler.start_epoch",
-           f"must be >= 0, got {sampler.start_epoch}.")
+def validate_run_fields(config) -> None:
+  """The fields every ltjax training loop shares.
+
+  `model.dtype`, the optimizer's schedule (`optim.*`), the loop sizes,
+  `max_steps`, the shot thresholds and the augmentation's padding and
+  normalisation. Raises a ValueError naming `config.<field>`.
+  """
+  optim = config.optim
+  _known(config.model.dtype, DTYPES, "model.dtype")
   _known(optim.schedule, _optim.SCHEDULES, "optim.schedule")
   _require(optim.lr > 0, "optim.lr", f"must be > 0, got {optim.lr}.")
   _require(optim.weight_decay >= 0, "optim.weight_decay",
@@ -137,9 +113,6 @@ def validate_config(config) -> None:
     _require(config[field] >= 1, field, f"must be >= 1, got {config[field]}.")
   _require(config.max_steps == -1 or config.max_steps >= 1, "max_steps",
            f"must be -1 (the whole schedule) or >= 1, got {config.max_steps}.")
-  _known(config.select_metric, SELECT_METRICS, "select_metric")
-  _require(config.posthoc_tau >= 0, "posthoc_tau",
-           f"must be >= 0, got {config.posthoc_tau}.")
   _require(0 <= config.shot_few <= config.shot_many, "shot_few",
            f"must satisfy 0 <= shot_few <= shot_many, got {config.shot_few} "
            f"and {config.shot_many}.")
@@ -149,5 +122,77 @@ def validate_config(config) -> None:
            "augment.std", "needs one entry per entry of augment.mean.")
   _require(np.all(np.asarray(config.augment.std, float) > 0), "augment.std",
            "must be positive.")
+
+
+def scale_schedule(config, num_epochs: int, *,
+                   also: tuple[str, ...] = ()) -> None:
+  """Compresses the schedule into `num_epochs`, keeping its proportions.
+
+  Scales `optim.warmup_epochs`, `optim.decay_epochs` and the epoch fields
+  named in `also` (dotted paths, e.g. "loss.drw_start_epoch") by
+  num_epochs / config.num_epochs; a nonzero epoch stays >= 1.
+  """
+  if num_epochs < 1:
+    raise ValueError(f"the schedule needs >= 1 epoch, got {num_epochs}.")
+  ratio = num_epochs / config.num_epochs
+  scale = lambda e: max(1, round(e * ratio)) if e else 0  # pylint: disable=g-long-lambda
+  config.optim.warmup_epochs = scale(config.optim.warmup_epochs)
+  config.optim.decay_epochs = tuple(scale(e) for e in config.optim.decay_epochs)
+  for path in also:
+    parent, _, leaf = path.rpartition(".")
+    section = config
+    for part in filter(None, parent.split(".")):
+      section = section[part]
+    section[leaf] = scale(section[leaf])
+  config.num_epochs = num_epochs
+
+
+def epochs_argument(arg: str | None, method: str) -> int | None:
+  """The number of epochs a config file's `:EPOCHS` argument asks for."""
+  if not arg:
+    return None
+  try:
+    return int(arg)
+  except ValueError as e:
+    raise ValueError(
+        f"config argument {arg!r} must be a number of epochs, e.g. "
+        f"--config=...{method}.py:30") from e
+
+
+def validate_config(config) -> None:
+  """Checks names and ranges; raises ValueError naming the field."""
+  loss, sampler, model = config.loss, config.sampler, config.model
+  _known(loss.name, _objectives.LOSSES, "loss.name")
+  _known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
+  _require(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
+  _require(loss.gamma >= 0, "loss.gamma", f"must be >= 0, got {loss.gamma}.")
+  _require(0 <= loss.beta < 1, "loss.beta",
+           f"must be in [0, 1), got {loss.beta}.")
+  _require(loss.max_margin >= 0, "loss.max_margin",
+           f"must be >= 0, got {loss.max_margin}.")
+  _require(loss.scale > 0, "loss.scale", f"must be > 0, got {loss.scale}.")
+  _require(loss.drw_start_epoch >= 0, "loss.drw_start_epoch",
+           f"must be >= 0, got {loss.drw_start_epoch}.")
+  _known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
+  _known(model.name, models.MODELS, "model.name")
+  _known(model.head, models.HEADS, "model.head")
+  if _objectives.LOSSES[loss.name].needs_normalized_head:
+    _require(model.head == "normalized" or loss.scale == 1.0, "model.head",
+             f"loss {loss.name!r} scales logits by loss.scale="
+             f"{loss.scale}, which expects cosine logits: set "
+             f"model.head='normalized' (or loss.scale=1.0).")
+  _known(sampler.name, sampling.SAMPLERS, "sampler.name")
+  _known(sampler.balanced, ("class_balanced", "effective_number"),
+         "sampler.balanced")
+  _require(0 <= sampler.beta < 1, "sampler.beta",
+           f"must be in [0, 1), got {sampler.beta}.")
+  _require(sampler.group_size >= 1, "sampler.group_size",
+           f"must be >= 1, got {sampler.group_size}.")
+  _require(sampler.start_epoch >= 0, "sampler.start_epoch",
+           f"must be >= 0, got {sampler.start_epoch}.")
+  validate_run_fields(config)
+  _known(config.select_metric, SELECT_METRICS, "select_metric")
+  _require(config.posthoc_tau >= 0, "posthoc_tau",
+           f"must be >= 0, got {config.posthoc_tau}.")
   from ltjax import data  # pylint: disable=g-import-not-at-top
   data.validate_data_config(config.data)

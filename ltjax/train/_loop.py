@@ -9,7 +9,6 @@ evaluating on the validation split and the test set every
 
 import dataclasses
 import os
-import time
 from typing import Any
 
 from absl import logging
@@ -25,6 +24,7 @@ from ltjax import sampling
 from ltjax.data import _augment
 from ltjax.train import _checkpoint
 from ltjax.train import _config
+from ltjax.train import _driver
 from ltjax.train import _objectives
 from ltjax.train import _optim
 from ltjax.train import _parallel
@@ -187,19 +187,10 @@ def epoch_plan(run: Run, epoch: int) -> np.ndarray:
 
 def evaluate(run: Run, state, split) -> dict[str, ltmetrics.ClassificationCounts]:
   """Merged counts over a whole split (padded last batch masked out)."""
-  batch_size = run.eval_batch_size
-  per_process = batch_size // jax.process_count()
-  sharding = _parallel.batch_sharded(run.mesh)
   total = None
-  for start in range(0, len(split), batch_size):
-    positions = np.arange(start, start + batch_size)
-    mine = positions[jax.process_index() * per_process:
-                     (jax.process_index() + 1) * per_process]
-    mask = mine < len(split)
-    images, labels = split.get_batch(np.where(mask, mine, 0))
-    counts = run.eval_step(state, _parallel.global_batch(
-        {"image": images, "label": labels.astype(np.int32), "mask": mask},
-        sharding))
+  for batch in _driver.eval_batches(split, batch_size=run.eval_batch_size,
+                                    mesh=run.mesh):
+    counts = run.eval_step(state, batch)
     total = counts if total is None else jax.tree.map(jnp.add, total, counts)
   return jax.device_get(total)
 
@@ -226,30 +217,6 @@ def evaluate_splits(run: Run, state, epoch: int, step: int) -> dict[str, Any]:
     for kind, summary in _summaries(run, evaluate(run, state, split)).items():
       record[name if kind == "plain" else f"{name}_{kind}"] = summary
   return record
-
-
-def _log_eval(writer, record) -> None:
-  scalars = {}
-  for split, summary in record.items():
-    if isinstance(summary, dict):
-      line = " ".join(f"{k} {v:.4f}" for k, v in summary.items()
-                      if k != "per_class")
-      logging.info("eval epoch %.2f %s: %s", record["epoch"], split, line)
-      scalars.update({f"{split}/{k}": v for k, v in summary.items()
-                      if k != "per_class"})
-  writer.scalars(record["step"], scalars)
-  writer.flush()
-
-
-def best_validation_record(history: list[dict], metric: str):
-  """The evaluation with the best validation `metric` (earliest on ties)."""
-  def finite(value):
-    return value is not None and np.isfinite(value)
-
-  scored = [r for r in history if "val" in r and finite(r["val"].get(metric))]
-  if not scored:
-    return None
-  return max(scored, key=lambda r: (r["val"][metric], -r["step"]))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -288,46 +255,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   first_step = int(state.step)
   _report.save_config(workdir, config.to_dict(), first_step)
   writer = _report.MetricWriter(os.path.join(workdir, "tb"))
-  progress = _report.Progress(run.total_steps, run.steps_per_epoch,
-                              first_step)
   history = [r for r in _report.read_history(workdir)
              if r["step"] <= first_step]
 
-  start_time = time.perf_counter()
-  pending, plan, plan_epoch = [], None, None
-  compile_seconds = None
-  for step in range(first_step, run.total_steps):
-    epoch = step // run.steps_per_epoch
-    if plan_epoch != epoch:
-      plan, plan_epoch = epoch_plan(run, epoch), epoch
-    batch = train_batch(run, step, plan)
-    state, step_metrics = run.train_step(state, batch)
-    pending.append(step_metrics)
-    if compile_seconds is None:
-      jax.block_until_ready(step_metrics)
-      compile_seconds = time.perf_counter() - start_time
-      logging.info("First step (with compilation) took %.1f s.",
-                   compile_seconds)
-    done = step + 1
-    if done % config.log_every_steps == 0 or done == run.total_steps:
-      values = {k: float(v) for k, v in jax.tree.map(
-          lambda *xs: jnp.mean(jnp.stack(xs)), *pending).items()}
-      pending = []
-      logging.info(progress.line(done, values))
-      writer.scalars(done, {f"train/{k}": v for k, v in values.items()})
-    end_of_epoch = done % run.steps_per_epoch == 0
-    if (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
-        ) or done == run.total_steps:
-      record = evaluate_splits(run, state, done / run.steps_per_epoch, done)
-      _log_eval(writer, record)
-      _report.append_history(workdir, record)
-      history.append(record)
-    checkpointer.maybe_save(done, state, force=done == run.total_steps)
-  train_seconds = time.perf_counter() - start_time
+  hooks = _driver.Hooks(
+      plan=lambda epoch: epoch_plan(run, epoch),
+      batch=lambda step, plan: train_batch(run, step, plan),
+      evaluate=lambda state, step: evaluate_splits(
+          run, state, step / run.steps_per_epoch, step))
+  state, compile_seconds, train_seconds = _driver.run_schedule(
+      run, state, first_step=first_step, last_step=run.total_steps,
+      config=config, workdir=workdir, writer=writer,
+      checkpointer=checkpointer, history=history, hooks=hooks)
 
   if not history or history[-1]["step"] != int(state.step):
-    record = evaluate_splits(run, state, int(state.step) / run.steps_per_epoch,
-                             int(state.step))
+    # A finished run whose history was lost: evaluate its final state.
+    record = hooks.evaluate(state, int(state.step))
     _report.append_history(workdir, record)
     history.append(record)
   checkpointer.maybe_save(int(state.step), state, force=True)
@@ -341,7 +284,7 @@ def _final_report(run: Run, history, workdir, train_seconds, steps_run,
                   compile_seconds) -> dict[str, Any]:
   config, dataset = run.config, run.dataset
   final = history[-1]
-  best = best_validation_record(history, config.select_metric)
+  best = _driver.best_record(history, config.select_metric, mode="max")
   groups = ltmetrics.shot_groups(dataset.train_class_counts,
                                  many=config.shot_many, few=config.shot_few)
 
@@ -378,7 +321,7 @@ def _final_report(run: Run, history, workdir, train_seconds, steps_run,
     if best is not None:
       row["test_acc_best_val"] = best["test"]["per_class"][c]
     rows.append(row)
-  _report.write_per_class(workdir, rows)
+  _report.write_csv(os.path.join(workdir, "per_class.csv"), rows)
   logging.info("final test: %s", result["final"].get("test"))
   if best is not None:
     logging.info("best-validation epoch %.2f test: %s", best["epoch"],

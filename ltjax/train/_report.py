@@ -133,16 +133,21 @@ class Progress:
     self._last_time = time.perf_counter()
 
   def line(self, step: int, values: dict[str, float]) -> str:
+    """`step 1200/19400 epoch 12.37 loss 0.8123 accuracy 0.712 lr 0.1 ...`."""
     now = time.perf_counter()
     rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
     self._last_step, self._last_time = step, now
     eta = (self._total - step) / rate if rate > 0 else float("inf")
+    shown = [f"loss {values['loss']:.4f}"] if "loss" in values else []
+    shown += [f"{k} {v:.4g}" for k, v in values.items()
+              if k not in ("loss", "lr", "grad_norm")]
+    shown += [f"lr {values['lr']:.4g}"] if "lr" in values else []
     return (f"step {step}/{self._total} epoch {step / self._per_epoch:.2f} "
-            f"loss {values['loss']:.4f} acc {values['accuracy']:.3f} "
-            f"lr {values['lr']:.4g} {rate:.2f} steps/s ETA {_duration(eta)}")
+            f"{' '.join(shown)} {rate:.2f} steps/s ETA {duration(eta)}")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+  """4000 -> '1h06m', 75 -> '1m15s'."""
   if not np.isfinite(seconds):
     return "?"
   seconds = int(seconds)
@@ -171,10 +176,10 @@ def write_metrics(workdir: str, payload: dict) -> None:
     _dump(os.path.join(workdir, "metrics.json"), payload)
 
 
-def write_per_class(workdir: str, rows: list[dict]) -> None:
+def write_csv(path: str, rows: list[dict]) -> None:
+  """Writes rows (dicts with the same keys) as CSV, atomically."""
   if not is_writer() or not rows:
     return
-  path = os.path.join(workdir, "per_class.csv")
   with open(path + ".tmp", "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -186,18 +191,23 @@ def load_run(workdir: str) -> dict:
   """A finished run's results, for notebooks and scripts.
 
   Returns:
-    {"metrics": metrics.json, "history": [evaluation records],
-     "per_class": {column: list} from per_class.csv (numbers as floats,
-     missing values as NaN)}.
+    {"metrics": metrics.json, "history": [evaluation records], and for
+     each of per_class.csv (classification) and per_bin.csv (regression)
+     that exists, "per_class" / "per_bin": {column: list} (numbers as
+     floats, missing values as NaN)}.
   """
   with open(os.path.join(workdir, "metrics.json")) as f:
     result = {"metrics": json.load(f), "history": read_history(workdir)}
-  columns: dict[str, list] = {}
-  with open(os.path.join(workdir, "per_class.csv"), newline="") as f:
-    for row in csv.DictReader(f):
-      for key, value in row.items():
-        columns.setdefault(key, []).append(_number(value))
-  result["per_class"] = columns
+  for table in ("per_class", "per_bin"):
+    path = os.path.join(workdir, f"{table}.csv")
+    if not os.path.exists(path):
+      continue
+    columns: dict[str, list] = {}
+    with open(path, newline="") as f:
+      for row in csv.DictReader(f):
+        for key, value in row.items():
+          columns.setdefault(key, []).append(_number(value))
+    result[table] = columns
   return result
 
 

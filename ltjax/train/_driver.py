@@ -1,0 +1,165 @@
+"""The schedule driver shared by the classification and regression loops.
+
+A loop supplies what differs (how an epoch's plan and a step's batch are
+made, how a state is evaluated); the driver does what is the same: one
+compiled step per iteration, averaged progress lines and TensorBoard scalars,
+evaluation at epoch ends, history records, and checkpoints.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ltjax.train import _parallel
+from ltjax.train import _report
+
+
+@dataclasses.dataclass(frozen=True)
+class Hooks:
+  """What a loop supplies to `run_schedule`.
+
+  Attributes:
+    plan: epoch -> that epoch's plan (example indices).
+    batch: (step, plan) -> the step's global batch.
+    evaluate: (state, step) -> an evaluation record {"epoch", "step", ...}.
+  """
+  plan: Callable[[int], np.ndarray]
+  batch: Callable[[int, np.ndarray], dict[str, jax.Array]]
+  evaluate: Callable[[Any, int], dict[str, Any]]
+
+
+def run_schedule(run, state, *, first_step: int, last_step: int, config,
+                 workdir: str, writer: _report.MetricWriter, checkpointer,
+                 history: list[dict], hooks: Hooks):
+  """Trains from `first_step` to `last_step` with `run.train_step`.
+
+  Logs every `config.log_every_steps` (averaged metrics), evaluates at the
+  end of every `config.eval_every_epochs`-th epoch and at `last_step`
+  (appending to `history` and history.jsonl), and checkpoints every
+  `config.checkpoint_every_steps` and at `last_step` (`checkpointer` may be
+  None for a loop that keeps no checkpoints).
+
+  Returns:
+    (state, seconds of the first step including compilation or None, wall
+    seconds of the whole schedule).
+  """
+  progress = _report.Progress(run.total_steps, run.steps_per_epoch,
+                              first_step)
+  start = time.perf_counter()
+  pending, plan, plan_epoch, first_step_seconds = [], None, None, None
+  for step in range(first_step, last_step):
+    epoch = step // run.steps_per_epoch
+    if plan_epoch != epoch:
+      plan, plan_epoch = hooks.plan(epoch), epoch
+    state, step_metrics = run.train_step(state, hooks.batch(step, plan))
+    pending.append(step_metrics)
+    if first_step_seconds is None:
+      jax.block_until_ready(step_metrics)
+      first_step_seconds = time.perf_counter() - start
+      logging.info("First step (with compilation) took %.1f s.",
+                   first_step_seconds)
+    done = step + 1
+    if done % config.log_every_steps == 0 or done == last_step:
+      values = {k: float(v) for k, v in jax.tree.map(
+          lambda *xs: jnp.mean(jnp.stack(xs)), *pending).items()}
+      pending = []
+      logging.info(progress.line(done, values))
+      writer.scalars(done, {f"train/{k}": v for k, v in values.items()})
+    end_of_epoch = done % run.steps_per_epoch == 0
+    if (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
+        ) or done == last_step:
+      record = hooks.evaluate(state, done)
+      log_evaluation(writer, record)
+      _report.append_history(workdir, record)
+      history.append(record)
+    if checkpointer is not None:
+      checkpointer.maybe_save(done, state, force=done == last_step)
+  return state, first_step_seconds, time.perf_counter() - start
+
+
+def log_evaluation(writer: _report.MetricWriter, record: dict) -> None:
+  """Logs an evaluation record's scalars and writes them to TensorBoard.
+
+  Every dict-valued entry of the record (e.g. "val", "test_posthoc") is one
+  split; its numeric entries are the scalars (lists such as per-class
+  accuracy are skipped). Records of a stage other than "train" (e.g. "rrt")
+  get the stage as a prefix.
+  """
+  stage = record.get("stage", "train")
+  scalars = {}
+  for split, summary in record.items():
+    if not isinstance(summary, dict):
+      continue
+    values = {k: v for k, v in summary.items()
+              if isinstance(v, (int, float)) or v is None}
+    shown = " ".join(f"{k} {_fmt(v)}" for k, v in values.items()
+                     if not k.startswith("count"))
+    logging.info("eval %sepoch %.2f %s: %s",
+                 "" if stage == "train" else f"{stage} ", record["epoch"],
+                 split, shown)
+    prefix = split if stage == "train" else f"{stage}_{split}"
+    scalars.update({f"{prefix}/{k}": v for k, v in values.items()})
+  writer.scalars(record["step"], scalars)
+  writer.flush()
+
+
+def _fmt(value) -> str:
+  return "nan" if value is None else f"{value:.4f}"
+
+
+def best_record(history: list[dict], metric: str, *, mode: str = "max",
+                stage: str = "train") -> dict | None:
+  """The `stage` evaluation with the best validation `metric`.
+
+  Ties go to the earliest step; records without a finite value are skipped.
+
+  Args:
+    history: evaluation records.
+    metric: a key of record["val"].
+    mode: "max" (accuracies) or "min" (errors).
+    stage: only records of this stage count.
+  """
+  def value(record):
+    v = record.get("val", {}).get(metric)
+    return v if v is not None and np.isfinite(v) else None
+
+  scored = [r for r in history
+            if r.get("stage", "train") == stage and value(r) is not None]
+  if not scored:
+    return None
+  sign = 1.0 if mode == "max" else -1.0
+  return max(scored, key=lambda r: (sign * value(r), -r["step"]))
+
+
+def eval_batches(split, *, batch_size: int, mesh,
+                 keys: tuple[str, str] = ("image", "label"),
+                 target_dtype=np.int32) -> Iterator[dict[str, jax.Array]]:
+  """Global batches of a whole split, the last one padded and masked.
+
+  Each process reads its slice of every global batch; "mask" is False on the
+  padding, which repeats example 0.
+
+  Args:
+    split: anything with `__len__` and `get_batch(indices)`.
+    batch_size: the global batch size (a multiple of the device count).
+    mesh: the data mesh.
+    keys: names of the inputs and targets in the batch.
+    target_dtype: dtype the targets are cast to.
+  """
+  per_process = batch_size // jax.process_count()
+  sharding = _parallel.batch_sharded(mesh)
+  index = jax.process_index()
+  for start in range(0, len(split), batch_size):
+    positions = np.arange(start, start + batch_size)
+    mine = positions[index * per_process:(index + 1) * per_process]
+    mask = mine < len(split)
+    inputs, targets = split.get_batch(np.where(mask, mine, 0))
+    yield _parallel.global_batch(
+        {keys[0]: inputs, keys[1]: targets.astype(target_dtype),
+         "mask": mask}, sharding)
