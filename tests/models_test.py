@@ -505,39 +505,40 @@ class ArchitectureTest(parameterized.TestCase):
 class ConvFactoryTest(absltest.TestCase):
 
   def test_patch_matmul_conv_is_a_drop_in_replacement(self):
-    # The contract of the `conv` field: same params, same outputs.
+    # The contract of the `conv` field: same params, same outputs and grads.
+    for name in ("mnist_cnn", "resnet32"):
+      model, variables = initialized(name)
+      swapped = models.build_model(name, num_classes=10,
+                                   conv=models.patch_conv2d)
+      x = images(name, seed=9)
+      expected, _ = model.apply(variables, x, train=False)
+      actual, _ = swapped.apply(variables, x, train=False)
+      np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
 
-    class PatchConv(nn.Module):
-      features: int
-      kernel_size: int
-      strides: int
-      kernel_init: Any
-      dtype: jnp.dtype
+      def loss(params, m):
+        (logits, _), _ = m.apply({**variables, "params": params}, x,
+                                 train=True, mutable=["batch_stats"])
+        return jnp.sum(jax.nn.log_softmax(logits)[:, 0])
 
-      @nn.compact
-      def __call__(self, x):
-        k, c_in = self.kernel_size, x.shape[-1]
-        kernel = self.param("kernel", self.kernel_init,
-                            (k, k, c_in, self.features), jnp.float32)
-        patches = jax.lax.conv_general_dilated_patches(
-            x, (k, k), (self.strides,) * 2, ((k // 2, k // 2),) * 2,
-            dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        # Patch features are ordered (c_in, kh, kw).
-        w = kernel.transpose(2, 0, 1, 3).reshape(c_in * k * k, self.features)
-        return patches @ w.astype(self.dtype)
+      g_xla = jax.grad(loss)(variables["params"], model)
+      g_patch = jax.grad(loss)(variables["params"], swapped)
+      for a, b in zip(jax.tree.leaves(g_xla), jax.tree.leaves(g_patch)):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
 
-    def patch_conv(features, kernel_size, *, strides, groups, kernel_init,
-                   dtype, name):
-      assert groups == 1
-      return PatchConv(features, kernel_size, strides, kernel_init, dtype,
-                       name=name)
-
-    model, variables = initialized("mnist_cnn")
-    swapped = models.build_model("mnist_cnn", num_classes=10, conv=patch_conv)
-    x = images("mnist_cnn", seed=9)
-    expected, _ = model.apply(variables, x, train=False)
-    actual, _ = swapped.apply(variables, x, train=False)
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+  def test_patch_conv_matches_lax_conv(self):
+    # Strides 1 and 2, kernels 1 and 3, grouped: against lax directly.
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((2, 9, 9, 8)), jnp.float32)
+    for k, stride, groups in ((3, 1, 1), (3, 2, 1), (1, 2, 1), (3, 1, 4)):
+      conv = models.patch_conv2d(6 if groups == 1 else 8, k, strides=stride,
+                                 groups=groups)
+      params = conv.init(jax.random.PRNGKey(0), x)
+      expected = jax.lax.conv_general_dilated(
+          x, params["params"]["kernel"], (stride, stride),
+          ((k // 2, k // 2),) * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+          feature_group_count=groups)
+      np.testing.assert_allclose(conv.apply(params, x), expected, rtol=1e-5,
+                                 atol=1e-5)
 
 
 class JitTest(parameterized.TestCase):

@@ -91,11 +91,25 @@ def load_stage1_config(checkpoint_dir: str, data_overrides) -> Any:
         f"{path} not found: --checkpoint must be the workdir of a stage-1 "
         f"run (it holds config.json and checkpoints/).")
   with open(path) as f:
-    stage1 = ml_collections.ConfigDict(json.load(f))
+    saved = json.load(f)
+  # Fields added to the schema after the run was made take their defaults.
+  stage1 = train.default_config()
+  _merge(stage1, saved)
   for key, value in data_overrides.items():
     if value:
       stage1.data[key] = value
   return stage1
+
+
+def _merge(config, values: dict) -> None:
+  """Writes `values` (nested dicts) into `config`, adding unknown keys."""
+  with config.unlocked():
+    for key, value in values.items():
+      if isinstance(value, dict) and key in config and isinstance(
+          config[key], ml_collections.ConfigDict):
+        _merge(config[key], value)
+      else:
+        config[key] = value
 
 
 def _check_checkpoint(checkpointer, step, like, stage1, checkpoint_dir,

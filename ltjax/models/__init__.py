@@ -21,10 +21,15 @@ from ltjax.models._heads import linear_logits
 from ltjax.models._heads import unit_columns_uniform
 from ltjax.models._layers import batch_norm
 from ltjax.models._layers import conv2d
+from ltjax.models._layers import conv_for
+from ltjax.models._layers import CONVS
+from ltjax.models._layers import patch_conv2d
+from ltjax.models._layers import PatchConv
 from ltjax.models._layers import kaiming_normal_fan_in
 from ltjax.models._layers import kaiming_normal_fan_out
 from ltjax.models._layers import torch_linear_default
 from ltjax.models._registry import build_model
+from ltjax.models._registry import has_convolutions
 from ltjax.models._registry import MODELS
 from ltjax.models._registry import ResNet32
 from ltjax.models._resnet_cifar import BasicBlock
@@ -53,8 +58,13 @@ __all__ = (
     "apply_head",
     "batch_norm",
     "build_model",
+    "CONVS",
+    "PatchConv",
     "conv2d",
+    "conv_for",
+    "patch_conv2d",
     "cosine_logits",
+    "has_convolutions",
     "head_of",
     "kaiming_normal_fan_in",
     "kaiming_normal_fan_out",

@@ -84,6 +84,86 @@ def conv2d(features: int, kernel_size: int, *, strides: int = 1,
       name=name)
 
 
+class PatchConv(nn.Module):
+  """A bias-free convolution computed as patch extraction + one matmul.
+
+  Same parameter (`kernel` [k, k, C_in, features], float32) and the same
+  padding (k // 2 on each side) as `conv2d`, so the two are interchangeable
+  on the same checkpoint; grouped convolutions fall back to
+  `lax.conv_general_dilated`. On CPUs where XLA's convolution kernels are
+  slow, one large [B*H*W, C_in*k*k] x [C_in*k*k, features] product can be
+  faster (see benchmarks/RESULTS.md).
+  """
+  features: int
+  kernel_size: int
+  strides: int = 1
+  groups: int = 1
+  kernel_init: Initializer = kaiming_normal_fan_in
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k, c_in = self.kernel_size, x.shape[-1]
+    if c_in % self.groups:
+      raise ValueError(
+          f"input channels {c_in} must be divisible by groups {self.groups}.")
+    kernel = self.param("kernel", self.kernel_init,
+                        (k, k, c_in // self.groups, self.features),
+                        PARAM_DTYPE)
+    x = x.astype(self.dtype)
+    kernel = kernel.astype(self.dtype)
+    padding = ((k // 2, k // 2),) * 2
+    strides = (self.strides,) * 2
+    if self.groups != 1:
+      return jax.lax.conv_general_dilated(
+          x, kernel, strides, padding,
+          dimension_numbers=("NHWC", "HWIO", "NHWC"),
+          feature_group_count=self.groups)
+    if k == 1:
+      return x[:, ::self.strides, ::self.strides, :] @ kernel[0, 0]
+    patches = jax.lax.conv_general_dilated_patches(
+        x, (k, k), strides, padding,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    # The patch features are ordered (C_in, kh, kw).
+    weights = kernel.transpose(2, 0, 1, 3).reshape(c_in * k * k,
+                                                   self.features)
+    return patches @ weights
+
+
+def patch_conv2d(features: int, kernel_size: int, *, strides: int = 1,
+                 groups: int = 1,
+                 kernel_init: Initializer = kaiming_normal_fan_in,
+                 dtype: Dtype = jnp.float32,
+                 name: str | None = None) -> nn.Module:
+  """`conv2d`'s contract, computed by `PatchConv` (patches + matmul)."""
+  return PatchConv(features=features, kernel_size=kernel_size,
+                   strides=strides, groups=groups, kernel_init=kernel_init,
+                   dtype=dtype, name=name)
+
+
+CONVS = {"xla": conv2d, "patches": patch_conv2d}
+
+
+def conv_for(kind: str, platform: str | None = None):
+  """The conv factory for a config's `model.conv`.
+
+  "xla" is `conv2d` (XLA's convolution), "patches" `patch_conv2d`; "auto"
+  picks by the default backend: the faster of the two on this platform as
+  measured in benchmarks/RESULTS.md (both compute the same function).
+  """
+  if kind == "auto":
+    platform = platform or jax.default_backend()
+    kind = AUTO_CONV.get(platform, "xla")
+  if kind not in CONVS:
+    raise ValueError(
+        f"model.conv must be 'auto' or one of {sorted(CONVS)}, got {kind!r}.")
+  return CONVS[kind]
+
+
+# The measured winner per platform (benchmarks/RESULTS.md, issue 8).
+AUTO_CONV = {"cpu": "xla"}
+
+
 def batch_norm(*, train: bool, dtype: Dtype, name: str | None = None,
                scale_init: Initializer = jax.nn.initializers.ones
                ) -> nn.Module:

@@ -23,6 +23,16 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def has_convolutions(name: str) -> bool:
+  """Whether model `name` takes a `conv` factory (every CNN; not the MLP)."""
+  if name not in MODELS:
+    raise ValueError(
+        f"Unknown model name {name!r}; known models: {', '.join(MODELS)}.")
+  constructor = MODELS[name]
+  cls = getattr(constructor, "func", constructor)
+  return "conv" in getattr(cls, "__dataclass_fields__", {})
+
+
 def build_model(name: str, *, num_classes: int, head: str = "linear",
                 dtype: Any = jnp.float32, **kwargs: Any) -> nn.Module:
   """Builds a registered model; every model maps x to (logits, features).

@@ -39,7 +39,8 @@ def default_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict(dict(
       name="mlp",  # mlp | resnet50 | any ltjax.models name; 1 output
       widths=(128, 128),  # mlp hidden widths (features = the last)
-      dtype="float32"))
+      dtype="float32",
+      conv="auto"))  # auto | xla | patches (convolutional models)
   # Images only: on-device pad-and-crop, flip, normalisation of x / 255.
   config.augment = ml_collections.ConfigDict(dict(
       padding=16, flip=True, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
@@ -190,6 +191,7 @@ def validate_config(config) -> None:
              f"{rrt.encoder_workdir!r} has no checkpoints/ folder (a finished "
              f"run's workdir).")
   _known(model.name, models.MODELS, "model.name")
+  _known(model.conv, ("auto",) + tuple(models.CONVS), "model.conv")
   _require(len(model.widths) >= 1 and all(w >= 1 for w in model.widths),
            "model.widths", f"must be positive widths, got {model.widths}.")
   _known(optim.name, OPTIMIZERS, "optim.name")

@@ -95,6 +95,8 @@ def build_model(config):
   kwargs = {}
   if config.model.name == "mlp":
     kwargs["widths"] = tuple(config.model.widths)
+  if models.has_convolutions(config.model.name):
+    kwargs["conv"] = models.conv_for(config.model.conv)
   return models.build_model(config.model.name, num_classes=1, head="linear",
                             dtype=jnp.dtype(config.model.dtype), **kwargs)
 

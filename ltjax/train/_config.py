@@ -34,7 +34,9 @@ def default_config() -> ml_collections.ConfigDict:
       std=(),
   ))
   config.model = ml_collections.ConfigDict(dict(
-      name="resnet32", head="linear", dtype="float32"))
+      name="resnet32", head="linear", dtype="float32",
+      conv="auto",  # auto | xla | patches (see ltjax.models.conv_for)
+  ))
   config.loss = ml_collections.ConfigDict(dict(
       name="ce",
       reweight="default",  # default | none | inverse | sqrt_inverse |
@@ -176,6 +178,10 @@ def validate_config(config) -> None:
   _known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
   _known(model.name, models.MODELS, "model.name")
   _known(model.head, models.HEADS, "model.head")
+  _known(model.conv, ("auto",) + tuple(models.CONVS), "model.conv")
+  _require(model.conv == "auto" or models.has_convolutions(model.name),
+           "model.conv", f"model {model.name!r} has no convolutions; leave "
+           f"model.conv at 'auto'.")
   if _objectives.LOSSES[loss.name].needs_normalized_head:
     _require(model.head == "normalized" or loss.scale == 1.0, "model.head",
              f"loss {loss.name!r} scales logits by loss.scale="

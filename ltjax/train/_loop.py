@@ -119,9 +119,13 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                   nesterov=config.optim.nesterov,
                   weight_decay=config.optim.weight_decay)
   dtype = jnp.dtype(config.model.dtype)
+  model_kwargs = {}
+  if models.has_convolutions(config.model.name):
+    model_kwargs["conv"] = models.conv_for(config.model.conv)
   model = models.build_model(config.model.name,
                              num_classes=dataset.num_classes,
-                             head=config.model.head, dtype=dtype)
+                             head=config.model.head, dtype=dtype,
+                             **model_kwargs)
   objective = _objectives.make_objective(config.loss, counts,
                                          steps_per_epoch=steps_per_epoch)
   mean, std = normalization(config, dataset)

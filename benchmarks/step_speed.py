@@ -1,0 +1,232 @@
+r"""Train-step speed of ltjax against PyTorch, and the cost of the LT machinery.
+
+  pip install -e '.[bench]'   # PyTorch (CPU wheel) for the baseline
+  python -m benchmarks.step_speed --sections=step,losses,fds,pipeline,epoch \
+      --data_path=../shared/data/cifar10_jpeg/cifar10_jpeg.tar.gz
+
+Everything is measured in this one process with alternating repetitions;
+each figure is the median over `--rounds` rounds of `--steps` steps (after a
+compiled warm-up), reported as images/s and as a ratio to a baseline from the
+same rounds:
+  step      ltjax ResNet-32 train step (CE, SGD 0.1 / 0.9 / 2e-4, on-device
+            crop + flip, batch 128) vs the PyTorch ResNet-32 of
+            benchmarks/torch_resnet32.py (eager, NCHW and channels_last);
+  losses    the ltjax step with each long-tail loss, as a ratio to CE;
+  fds       a ResNet-32 regression step with FDS vs the same step without;
+  pipeline  host gather of uint8 batches + on-device augmentation;
+  epoch     one epoch of CIFAR-10-LT rho=100 (12,406 images) end to end with
+            its evaluation, in a subprocess: wall time, first-step
+            (compilation) time, peak RSS.
+XLA_FLAGS (e.g. --xla_force_host_platform_device_count=2) apply as usual.
+"""
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+from experiments.configs import common
+from ltjax import data
+from ltjax import regression
+from ltjax import train
+from ltjax.train import _loop
+
+_SECTIONS = flags.DEFINE_list("sections", ["step", "losses"],
+                              "step, losses, fds, pipeline, epoch")
+_DATA_PATH = flags.DEFINE_string("data_path", "", "CIFAR-10 copy (epoch).")
+_BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
+_STEPS = flags.DEFINE_integer("steps", 10, "Steps per round.")
+_ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating rounds.")
+_LOSSES = flags.DEFINE_list(
+    "losses", ["ce", "ldam_drw", "logit_adjusted", "balanced_softmax",
+               "focal"], "Configs of experiments/configs/cifar10_lt.")
+_CONV = flags.DEFINE_string("conv", "", "model.conv override for ltjax.")
+_DTYPE = flags.DEFINE_string("dtype", "float32", "ltjax compute dtype.")
+_TORCH = flags.DEFINE_bool("torch", True, "Include the PyTorch baselines.")
+_OUT = flags.DEFINE_string("out", "", "Also write the results as JSON here.")
+
+COUNTS = (5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50)
+
+
+def synthetic_cifar_lt(seed=0) -> data.LongTailedDataset:
+  """Random uint8 images with the CIFAR-10-LT rho=100 class counts."""
+  rng = np.random.default_rng(seed)
+  labels = np.repeat(np.arange(10), COUNTS)
+  images = rng.integers(0, 256, (labels.size, 32, 32, 3), dtype=np.uint8)
+  train_split = data.ArraySplit(images=images, labels=labels)
+  test = data.ArraySplit(images=images[:500], labels=labels[:500])
+  return data.LongTailedDataset(
+      name="cifar10_lt", train=train_split, val=None, test=test,
+      class_names=tuple(str(i) for i in range(10)),
+      train_class_counts=np.asarray(COUNTS), metadata={})
+
+
+def classification_stepper(method: str, dataset):
+  config = common.build("cifar10_lt", method)
+  config.batch_size = _BATCH.value
+  config.model.dtype = _DTYPE.value
+  if _CONV.value:
+    config.model.conv = _CONV.value
+  run = train.build_run(config, dataset)
+  return _stepper(run, lambda step, plan: _loop.train_batch(run, step, plan),
+                  lambda epoch: _loop.epoch_plan(run, epoch))
+
+
+def regression_stepper(fds: bool, dataset):
+  config = regression.build_config("agedb_dir", "fds" if fds else "vanilla")
+  config.model.name = "resnet32"
+  config.model.dtype = _DTYPE.value
+  config.batch_size = _BATCH.value
+  config.augment.padding = 4
+  config.bins.low, config.bins.high, config.bins.width = 0.0, 10.0, 1.0
+  split = regression.RegressionSplit(
+      inputs=dataset.train.images,
+      targets=dataset.train.labels.astype(np.float32))
+  reg_data = regression.RegressionDataset(
+      name="synthetic", train=split, val=split, test=split, metadata={})
+  run = regression.build_run(config, reg_data)
+  loop = sys.modules[type(run).__module__]
+  return _stepper(run, lambda step, plan: loop.train_batch(run, step, plan),
+                  lambda epoch: loop.epoch_plan(run, epoch))
+
+
+def _stepper(run, batch_fn, plan_fn):
+  """A callable timing `--steps` steps (state carried across calls)."""
+  plan = plan_fn(0)
+  batches = [batch_fn(s, plan) for s in range(_STEPS.value)]
+  holder = {"state": run.init_state()}
+  holder["state"], metrics = run.train_step(holder["state"], batches[0])
+  jax.block_until_ready(metrics)  # compiled
+
+  def timed():
+    start = time.perf_counter()
+    for batch in batches:
+      holder["state"], metrics = run.train_step(holder["state"], batch)
+    jax.block_until_ready(metrics)
+    return _STEPS.value * _BATCH.value / (time.perf_counter() - start)
+
+  return timed
+
+
+def torch_stepper(channels_last: bool):
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_resnet32  # pylint: disable=g-import-not-at-top
+  step = torch_resnet32.make_step(_BATCH.value, channels_last=channels_last)
+  step()
+
+  def timed():
+    start = time.perf_counter()
+    for _ in range(_STEPS.value):
+      loss = step()
+    float(loss)
+    return _STEPS.value * _BATCH.value / (time.perf_counter() - start)
+
+  del torch
+  return timed
+
+
+def alternate(steppers: dict, baseline: str) -> dict:
+  """Runs the steppers in alternation; medians and ratios to `baseline`."""
+  runs = {name: [] for name in steppers}
+  for _ in range(_ROUNDS.value):
+    for name, timed in steppers.items():
+      runs[name].append(timed())
+  medians = {name: statistics.median(v) for name, v in runs.items()}
+  return {name: {"images_per_s": medians[name],
+                 "ratio_to_" + baseline: medians[name] / medians[baseline],
+                 "rounds": [round(v, 1) for v in runs[name]]}
+          for name in steppers}
+
+
+def section_pipeline(dataset):
+  config = common.build("cifar10_lt", "ce")
+  config.batch_size = _BATCH.value
+  run = train.build_run(config, dataset)
+  augment = jax.jit(run.preprocess)
+  key = jax.random.PRNGKey(0)
+  plan = _loop.epoch_plan(run, 0)
+  augment(_loop.train_batch(run, 0, plan)["image"], key)
+
+  def pipeline():
+    start = time.perf_counter()
+    for step in range(_STEPS.value * 4):
+      out = augment(_loop.train_batch(run, step, plan)["image"],
+                    jax.random.fold_in(key, step))
+    jax.block_until_ready(out)
+    return _STEPS.value * 4 * _BATCH.value / (time.perf_counter() - start)
+
+  return {"pipeline": pipeline,
+          "step_ce": classification_stepper("ce", dataset)}
+
+
+def section_epoch() -> dict:
+  """One real epoch in a subprocess: wall, first step, peak RSS."""
+  if not _DATA_PATH.value:
+    raise app.UsageError("--data_path is needed for the epoch section.")
+  workdir = tempfile.mkdtemp()
+  command = [sys.executable, "-m", "experiments.main",
+             "--config=experiments/configs/cifar10_lt/ce.py:1",
+             f"--workdir={workdir}",
+             f"--config.data.path={_DATA_PATH.value}",
+             f"--config.model.dtype={_DTYPE.value}",
+             "--config.log_every_steps=1000"]
+  if _CONV.value:
+    command.append(f"--config.model.conv={_CONV.value}")
+  start = time.perf_counter()
+  subprocess.run(command, check=True, capture_output=True)
+  wall = time.perf_counter() - start
+  with open(os.path.join(workdir, "metrics.json")) as f:
+    run = json.load(f)["run"]
+  peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+  return {"wall_s_with_startup_and_eval": wall,
+          "train_s": run["train_seconds_this_run"],
+          "first_step_s": run["first_step_seconds"],
+          "peak_rss_mib": peak_kib / 1024}
+
+
+def main(argv):
+  del argv
+  dataset = synthetic_cifar_lt()
+  results = {"devices": jax.device_count(), "batch_size": _BATCH.value,
+             "steps_per_round": _STEPS.value, "rounds": _ROUNDS.value,
+             "dtype": _DTYPE.value, "conv": _CONV.value or "default",
+             "xla_flags": os.environ.get("XLA_FLAGS", "")}
+  sections = _SECTIONS.value
+  if "step" in sections:
+    steppers = {"ltjax": classification_stepper("ce", dataset)}
+    if _TORCH.value:
+      steppers["torch"] = torch_stepper(channels_last=False)
+      steppers["torch_channels_last"] = torch_stepper(channels_last=True)
+    baseline = "torch" if _TORCH.value else "ltjax"
+    results["step"] = alternate(steppers, baseline)
+  if "losses" in sections:
+    results["losses"] = alternate(
+        {m: classification_stepper(m, dataset) for m in _LOSSES.value}, "ce")
+  if "fds" in sections:
+    results["fds"] = alternate(
+        {"regression": regression_stepper(False, dataset),
+         "regression_fds": regression_stepper(True, dataset)}, "regression")
+  if "pipeline" in sections:
+    results["pipeline"] = alternate(section_pipeline(dataset), "step_ce")
+  if "epoch" in sections:
+    results["epoch"] = section_epoch()
+  results["peak_rss_mib_this_process"] = (
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+  text = json.dumps(results, indent=2)
+  print(text)
+  if _OUT.value:
+    with open(_OUT.value, "w") as f:
+      f.write(text + "\n")
+
+
+if __name__ == "__main__":
+  app.run(main)
