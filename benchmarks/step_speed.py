@@ -17,7 +17,9 @@ same rounds:
   epoch     one epoch of CIFAR-10-LT rho=100 (12,406 images) end to end with
             its evaluation, in a subprocess: wall time, first-step
             (compilation) time, peak RSS.
-XLA_FLAGS (e.g. --xla_force_host_platform_device_count=2) apply as usual.
+Like experiments.main, it splits CPU steps over virtual host devices
+(`ltjax.runtime`); an explicit --xla_force_host_platform_device_count in
+XLA_FLAGS overrides the choice.
 """
 
 import json
@@ -31,6 +33,12 @@ import time
 
 from absl import app
 from absl import flags
+
+from ltjax import runtime
+
+runtime.configure_host_devices()  # the default of experiments.main
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
 import numpy as np
 
@@ -39,6 +47,7 @@ from ltjax import data
 from ltjax import regression
 from ltjax import train
 from ltjax.train import _loop
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _SECTIONS = flags.DEFINE_list("sections", ["step", "losses"],
                               "step, losses, fds, pipeline, epoch")

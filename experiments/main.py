@@ -17,10 +17,18 @@ pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
 from absl import app
 from absl import flags
 from absl import logging
+
+from ltjax import runtime
+
+# Before JAX starts: split CPU steps over virtual host devices (ltjax.runtime).
+runtime.configure_host_devices()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
 from ml_collections import config_flags
 
 from ltjax import train
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a config file (experiments/configs/...).",

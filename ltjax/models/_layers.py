@@ -112,22 +112,25 @@ class PatchConv(nn.Module):
                         PARAM_DTYPE)
     x = x.astype(self.dtype)
     kernel = kernel.astype(self.dtype)
-    padding = ((k // 2, k // 2),) * 2
-    strides = (self.strides,) * 2
     if self.groups != 1:
       return jax.lax.conv_general_dilated(
-          x, kernel, strides, padding,
+          x, kernel, (self.strides,) * 2, ((k // 2, k // 2),) * 2,
           dimension_numbers=("NHWC", "HWIO", "NHWC"),
           feature_group_count=self.groups)
     if k == 1:
       return x[:, ::self.strides, ::self.strides, :] @ kernel[0, 0]
-    patches = jax.lax.conv_general_dilated_patches(
-        x, (k, k), strides, padding,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    # The patch features are ordered (C_in, kh, kw).
-    weights = kernel.transpose(2, 0, 1, 3).reshape(c_in * k * k,
-                                                   self.features)
-    return patches @ weights
+    # im2col by k*k strided slices of the padded input (cheap to
+    # differentiate: the transpose of a slice is a pad), concatenated on the
+    # channel axis in (kh, kw, C_in) order to match the kernel's layout.
+    pad = k // 2
+    padded = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    s = self.strides
+    out_h = (x.shape[1] + 2 * pad - k) // s + 1
+    out_w = (x.shape[2] + 2 * pad - k) // s + 1
+    patches = jnp.concatenate(
+        [padded[:, i:i + s * (out_h - 1) + 1:s, j:j + s * (out_w - 1) + 1:s, :]
+         for i in range(k) for j in range(k)], axis=-1)
+    return patches @ kernel.reshape(k * k * c_in, self.features)
 
 
 def patch_conv2d(features: int, kernel_size: int, *, strides: int = 1,

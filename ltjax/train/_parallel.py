@@ -44,10 +44,14 @@ def check_batch_size(global_batch_size: int, mesh: jax.sharding.Mesh,
   """The global batch must split evenly over devices and processes."""
   devices = mesh.devices.size
   if global_batch_size % devices or global_batch_size % jax.process_count():
+    hint = ""
+    if jax.default_backend() == "cpu":
+      hint = (" (on a CPU these are virtual devices, see ltjax.runtime; "
+              "XLA_FLAGS=--xla_force_host_platform_device_count=1 uses one)")
     raise ValueError(
         f"{field}={global_batch_size} must be divisible by the number of "
         f"devices ({devices}) and processes ({jax.process_count()}); pick a "
-        f"multiple of {devices}.")
+        f"multiple of {devices}{hint}.")
 
 
 def round_up_batch_size(batch_size: int, mesh: jax.sharding.Mesh) -> int:
