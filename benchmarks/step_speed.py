@@ -136,7 +136,7 @@ def torch_stepper(channels_last: bool):
     start = time.perf_counter()
     for _ in range(_STEPS.value):
       loss = step()
-    float(loss)
+    loss.item()  # waits for the device
     return _STEPS.value * _BATCH.value / (time.perf_counter() - start)
 
   del torch

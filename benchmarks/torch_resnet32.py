@@ -67,14 +67,19 @@ class ResNet32(nn.Module):
 
 
 def make_step(batch_size: int, *, channels_last: bool = False, lr=0.1,
-              seed: int = 0):
-  """Returns `step()` running one SGD step on a fixed random batch."""
+              seed: int = 0, device: str | None = None):
+  """Returns `step()` running one SGD step on a fixed random batch.
+
+  On the GPU when one is visible (or `device`), else on the CPU; the caller
+  synchronises by reading the returned loss.
+  """
+  device = device or ("cuda" if torch.cuda.is_available() else "cpu")
   torch.manual_seed(seed)
-  model = ResNet32()
+  model = ResNet32().to(device)
   optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
                               weight_decay=2e-4)
-  images = torch.randn(batch_size, 3, 32, 32)
-  labels = torch.randint(0, 10, (batch_size,))
+  images = torch.randn(batch_size, 3, 32, 32, device=device)
+  labels = torch.randint(0, 10, (batch_size,), device=device)
   if channels_last:
     model = model.to(memory_format=torch.channels_last)
     images = images.contiguous(memory_format=torch.channels_last)
