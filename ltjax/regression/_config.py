@@ -98,13 +98,9 @@ def default_config() -> ml_collections.ConfigDict:
   return config
 
 
-def _require(condition: bool, field: str, message: str) -> None:
-  if not condition:
-    raise ValueError(f"config.{field}: {message}")
-
-
-def _known(value, known, field: str) -> None:
-  _require(value in known, field, f"{value!r} is not one of {list(known)}.")
+# The same field checks as the classification config: one message format.
+_require = train_config._require  # pylint: disable=protected-access
+_known = train_config._known  # pylint: disable=protected-access
 
 
 def _kernel(section, field: str) -> None:
