@@ -8,7 +8,8 @@ The baseline is the reference code's approach (Yang et al. 2021,
 present, masked mean and unbiased variance of that label's rows, EMA, and
 in-place writes into the running buffers. ltjax: the jitted `update_fds` (one
 program of segment sums; compiled before timing). A second baseline is the
-same loop in eager JAX (`.at[].set`), a straight port. Each round times every
+same loop in eager JAX (`.at[].set`), a straight port, and with PyTorch
+installed (the `bench` extra) the loop in PyTorch itself. Each round times every
 implementation (medians of `--inner` calls, after warm-up) in alternating
 order; the reported figure is the median over rounds. Both give the same
 statistics (checked before timing).
@@ -60,6 +61,20 @@ def loop_update_jax(mean, var, seen, features, labels, momentum):
   return mean, var
 
 
+def loop_update_torch(mean, var, seen, features, labels, momentum):
+  """The reference's own loop in PyTorch: masked rows, in-place row writes."""
+  import torch  # pylint: disable=g-import-not-at-top
+  for label in torch.unique(labels).tolist():
+    rows = features[labels == label]
+    n = rows.shape[0]
+    cur_mean = rows.mean(0)
+    cur_var = rows.var(0, unbiased=n > 1)
+    factor = momentum if seen[label] else 0.0
+    mean[label] = (1 - factor) * cur_mean + factor * mean[label]
+    var[label] = (1 - factor) * cur_var + factor * var[label]
+    seen[label] = True
+
+
 def _median_seconds(fn, inner):
   times = []
   for _ in range(inner):
@@ -108,6 +123,21 @@ def bench(k: int, d: int, b: int) -> list[tuple[str, list[float]]]:
               jnp.asarray(np_mean), jnp.asarray(np_var), np_seen.copy(),
               f_dev, l_dev, 0.9)),
   }
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    torch = None
+  if torch is not None:  # the `bench` extra
+    t_feat, t_lab = torch.from_numpy(features), torch.from_numpy(
+        labels.astype(np.int64))
+    tm, tv = torch.from_numpy(np_mean.copy()), torch.from_numpy(np_var.copy())
+    loop_update_torch(tm, tv, np_seen.copy(), t_feat, t_lab, 0.9)
+    np.testing.assert_allclose(tm.numpy(), m, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tv.numpy(), v, rtol=1e-4, atol=1e-4)
+    runs["per-label loop, PyTorch (the reference's), in place"] = (
+        lambda: loop_update_torch(
+            torch.from_numpy(np_mean.copy()), torch.from_numpy(np_var.copy()),
+            np_seen.copy(), t_feat, t_lab, 0.9))
   for fn in runs.values():  # warm-up
     fn()
   names = list(runs)
