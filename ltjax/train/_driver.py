@@ -64,6 +64,7 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
       first_step_seconds = time.perf_counter() - start
       logging.info("First step (with compilation) took %.1f s.",
                    first_step_seconds)
+      progress.pause(first_step_seconds)  # steps/s is the compiled rate
     done = step + 1
     if done % config.log_every_steps == 0 or done == last_step:
       values = {k: float(v) for k, v in jax.tree.map(
@@ -74,10 +75,14 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
     end_of_epoch = done % run.steps_per_epoch == 0
     if (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
         ) or done == last_step:
+      # Steps still queued on the device are training time, not evaluation.
+      jax.block_until_ready(state)
+      paused = time.perf_counter()
       record = hooks.evaluate(state, done)
       log_evaluation(writer, record)
       _report.append_history(workdir, record)
       history.append(record)
+      progress.pause(time.perf_counter() - paused)
     if checkpointer is not None:
       checkpointer.maybe_save(done, state, force=done == last_step)
   return state, first_step_seconds, time.perf_counter() - start

@@ -14,6 +14,7 @@ import json
 import logging as logging_std
 import os
 import time
+from collections.abc import Callable
 
 from absl import logging
 import jax
@@ -124,20 +125,36 @@ class MetricWriter:
 
 
 class Progress:
-  """Formats the progress line: step, epoch, loss, lr, steps/s and ETA."""
+  """Formats the progress line: step, epoch, loss, lr, steps/s and ETA.
 
-  def __init__(self, total_steps: int, steps_per_epoch: int, first_step: int):
+  steps/s is the training rate over the steps since the previous line, not
+  counting time the loop reports through `pause` (evaluation, the first
+  step's compilation); the ETA divides the remaining steps by the average
+  wall-clock rate since the start, pauses included, so it also covers the
+  evaluations still to come.
+  """
+
+  def __init__(self, total_steps: int, steps_per_epoch: int, first_step: int,
+               *, clock: Callable[[], float] = time.perf_counter):
     self._total = total_steps
     self._per_epoch = steps_per_epoch
-    self._last_step = first_step
-    self._last_time = time.perf_counter()
+    self._clock = clock
+    self._first_step = self._last_step = first_step
+    self._start = self._last_time = clock()
+    self._paused = 0.0
+
+  def pause(self, seconds: float) -> None:
+    """Excludes `seconds` (spent outside training steps) from steps/s."""
+    self._paused += seconds
 
   def line(self, step: int, values: dict[str, float]) -> str:
     """`step 1200/19400 epoch 12.37 loss 0.8123 accuracy 0.712 lr 0.1 ...`."""
-    now = time.perf_counter()
-    rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
-    self._last_step, self._last_time = step, now
-    eta = (self._total - step) / rate if rate > 0 else float("inf")
+    now = self._clock()
+    busy = max(now - self._last_time - self._paused, 1e-9)
+    rate = (step - self._last_step) / busy
+    self._last_step, self._last_time, self._paused = step, now, 0.0
+    average = (step - self._first_step) / max(now - self._start, 1e-9)
+    eta = (self._total - step) / average if average > 0 else float("inf")
     shown = [f"loss {values['loss']:.4f}"] if "loss" in values else []
     shown += [f"{k} {v:.4g}" for k, v in values.items()
               if k not in ("loss", "lr", "grad_norm")]
