@@ -41,7 +41,6 @@ from ltjax.regression import _metrics
 from ltjax.regression import _optim
 from ltjax.regression import _rrt
 from ltjax.regression import _step
-from ltjax.train import _checkpoint
 from ltjax.train import _driver
 from ltjax.train import _loop as train_loop
 from ltjax.train import _parallel
@@ -358,14 +357,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     state = _restore_encoder(state, config.rrt.encoder_workdir)
     first_step = last_step = int(state.step)
   else:
-    checkpointer = _checkpoint.Checkpointer(
-        os.path.join(workdir, "checkpoints"),
-        every_steps=config.checkpoint_every_steps,
-        keep=config.keep_checkpoints)
-    restored, restored_step = checkpointer.restore_latest(state)
-    if restored is not None:
-      state = restored
-      logging.info("Resumed from the checkpoint at step %d.", restored_step)
+    checkpointer, state = _driver.resume(workdir, config, state)
     first_step, last_step = int(state.step), run.total_steps
   _report.save_config(workdir, config.to_dict(), first_step)
   writer = _report.MetricWriter(os.path.join(workdir, "tb"))
@@ -407,13 +399,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   })
 
 
-def _strip(record):
-  if record is None:
-    return None
-  return {k: ({kk: vv for kk, vv in v.items() if kk != "per_bin"}
-              if isinstance(v, dict) else v) for k, v in record.items()}
-
-
 def _final_report(run: Run, history, workdir, *, stage: str,
                   run_info) -> dict[str, Any]:
   config = run.config
@@ -423,8 +408,8 @@ def _final_report(run: Run, history, workdir, *, stage: str,
   groups = _metrics.bin_groups(run.train_bin_counts, many=config.shot_many,
                                few=config.shot_few)
   result = {
-      "final": _strip(final),
-      "best_val": _strip(best),
+      "final": _driver.without(final, "per_bin"),
+      "best_val": _driver.without(best, "per_bin"),
       "select_metric": config.select_metric,
       "stage": stage,
       "data": run.dataset.metadata,

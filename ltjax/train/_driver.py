@@ -7,6 +7,7 @@ evaluation at epoch ends, history records, and checkpoints.
 """
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ltjax.train import _checkpoint
 from ltjax.train import _parallel
 from ltjax.train import _report
 
@@ -86,6 +88,30 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
     if checkpointer is not None:
       checkpointer.maybe_save(done, state, force=done == last_step)
   return state, first_step_seconds, time.perf_counter() - start
+
+
+def resume(workdir: str, config, state):
+  """Opens the run's checkpoints; returns (checkpointer, state to start from).
+
+  The state is the newest readable checkpoint's (see
+  `Checkpointer.restore_latest`) or, with none, `state` as given.
+  """
+  checkpointer = _checkpoint.Checkpointer(
+      os.path.join(workdir, "checkpoints"),
+      every_steps=config.checkpoint_every_steps, keep=config.keep_checkpoints)
+  restored, restored_step = checkpointer.restore_latest(state)
+  if restored is not None:
+    logging.info("Resumed from the checkpoint at step %d.", restored_step)
+    state = restored
+  return checkpointer, state
+
+
+def without(record: dict | None, key: str) -> dict | None:
+  """`record` with `key` (e.g. the per-class list) dropped from each split."""
+  if record is None:
+    return None
+  return {k: ({kk: vv for kk, vv in v.items() if kk != key}
+              if isinstance(v, dict) else v) for k, v in record.items()}
 
 
 def log_evaluation(writer: _report.MetricWriter, record: dict) -> None:

@@ -22,7 +22,6 @@ from ltjax import metrics as ltmetrics
 from ltjax import models
 from ltjax import sampling
 from ltjax.data import _augment
-from ltjax.train import _checkpoint
 from ltjax.train import _config
 from ltjax.train import _driver
 from ltjax.train import _objectives
@@ -248,14 +247,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       np.asarray(dataset.train_class_counts).tolist()[:20], run.total_steps,
       run.steps_per_epoch, run.mesh.devices.size, jax.process_count())
 
-  checkpointer = _checkpoint.Checkpointer(
-      os.path.join(workdir, "checkpoints"),
-      every_steps=config.checkpoint_every_steps, keep=config.keep_checkpoints)
-  state = run.init_state()
-  restored, restored_step = checkpointer.restore_latest(state)
-  if restored is not None:
-    state = restored
-    logging.info("Resumed from the checkpoint at step %d.", restored_step)
+  checkpointer, state = _driver.resume(workdir, config, run.init_state())
   first_step = int(state.step)
   _report.save_config(workdir, config.to_dict(), first_step)
   writer = _report.MetricWriter(os.path.join(workdir, "tb"))
@@ -292,15 +284,9 @@ def _final_report(run: Run, history, workdir, train_seconds, steps_run,
   groups = ltmetrics.shot_groups(dataset.train_class_counts,
                                  many=config.shot_many, few=config.shot_few)
 
-  def strip(record):
-    if record is None:
-      return None
-    return {k: ({kk: vv for kk, vv in v.items() if kk != "per_class"}
-                if isinstance(v, dict) else v) for k, v in record.items()}
-
   result = {
-      "final": strip(final),
-      "best_val": strip(best),
+      "final": _driver.without(final, "per_class"),
+      "best_val": _driver.without(best, "per_class"),
       "select_metric": config.select_metric,
       "data": dataset.metadata,
       "train_class_counts": np.asarray(dataset.train_class_counts).tolist(),
