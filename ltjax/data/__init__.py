@@ -18,6 +18,9 @@ from ltjax.data._augment import MNIST_STD
 from ltjax.data._augment import normalize
 from ltjax.data._augment import random_crop_flip
 from ltjax.data._cifar import read_cifar
+from ltjax.data._csv import CsvSchema
+from ltjax.data._csv import CsvTable
+from ltjax.data._csv import read_csv_table
 from ltjax.data._download import default_data_dir
 from ltjax.data._download import download_dataset
 from ltjax.data._download import download_file
@@ -51,6 +54,8 @@ from ltjax.data._types import StreamedSplit
 
 __all__ = (
     "ArraySplit",
+    "CsvSchema",
+    "CsvTable",
     "CIFAR_MEAN",
     "CIFAR_STD",
     "IMAGENET_MEAN",
@@ -83,6 +88,7 @@ __all__ = (
     "long_tail_counts",
     "make_long_tailed",
     "read_cifar",
+    "read_csv_table",
     "read_class_counts_file",
     "read_idx_file",
     "read_image_folder",
