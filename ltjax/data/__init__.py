@@ -8,6 +8,7 @@ jittable on-device augmentation: the host ships uint8 batches. The profiles and 
 1906.07413), so `seed=0` reproduces the LDAM-DRW CIFAR-LT training sets.
 """
 
+from ltjax.data._archives import CorruptArchiveError
 from ltjax.data._augment import augment
 from ltjax.data._augment import CIFAR_MEAN
 from ltjax.data._augment import CIFAR_STD
@@ -57,6 +58,7 @@ __all__ = (
     "CsvSchema",
     "CsvTable",
     "CIFAR_MEAN",
+    "CorruptArchiveError",
     "CIFAR_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",

@@ -10,13 +10,14 @@ The pickles are loaded with an unpickler that only builds NumPy arrays and
 plain Python containers, so a tampered file cannot run code.
 """
 
+import io
 import os
 import pickle
-import tarfile
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from ltjax.data import _archives
 from ltjax.data import _types
 
 CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + (
@@ -92,15 +93,12 @@ def _read_folder(folder: str) -> dict[str, dict[str, Any]]:
 def _read_tarball(path: str) -> dict[str, dict[str, Any]]:
   wanted = set(CIFAR10_FILES) | set(CIFAR100_FILES)
   records = {}
-  with tarfile.open(path, "r:*") as tar:
-    for member in tar:
-      base = os.path.basename(member.name)
-      if not member.isfile() or base not in wanted:
-        continue
-      if base in records:
-        raise ValueError(f"{path} holds more than one {base!r}.")
-      records[base] = unpickle(tar.extractfile(member),
-                               name=f"{path}:{member.name}")
+  for member, data in _archives.iter_tar_files(
+      path, lambda m: os.path.basename(m.name) in wanted):
+    base = os.path.basename(member.name)
+    if base in records:
+      raise ValueError(f"{path} holds more than one {base!r}.")
+    records[base] = unpickle(io.BytesIO(data), name=f"{path}:{member.name}")
   return records
 
 

@@ -13,9 +13,9 @@ every seeded subset of it) does not depend on the file system.
 """
 
 import os
-import tarfile
 from typing import Sequence
 
+from ltjax.data import _archives
 from ltjax.data import _images
 from ltjax.data import _types
 
@@ -49,24 +49,21 @@ def _scan_tarball(path: str) -> dict[tuple[str, str], list[tuple[str, bytes]]]:
   """Maps (split, class) to [(file name, file bytes)], reading the tarball."""
   found = {}
   prefix = None
-  with tarfile.open(path, "r:*") as tar:
-    for member in tar:
-      if not member.isfile() or not _is_image(member.name):
-        continue
-      parts = [p for p in member.name.split("/") if p not in ("", ".")]
-      if len(parts) < 3 or parts[-3] not in FOLDER_SPLITS:
-        raise ValueError(
-            f"{path}: image {member.name} is not at <split>/<class>/<image> "
-            f"with split in {FOLDER_SPLITS}.")
-      if prefix is None:
-        prefix = parts[:-3]
-      elif parts[:-3] != prefix:
-        raise ValueError(
-            f"{path}: images lie under different folders "
-            f"({'/'.join(prefix) or '.'} and {'/'.join(parts[:-3]) or '.'}); "
-            f"a tarball must hold one <split>/<class>/<image> tree.")
-      data = tar.extractfile(member).read()
-      found.setdefault((parts[-3], parts[-2]), []).append((parts[-1], data))
+  for member, data in _archives.iter_tar_files(
+      path, lambda m: _is_image(m.name)):
+    parts = [p for p in member.name.split("/") if p not in ("", ".")]
+    if len(parts) < 3 or parts[-3] not in FOLDER_SPLITS:
+      raise ValueError(
+          f"{path}: image {member.name} is not at <split>/<class>/<image> "
+          f"with split in {FOLDER_SPLITS}.")
+    if prefix is None:
+      prefix = parts[:-3]
+    elif parts[:-3] != prefix:
+      raise ValueError(
+          f"{path}: images lie under different folders "
+          f"({'/'.join(prefix) or '.'} and {'/'.join(parts[:-3]) or '.'}); "
+          f"a tarball must hold one <split>/<class>/<image> tree.")
+    found.setdefault((parts[-3], parts[-2]), []).append((parts[-1], data))
   return found
 
 

@@ -30,11 +30,13 @@ import dataclasses
 import os
 import tarfile
 from typing import Any, Callable
+import zlib
 
 from absl import logging
 import ml_collections
 import numpy as np
 
+from ltjax.data import _archives
 from ltjax.data import _cifar
 from ltjax.data import _download
 from ltjax.data import _folder
@@ -54,6 +56,13 @@ IMBALANCE_PROFILES = _profiles.PROFILES + ("given",)
 # validation images; "from_train" moves the shortfall from that class's
 # training images to validation (the head class trains on n_max - shortfall).
 VAL_SHORTFALL = ("skip", "from_train")
+# How the split sizes of CIFAR / MNIST copies are checked (see
+# default_data_config).
+SPLIT_SIZES = ("auto", "official", "any")
+# MNIST's official images per digit (LeCun et al.; 60,000 and 10,000).
+MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                      5949)
+MNIST_TEST_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 CIFAR10_CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog",
                        "frog", "horse", "ship", "truck")
 
@@ -77,6 +86,7 @@ _COMMON_FIELDS = {
     "class_names": (),
     "num_workers": 0,
     "download_timeout": 10.0,
+    "split_sizes": "auto",
 }
 
 
@@ -92,6 +102,9 @@ class DatasetSpec:
     download: key of `_download.DOWNLOADS` for the official files, or None.
     tfds: TFDS name, or None.
     local_formats: what `path` may point to, for error messages.
+    official_counts: the official splits' images per class, {"train": [C],
+      "test": [C]}, checked as config field `split_sizes` says; None for a
+      dataset without official splits.
   """
   load: Callable[..., _types.LongTailedDataset]
   sources: tuple[str, ...]
@@ -100,6 +113,7 @@ class DatasetSpec:
   download: str | None = None
   tfds: str | None = None
   local_formats: tuple[str, ...] = ()
+  official_counts: dict[str, tuple[int, ...]] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -148,6 +162,14 @@ def _check_fields(fields: dict[str, Any], spec: DatasetSpec) -> None:
         f"config field imbalance_ratio (n_max / n_min) must be a number >= 1, "
         f"got {ratio!r}; the usual CIFAR-LT values are 10, 50, 100, 200.")
   fields["imbalance_ratio"] = float(ratio)
+  if fields["split_sizes"] not in SPLIT_SIZES:
+    raise ValueError(
+        f"config field split_sizes must be one of {list(SPLIT_SIZES)}, got "
+        f"{fields['split_sizes']!r}.")
+  if fields["split_sizes"] == "official" and spec.official_counts is None:
+    raise ValueError(
+        f"config field split_sizes='official': {name} has no official split "
+        f"sizes to check; use 'auto' or 'any'.")
   if fields["val_shortfall"] not in VAL_SHORTFALL:
     raise ValueError(
         f"config field val_shortfall must be one of {list(VAL_SHORTFALL)}, "
@@ -243,6 +265,15 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
       names); for other sources, a check of the source's names.
     num_workers: image-decoding threads (0 = from the CPU count).
     download_timeout: seconds allowed per network step of a download.
+    split_sizes: how a CIFAR / MNIST copy's split sizes are checked against
+      the official ones (CIFAR-10: 5,000 train / 1,000 test images per
+      class; CIFAR-100: 500 / 100; MNIST: 60,000 / 10,000 with the published
+      per-class counts). "official": every class of train and test must
+      have its official count. "auto": a split in which some classes have
+      their official count and others do not is an error (a copy cut short
+      or missing files); a split with no class at its official count is
+      taken as a subset made on purpose in the same format, logged and
+      recorded in `metadata["source"]["split_sizes"]`. "any": no check.
   """
   if name not in DATASETS:
     raise ValueError(
@@ -271,9 +302,10 @@ def _peek_tarball(path: str) -> str:
           return "pickle"
         if base.lower().endswith(_images.IMAGE_EXTENSIONS):
           return "folder"
-  except tarfile.TarError as e:
-    raise ValueError(f"config field path: {path} is not a readable tarball: "
-                     f"{e}") from e
+  except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+    raise _archives.CorruptArchiveError(
+        f"config field path: {path} is not a readable tarball (truncated or "
+        f"corrupt?): {type(e).__name__}: {e}") from e
   raise ValueError(
       f"config field path: tarball {path} holds neither CIFAR pickles nor "
       f"images under <split>/<class>/.")
@@ -289,7 +321,7 @@ def detect_format(path: str, *,
       a folder that holds several.
   """
   if os.path.isfile(path):
-    if tarfile.is_tarfile(path):
+    if _archives.is_tarball(path):
       return _peek_tarball(path), path
     raise ValueError(
         f"config field path: {path} is a file but not a tarball; point path "
@@ -385,6 +417,41 @@ def _read_source(spec: DatasetSpec,
   except (_tfds.DataNotFoundError, _download.DownloadError) as e:
     raise type(e)(f"{e}\n{_help(fields['name'], spec)}") from e
   return data, source
+
+
+def _check_split_sizes(data: _types.SourceData, spec: DatasetSpec,
+                       fields: dict[str, Any]) -> str:
+  """Checks the splits against the official sizes; returns a record."""
+  mode = fields["split_sizes"]
+  if spec.official_counts is None or mode == "any":
+    return "not checked"
+  path = data.description.get("path", "")
+  subsets = []
+  for split, official in spec.official_counts.items():
+    expected = np.asarray(official, np.int64)
+    found = np.bincount(data.splits[split].labels, minlength=expected.size)
+    if np.array_equal(found, expected):
+      continue
+    matching = found == expected
+    if mode == "official" or matching.any():
+      bad = np.flatnonzero(~matching)
+      shown = ", ".join(
+          f"{data.class_names[c]!r}: {found[c]} (expected {expected[c]})"
+          for c in bad[:5]) + (" ..." if bad.size > 5 else "")
+      raise ValueError(
+          f"{path}: the {split} split has {found.sum()} images, not the "
+          f"official {expected.sum()} of {fields['name']}; per class {shown}."
+          f" The copy is incomplete or corrupt: download or copy it again. "
+          f"If it is a subset you made on purpose, set config field "
+          f"split_sizes='any'.")
+    subsets.append(f"{split} {found.sum()} of {expected.sum()}")
+  if not subsets:
+    return "official"
+  logging.warning(
+      "%s: not the official split sizes (%s); taken as a subset made on "
+      "purpose (config field split_sizes='official' requires them).",
+      path, ", ".join(subsets))
+  return "subset: " + ", ".join(subsets)
 
 
 def _check_source(data: _types.SourceData, spec: DatasetSpec,
@@ -537,6 +604,7 @@ def _load_array(name: str, spec: DatasetSpec,
                 fields: dict[str, Any]) -> _types.LongTailedDataset:
   data, source = _read_source(spec, fields)
   _check_source(data, spec, fields, source)
+  data.description["split_sizes"] = _check_split_sizes(data, spec, fields)
   return _build_array_dataset(name, data, fields, source)
 
 
@@ -681,6 +749,7 @@ DATASETS = {
         load=_load_array, sources=_ARRAY_SOURCES,
         defaults={"class_names": CIFAR10_CLASS_NAMES, "val_per_class": 50},
         num_classes=10, download="cifar10", tfds="cifar10",
+        official_counts={"train": (5000,) * 10, "test": (1000,) * 10},
         local_formats=tuple(f.format(tar="cifar-10-python.tar.gz",
                                      folder="cifar-10-batches-py")
                             for f in _CIFAR_FORMATS)),
@@ -688,6 +757,7 @@ DATASETS = {
         load=_load_array, sources=_ARRAY_SOURCES,
         defaults={"val_per_class": 20},
         num_classes=100, download="cifar100", tfds="cifar100",
+        official_counts={"train": (500,) * 100, "test": (100,) * 100},
         local_formats=tuple(f.format(tar="cifar-100-python.tar.gz",
                                      folder="cifar-100-python")
                             for f in _CIFAR_FORMATS)),
@@ -696,6 +766,8 @@ DATASETS = {
         sources=("auto", "download", "tfds", "idx", "folder"),
         defaults={"val_per_class": 50},
         num_classes=10, download="mnist", tfds="mnist",
+        official_counts={"train": MNIST_TRAIN_COUNTS,
+                         "test": MNIST_TEST_COUNTS},
         local_formats=(
             "a folder of the IDX files train-images-idx3-ubyte[.gz], "
             "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
