@@ -47,6 +47,18 @@ def read_list_file(path: str) -> tuple[tuple[str, ...], np.ndarray]:
   return tuple(paths), np.asarray(labels, np.int64)
 
 
+def line_number(path: str, index: int) -> int:
+  """The 1-based line of entry `index` of a list file (blank lines skipped)."""
+  with open(path, encoding="utf-8") as f:
+    seen = -1
+    for number, line in enumerate(f, 1):
+      if line.strip():
+        seen += 1
+        if seen == index:
+          return number
+  raise IndexError(f"{path} has no entry {index}.")
+
+
 def read_class_counts_file(path: str) -> np.ndarray:
   """Reads a file of one integer count per line (line k = class k)."""
   if not os.path.isfile(path):

@@ -258,11 +258,15 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
       shortfall (5,000 -> 4,950 for CIFAR-10-LT).
     image_size: crop side of streamed (list) datasets.
     train_list, val_list, test_list: `path label` files, absolute or
-      relative to `path` (list datasets).
+      relative to `path` (list datasets). The classes are 0..C-1 with C from
+      the training list's largest label (or class_counts_file, or
+      class_names); a val or test label >= C is an error naming its line.
     class_counts_file: optional file of training counts, one per line; must
       match the training list.
     class_names: label order of image folders ("" / () = sorted folder
-      names); for other sources, a check of the source's names.
+      names); for list datasets, the names of labels 0..C-1 (C may exceed
+      the training list's labels; default: the images' parent folders); for
+      other sources, a check of the source's names.
     num_workers: image-decoding threads (0 = from the CPU count).
     download_timeout: seconds allowed per network step of a download.
     split_sizes: how a CIFAR / MNIST copy's split sizes are checked against
@@ -674,6 +678,29 @@ def _check_class_counts(path: str, labels: np.ndarray, num_classes: int,
   return expected.size
 
 
+def _check_list_class_names(names: tuple[str, ...], num_classes: int,
+                           train_list: str) -> int:
+  if len(names) < num_classes:
+    raise ValueError(
+        f"config field class_names names {len(names)} classes but the "
+        f"training list {train_list} has labels up to {num_classes - 1}.")
+  return len(names)
+
+
+def _check_list_labels(labels: np.ndarray, num_classes: int, list_path: str,
+                       split: str, origin: str) -> None:
+  """Raises naming the file and line of the first label >= num_classes."""
+  bad = np.flatnonzero(labels >= num_classes)
+  if not bad.size:
+    return
+  line = _lists.line_number(list_path, int(bad[0]))
+  raise ValueError(
+      f"{list_path}:{line}: label {labels[bad[0]]} is out of range: there "
+      f"are {num_classes} classes (from {origin}), labels 0.."
+      f"{num_classes - 1}; {bad.size} line(s) of this {split} list (config "
+      f"field {split}_list) are out of range. Fix the labels.")
+
+
 def _load_lists(name: str, spec: DatasetSpec,
                 fields: dict[str, Any]) -> _types.LongTailedDataset:
   """Builds a streamed dataset from `path label` lists under `path`."""
@@ -681,12 +708,23 @@ def _load_lists(name: str, spec: DatasetSpec,
   _check_list_fields(name, fields)
   splits, record = _list_splits(fields)
   labels = splits["train"].labels
-  num_classes = int(max(s.labels.max() for s in splits.values())) + 1
+  # The classes are those of the training list (or of the class-counts file,
+  # or class_names): a label typo in a val or test list must not add classes.
+  num_classes = int(labels.max()) + 1
+  origin = f"the training list {record['train_list']}"
   counts_path = _list_path(fields, "class_counts_file")
   if counts_path:
     num_classes = _check_class_counts(counts_path, labels, num_classes,
                                       record["train_list"])
     record["class_counts_file"] = os.path.abspath(counts_path)
+    origin = f"class_counts_file {counts_path}"
+  if fields["class_names"]:
+    num_classes = _check_list_class_names(fields["class_names"], num_classes,
+                                          record["train_list"])
+    origin = "config field class_names"
+  for split, split_data in splits.items():
+    _check_list_labels(split_data.labels, num_classes,
+                       record[f"{split}_list"], split, origin)
   counts = np.bincount(labels, minlength=num_classes).astype(np.int64)
   val = splits.get("val")
   metadata = dict(
@@ -706,7 +744,7 @@ def _load_lists(name: str, spec: DatasetSpec,
       test_size=len(splits["test"]))
   return _types.LongTailedDataset(
       name=name, train=splits["train"], val=val, test=splits["test"],
-      class_names=_lists.class_names_from_paths(
+      class_names=fields["class_names"] or _lists.class_names_from_paths(
           [(s.paths, s.labels) for s in splits.values()], num_classes),
       train_class_counts=counts, metadata=metadata)
 
