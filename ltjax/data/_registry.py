@@ -14,7 +14,8 @@ it lacks take those defaults. A long-tailed dataset is built in three steps:
    CIFAR-100, 5,421 for MNIST) by the seeded protocol of Cao et al.; `given`
    keeps it as it is (ImageNet-LT and Places-LT lists are already
    long-tailed), less the validation examples held out from it when the
-   source has no validation split of its own.
+   source has no validation split of its own (at most half of each class,
+   so no class is emptied).
 3. The validation split is the official one where there is one (the
    ImageNet-LT / Places-LT val lists, an image folder's `val/`), otherwise
    `val_per_class` seeded examples of each class drawn from the training
@@ -246,7 +247,9 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
     val_per_class: validation examples per class held out from the unused
       training images (CIFAR-10, MNIST: 50; CIFAR-100: 20, so that all but
       the head class get a full share at rho = 100); 0 = no validation split.
-      Ignored where an official validation split exists.
+      Ignored where an official validation split exists. With the `given`
+      profile they come out of the training split, at most half of each
+      class (a class of n images gives min(val_per_class, n // 2)).
     val_seed: seed of the validation split.
     val_shortfall: "skip" | "from_train", for classes with fewer unused
       training images than val_per_class (CIFAR-LT's head class has none):
@@ -532,13 +535,19 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
   """
   given = fields["imbalance_profile"] == "given"
   per_class, seed = fields["val_per_class"], fields["val_seed"]
+  caps = None
+  if given:
+    # Never empty a class: hold out at most half of its training images.
+    caps = np.bincount(full.labels[train_idx],
+                       minlength=len(class_names)) // 2
   val_idx = _splits.balanced_holdout(
       full.labels, num_classes=len(class_names), per_class=per_class,
-      seed=seed, exclude=None if given else train_idx)
+      seed=seed, exclude=None if given else train_idx, caps=caps)
   moved = {}
   if given:
     train_idx = np.setdiff1d(train_idx, val_idx)
-    pool = "held out from the training split (which loses them)"
+    pool = ("held out from the training split (which loses them; at most "
+            "half of each class)")
   else:
     pool = "training images left unused by the long-tailed subset"
     if fields["val_shortfall"] == "from_train":
@@ -552,7 +561,16 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
                      indices_sha256=_splits.index_digest(val_idx))
   meta["short_classes"] = [c for c, n in enumerate(meta["class_counts"])
                            if n < per_class]
-  if meta["short_classes"]:
+  if meta["short_classes"] and given:
+    first = meta["short_classes"][0]
+    logging.warning(
+        "%s: %d class(es) have too few training images to give %d to "
+        "validation, which takes at most half of a class (class %s gives "
+        "%d); metadata['val'] records the counts. Lower config field "
+        "val_per_class, or give a validation split of your own.",
+        name, len(meta["short_classes"]), per_class, class_names[first],
+        meta["class_counts"][first])
+  elif meta["short_classes"]:
     first = meta["short_classes"][0]
     logging.warning(
         "%s: %d class(es) have fewer than %d unused training images for "
@@ -590,6 +608,12 @@ def _build_array_dataset(name: str, data: _types.SourceData,
     val, val_meta = None, {"source": "none (val_per_class = 0)", "size": 0}
   train = full.subset(train_idx)
   counts = np.bincount(train.labels, minlength=num_classes).astype(np.int64)
+  if counts.min() < 1:
+    empty = data.class_names[int(np.argmin(counts))]
+    raise ValueError(
+        f"{name}: class {empty!r} has no training images left (training "
+        f"counts {counts.tolist()}). Check the data, or lower config field "
+        f"imbalance_ratio (exp / step profiles) or val_per_class.")
   if profile == "given":
     meta["imbalance_ratio"] = (float(counts.max() / counts.min())
                                if counts.min() > 0 else None)

@@ -7,12 +7,15 @@ import numpy as np
 
 def balanced_holdout(labels: np.ndarray, *, num_classes: int, per_class: int,
                      seed: int,
-                     exclude: np.ndarray | None = None) -> np.ndarray:
+                     exclude: np.ndarray | None = None,
+                     caps: np.ndarray | None = None) -> np.ndarray:
   """Returns up to `per_class` seeded indices of each class, none excluded.
 
   For each class c in label order, the indices of class c not in `exclude` are
   shuffled by one `np.random.RandomState(seed)` (a stream NumPy keeps fixed
-  across versions) and the first `per_class` kept. A class with fewer
+  across versions) and the first `per_class` (at most `caps[c]`) kept; the
+  caps do not change the shuffles, so an uncapped class gets the same
+  examples with or without them. A class with fewer
   candidates gives all it has; compare `np.bincount` of the result with
   `per_class` to see which.
 
@@ -26,6 +29,7 @@ def balanced_holdout(labels: np.ndarray, *, num_classes: int, per_class: int,
     per_class: examples wanted per class, >= 0.
     seed: seed of the generator.
     exclude: optional int [M], indices into `labels` that must not be drawn.
+    caps: optional int [C], the most examples to take from each class.
 
   Returns:
     int64 [<= C * per_class], grouped by class in label order.
@@ -41,7 +45,9 @@ def balanced_holdout(labels: np.ndarray, *, num_classes: int, per_class: int,
   for c in range(num_classes):
     idx = np.flatnonzero((labels == c) & available).astype(np.int64)
     rng.shuffle(idx)
-    kept.append(idx[:int(per_class)])
+    take = int(per_class) if caps is None else min(int(per_class),
+                                                   max(int(caps[c]), 0))
+    kept.append(idx[:take])
   return np.concatenate(kept) if kept else np.zeros((0,), np.int64)
 
 

@@ -128,8 +128,9 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int
   if np.any(counts <= 0):
     raise ValueError(
         f"every class needs training examples for the losses, but classes "
-        f"{np.flatnonzero(counts <= 0).tolist()} have none; check "
-        f"data.imbalance_ratio.")
+        f"{np.flatnonzero(counts <= 0).tolist()} have none; check the "
+        f"data, data.imbalance_ratio (exp / step profiles) and "
+        f"data.val_per_class (validation held out of the training split).")
   per_example = LOSSES[cfg.name].build(cfg, counts.astype(np.float32))
   weights_at = _class_weights(resolve_reweight(cfg), cfg,
                               counts.astype(np.float32),

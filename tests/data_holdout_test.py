@@ -1,0 +1,59 @@
+"""The validation hold-out of the `given` profile never empties a class."""
+
+from absl.testing import absltest
+import numpy as np
+
+from ltjax import data
+from tests import testdata
+
+
+class GivenHoldoutTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.root = testdata.make_tempdir(self)
+    self.counts = np.array([60, 20, 3, 1])
+    labels = np.repeat(np.arange(4), self.counts)
+    test_labels = np.repeat(np.arange(4), 2)
+    testdata.write_folder(self.root, {
+        "train": (testdata.random_images(labels.size, 8, 8, 3), labels),
+        "test": (testdata.random_images(8, 8, 8, 3, seed=1), test_labels)},
+                          ("a", "b", "c", "d"))
+    self.config = data.default_data_config("folder")
+    self.config.path = self.root
+    self.config.imbalance_profile = "given"
+
+  def test_holdout_takes_at_most_half_of_a_class(self):
+    self.config.val_per_class = 50
+    with self.assertLogs(level="WARNING") as logs:
+      ds = data.load_dataset(self.config)
+    expected_val = np.minimum(50, self.counts // 2)
+    np.testing.assert_array_equal(np.bincount(ds.val.labels, minlength=4),
+                                  expected_val)
+    np.testing.assert_array_equal(ds.train_class_counts,
+                                  self.counts - expected_val)
+    self.assertGreaterEqual(ds.train_class_counts.min(), 1)
+    self.assertIn("val_per_class", "\n".join(logs.output))
+    self.assertEqual(ds.metadata["val"]["short_classes"], [0, 1, 2, 3])
+
+  def test_uncapped_classes_keep_their_examples(self):
+    # A cap only shortens a class's draw; the seeded shuffle is the same, so
+    # class "a" (60 images, 5 wanted) gets the same validation images.
+    self.config.val_per_class = 5
+    ds = data.load_dataset(self.config)
+    full = data.read_image_folder(self.root)
+    uncapped = data.balanced_holdout(full.splits["train"].labels,
+                                     num_classes=4, per_class=5, seed=0)
+    images = full.splits["train"].images[uncapped[:5]]
+    np.testing.assert_array_equal(ds.val.images[ds.val.labels == 0], images)
+
+  def test_balanced_holdout_caps(self):
+    labels = np.repeat(np.arange(3), [10, 4, 1])
+    got = data.balanced_holdout(labels, num_classes=3, per_class=3, seed=1,
+                                caps=np.array([5, 2, 0]))
+    np.testing.assert_array_equal(np.bincount(labels[got], minlength=3),
+                                  [3, 2, 0])
+
+
+if __name__ == "__main__":
+  absltest.main()
