@@ -7,6 +7,11 @@ negative temperature) run when the value is known at trace time: a NumPy array,
 a Python number, or a concrete `jax.Array` closed over by a jitted function.
 When such a value is passed as a traced argument its value cannot be seen, and
 only the shape and dtype are checked.
+
+Labels are the exception that is still caught at run time: a traced label
+outside [0, C) cannot raise, so the losses and the class-weight gathers make
+that example's value NaN (`labels_in_range`, `safe_labels`) instead of reading
+a wrapped (-1 -> C - 1) or clamped class.
 """
 
 from typing import Any
@@ -68,13 +73,40 @@ def check_labels(labels: Any, logits: jax.Array,
         f"{name} has shape {labels.shape} but logits have shape "
         f"{logits.shape}: {name} must have shape {logits.shape[:-1]} (one "
         f"class index per row of logits).")
-  num_classes = logits.shape[-1]
+  check_label_values(values, logits.shape[-1], name)
+  return labels
+
+
+def check_label_values(values: np.ndarray | None, num_classes: int,
+                       name: str = "labels") -> None:
+  """Raises if concrete label `values` (from `concrete`) leave [0, C)."""
   if values is not None and values.size and (
       values.min() < 0 or values.max() >= num_classes):
+    bad = np.flatnonzero((values.ravel() < 0)
+                         | (values.ravel() >= num_classes))
     raise ValueError(
         f"{name} must lie in [0, {num_classes}) for {num_classes} classes, "
-        f"got values in [{values.min()}, {values.max()}].")
-  return labels
+        f"got values in [{values.min()}, {values.max()}] (first bad "
+        f"position(s) {bad[:5].tolist()}); a negative label is not read as a "
+        f"class counted from the end.")
+
+
+def labels_in_range(labels: jax.Array, num_classes: int) -> jax.Array:
+  """bool, shape of `labels`: True where 0 <= label < num_classes; jittable."""
+  return (labels >= 0) & (labels < num_classes)
+
+
+def safe_labels(labels: jax.Array, num_classes: int
+                ) -> tuple[jax.Array, jax.Array]:
+  """(labels with out-of-range entries replaced by 0, in-range mask).
+
+  Gather with the first and mask the result with the second (e.g.
+  `jnp.where(ok, loss, jnp.nan)`): JAX indexing would otherwise wrap a
+  negative label to a class counted from the end, and gradients stay finite
+  for the in-range rows.
+  """
+  ok = labels_in_range(labels, num_classes)
+  return jnp.where(ok, labels, 0), ok
 
 
 def check_class_vector(x: Any, num_classes: int | None, name: str, *,

@@ -379,6 +379,67 @@ class WeightsTest(parameterized.TestCase):
     np.testing.assert_allclose(values[0], unweighted, rtol=1e-5)
 
 
+class OutOfRangeLabelTest(parameterized.TestCase):
+  """Labels outside [0, C) traced under jit give NaN, never a wrapped class."""
+
+  @parameterized.product(name=sorted(CASES), bad=(-1, 10))
+  def test_loss_is_nan_for_that_example_only(self, name, bad):
+    fn, kwargs, reference = CASES[name]
+    z, y = random_problem(30, batch=6)
+    if name.startswith("ldam"):
+      z = np.tanh(z)
+    labels = y.copy()
+    labels[2] = bad
+    got = np.asarray(jax.jit(lambda z, y: fn(z, y, **kwargs))(z, labels))
+    self.assertTrue(np.isnan(got[2]), f"label {bad} gave {got[2]}")
+    keep = np.arange(6) != 2
+    np.testing.assert_allclose(got[keep], reference(z, y)[keep], rtol=2e-5,
+                               atol=2e-5)
+
+  @parameterized.parameters(*sorted(CASES))
+  def test_gradient_of_in_range_rows_is_unchanged(self, name):
+    # Masking the bad row out of the reduction leaves a finite gradient equal
+    # to the gradient over the good rows alone.
+    fn, kwargs, _ = CASES[name]
+    z, y = random_problem(31, batch=6)
+    if name.startswith("ldam"):
+      z = np.tanh(z)
+    labels = y.copy()
+    labels[0] = -1
+
+    @jax.jit
+    def good_rows_loss(z, labels):
+      values = fn(z, labels, **kwargs)
+      return jnp.sum(jnp.where(labels >= 0, values, 0.0))
+
+    grad = np.asarray(jax.grad(good_rows_loss)(z, labels))
+    self.assertTrue(np.all(np.isfinite(grad)))
+    np.testing.assert_allclose(grad[0], 0.0)
+    expected = jax.grad(lambda z: jnp.sum(fn(z, y[1:], **kwargs)))(z[1:])
+    np.testing.assert_allclose(grad[1:], expected, rtol=1e-5, atol=1e-6)
+
+  @parameterized.parameters(-1, 10)
+  def test_weighted_mean_is_nan(self, bad):
+    values = np.arange(1.0, 5.0, dtype=np.float32)
+    labels = np.array([0, 3, bad, 9], np.int32)
+    got = jax.jit(lambda l, y: losses.weighted_mean(
+        l, y, class_weights=WEIGHTS))(values, labels)
+    self.assertTrue(np.isnan(got), f"label {bad} gave {got}")
+
+  @parameterized.parameters(-1, 10)
+  def test_concrete_labels_raise(self, bad):
+    labels = np.array([0, 1, bad, 2], np.int32)
+    z, _ = random_problem(32, batch=4)
+    pattern = r"labels must lie in \[0, 10\)"
+    for name in sorted(CASES):
+      fn, kwargs, _ = CASES[name]
+      with self.assertRaisesRegex(ValueError, pattern):
+        fn(z, labels, **kwargs)
+    with self.assertRaisesRegex(ValueError, pattern):
+      losses.weighted_mean(np.ones(4, np.float32), labels,
+                           class_weights=WEIGHTS)
+
+
 class InputCheckTest(parameterized.TestCase):
 
   def setUp(self):

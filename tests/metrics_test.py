@@ -147,6 +147,78 @@ class CountsTest(parameterized.TestCase):
       metrics.per_class_accuracy(np.ones(6))
 
 
+class UnscorableRowsTest(parameterized.TestCase):
+  """Non-finite logits and out-of-range labels make every metric NaN."""
+
+  def assert_all_nan(self, counts, train):
+    summary = metrics.classification_summary(counts, train)
+    for name, value in summary.items():
+      self.assertTrue(np.isnan(value), f"{name} is {value}, not NaN")
+    self.assertTrue(np.all(np.isnan(metrics.per_class_accuracy(counts))))
+
+  @parameterized.parameters(np.nan, np.inf, -np.inf)
+  def test_nonfinite_logit(self, bad):
+    logits, labels = random_eval(20, batch=40)
+    # Row 3 predicts its own class 0 with one non-finite entry elsewhere:
+    # argmax would still read it as correct.
+    labels[3] = 0
+    logits[3] = 0.0
+    logits[3, 0] = 5.0
+    logits[3, 4] = bad
+    step = jax.jit(metrics.ClassificationCounts.from_logits)
+    counts = step(logits, labels)
+    self.assertEqual(int(counts.nonfinite), 1)
+    self.assertEqual(int(metrics.unscored(counts)), 1)
+    # The row is counted nowhere.
+    self.assertEqual(int(jnp.sum(counts.total)), 39)
+    self.assertEqual(int(jnp.sum(counts.bin_total)), 39)
+    train = np.array([1000, 300, 120, 60, 25, 10])
+    self.assert_all_nan(counts, train)
+    # Merged with clean batches, the result stays NaN.
+    clean = step(*random_eval(21))
+    self.assertTrue(np.isfinite(metrics.accuracy(clean)))
+    self.assert_all_nan(clean + counts + clean, train)
+
+  def test_masked_nonfinite_rows_are_ignored(self):
+    # Padding of the last eval batch repeats example 0; a masked row never
+    # counts, finite or not.
+    logits, labels = random_eval(22, batch=30)
+    padded = np.concatenate([logits, np.full((2, 6), np.nan, np.float32)])
+    mask = np.arange(32) < 30
+    got = metrics.ClassificationCounts.from_logits(
+        padded, np.concatenate([labels, [0, 0]]).astype(np.int32), mask=mask)
+    self.assertEqual(int(got.nonfinite), 0)
+    self.assertAlmostEqual(float(metrics.accuracy(got)),
+                           np.mean(logits.argmax(1) == labels), places=6)
+
+  @parameterized.parameters(-1, 6)
+  def test_out_of_range_label_under_jit(self, bad):
+    logits, labels = random_eval(23, batch=40)
+    labels[5] = bad
+    counts = jax.jit(metrics.ClassificationCounts.from_logits)(logits, labels)
+    self.assertEqual(int(counts.out_of_range), 1)
+    self.assertEqual(int(jnp.sum(counts.total)), 39)
+    self.assertEqual(int(jnp.sum(counts.bin_total)), 39)
+    # Not counted as class 5 (what -1 wraps to) or any other class.
+    keep = np.arange(40) != 5
+    np.testing.assert_array_equal(
+        counts.total, np.bincount(labels[keep], minlength=6))
+    self.assert_all_nan(counts, np.array([1000, 300, 120, 60, 25, 10]))
+
+  @parameterized.parameters(-1, 6)
+  def test_out_of_range_concrete_label_raises(self, bad):
+    logits, labels = random_eval(24, batch=8)
+    labels[1] = bad
+    with self.assertRaisesRegex(ValueError, r"labels must lie in \[0, 6\)"):
+      metrics.ClassificationCounts.from_logits(logits, labels)
+
+  def test_empty_counts_merge_with_scored(self):
+    counts = metrics.ClassificationCounts.empty(6) + (
+        metrics.ClassificationCounts.from_logits(*random_eval(25)))
+    self.assertEqual(int(metrics.unscored(counts)), 0)
+    self.assertTrue(np.isfinite(metrics.expected_calibration_error(counts)))
+
+
 class ShotGroupsTest(parameterized.TestCase):
 
   def test_thresholds_are_strict(self):

@@ -9,6 +9,12 @@ Inputs of any floating dtype are accepted; the loss is computed and returned in
 float32 (or float64 if the logits are float64), so bfloat16 logits lose no
 precision in the softmax. Class statistics (counts, priors, margins, weights)
 are arguments, never state.
+
+Labels outside [0, C): when the labels are known at trace time (NumPy arrays,
+Python lists, concrete arrays) every loss and `weighted_mean` raise a
+`ValueError`. Under `jax.jit` with traced labels they cannot raise; the loss
+of such an example is NaN (never the loss of class C - 1 for label -1, as
+plain JAX indexing would give), so a reduced loss over the batch is NaN too.
 """
 
 import jax
@@ -19,9 +25,17 @@ from ltjax import _validation as v
 
 
 def _prepare(logits, labels):
+  """(float logits, labels safe to gather with, bool in-range mask)."""
   logits = v.check_logits(logits)
   labels = v.check_labels(labels, logits)
-  return logits.astype(v.float_dtype(logits)), labels
+  labels, in_range = v.safe_labels(labels, logits.shape[-1])
+  return logits.astype(v.float_dtype(logits)), labels, in_range
+
+
+def _nan_where_out_of_range(loss: jax.Array, in_range: jax.Array
+                            ) -> jax.Array:
+  """The loss, NaN for the examples whose label lies outside [0, C)."""
+  return jnp.where(in_range, loss, jnp.asarray(jnp.nan, loss.dtype))
 
 
 def _true_class(values: jax.Array, labels: jax.Array) -> jax.Array:
@@ -77,9 +91,10 @@ def weighted_cross_entropy(logits: jax.typing.ArrayLike,
     Cui et al., Class-Balanced Loss Based on Effective Number of Samples,
     CVPR 2019 (arXiv 1901.05555), for the effective-number weights.
   """
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   loss = _cross_entropy(logits, labels)
-  return _apply_class_weights(loss, labels, class_weights, logits.shape[-1])
+  loss = _apply_class_weights(loss, labels, class_weights, logits.shape[-1])
+  return _nan_where_out_of_range(loss, in_range)
 
 
 def focal_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,
@@ -118,7 +133,7 @@ def focal_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,
     (arXiv 1708.02002); Cao et al. (arXiv 1906.07413) for the LDAM-repo form.
   """
   v.check_scalar(gamma, "gamma", minimum=0.0)
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   ce = _cross_entropy(logits, labels)
   if class_weights is not None:
     weights = v.check_class_vector(class_weights, logits.shape[-1],
@@ -135,7 +150,7 @@ def focal_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,
   safe = jnp.where(positive, one_minus_p, 1.0)
   modulator = jnp.where(positive, safe ** gamma,
                         jnp.where(jnp.asarray(gamma) > 0, 0.0, 1.0))
-  return modulator * w_y * ce
+  return _nan_where_out_of_range(modulator * w_y * ce, in_range)
 
 
 def ldam_margins(class_counts: jax.typing.ArrayLike, *,
@@ -196,7 +211,7 @@ def ldam_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,
     Margin Loss, NeurIPS 2019 (arXiv 1906.07413).
   """
   v.check_scalar(scale, "scale", minimum=0.0)
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   num_classes = logits.shape[-1]
   v.check_class_vector(class_counts, num_classes, "class_counts",
                        positive=True)
@@ -205,7 +220,8 @@ def ldam_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike, *,
   one_hot = jax.nn.one_hot(labels, num_classes, dtype=logits.dtype)
   adjusted = scale * (logits - one_hot * margins[labels][..., None])
   loss = _cross_entropy(adjusted, labels)
-  return _apply_class_weights(loss, labels, class_weights, num_classes)
+  loss = _apply_class_weights(loss, labels, class_weights, num_classes)
+  return _nan_where_out_of_range(loss, in_range)
 
 
 def logit_adjusted_loss(logits: jax.typing.ArrayLike,
@@ -238,12 +254,12 @@ def logit_adjusted_loss(logits: jax.typing.ArrayLike,
     (arXiv 2007.07314).
   """
   v.check_scalar(tau, "tau", minimum=0.0)
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   log_priors = _log_class_vector(class_priors, logits.shape[-1],
                                  "class_priors")
   adjusted = logits + jnp.asarray(tau, logits.dtype) * log_priors.astype(
       logits.dtype)
-  return _cross_entropy(adjusted, labels)
+  return _nan_where_out_of_range(_cross_entropy(adjusted, labels), in_range)
 
 
 def balanced_softmax_loss(logits: jax.typing.ArrayLike,
@@ -269,10 +285,11 @@ def balanced_softmax_loss(logits: jax.typing.ArrayLike,
     Ren et al., Balanced Meta-Softmax for Long-Tailed Visual Recognition,
     NeurIPS 2020 (arXiv 2007.10740).
   """
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   log_counts = _log_class_vector(class_counts, logits.shape[-1],
                                  "class_counts")
-  return _cross_entropy(logits + log_counts.astype(logits.dtype), labels)
+  loss = _cross_entropy(logits + log_counts.astype(logits.dtype), labels)
+  return _nan_where_out_of_range(loss, in_range)
 
 
 def pairwise_margin_loss(logits: jax.typing.ArrayLike,
@@ -304,7 +321,7 @@ def pairwise_margin_loss(logits: jax.typing.ArrayLike,
     Menon et al., Long-tail learning via logit adjustment, ICLR 2021
     (arXiv 2007.07314), Eq. 11.
   """
-  logits, labels = _prepare(logits, labels)
+  logits, labels, in_range = _prepare(logits, labels)
   num_classes = logits.shape[-1]
   values = v.concrete(margins)
   margins = jnp.asarray(margins)
@@ -321,7 +338,8 @@ def pairwise_margin_loss(logits: jax.typing.ArrayLike,
   on_label = jax.nn.one_hot(labels, num_classes, dtype=bool)
   exponents = jnp.where(on_label, 0.0, exponents)
   loss = jax.nn.logsumexp(exponents, axis=-1)
-  return _apply_class_weights(loss, labels, class_weights, num_classes)
+  loss = _apply_class_weights(loss, labels, class_weights, num_classes)
+  return _nan_where_out_of_range(loss, in_range)
 
 
 def weighted_mean(per_example: jax.typing.ArrayLike,
@@ -336,6 +354,10 @@ def weighted_mean(per_example: jax.typing.ArrayLike,
   `per_example` is the *unweighted* cross-entropy. Do not pass a loss that
   already multiplies by w_y, or the weights apply twice.
 
+  A label outside [0, C) raises a `ValueError` when the labels are concrete;
+  traced under `jax.jit` it gets the weight NaN, so the mean is NaN (it is
+  never given the weight of class C - 1, as plain indexing of -1 would).
+
   Args:
     per_example: float [B].
     labels: int [B] in [0, C).
@@ -348,6 +370,7 @@ def weighted_mean(per_example: jax.typing.ArrayLike,
   if not jnp.issubdtype(per_example.dtype, jnp.floating):
     raise ValueError(
         f"per_example must be floating-point, got dtype {per_example.dtype}.")
+  label_values = v.concrete(labels)
   labels = jnp.asarray(labels)
   if not jnp.issubdtype(labels.dtype, jnp.integer):
     raise ValueError(
@@ -358,6 +381,9 @@ def weighted_mean(per_example: jax.typing.ArrayLike,
         f"{per_example.shape}; they must match.")
   weights = v.check_class_vector(class_weights, None, "class_weights",
                                  nonnegative=True)
+  num_classes = weights.shape[0]
+  v.check_label_values(label_values, num_classes)
   dtype = v.float_dtype(per_example)
-  w_y = weights.astype(dtype)[labels]
+  labels, in_range = v.safe_labels(labels, num_classes)
+  w_y = _nan_where_out_of_range(weights.astype(dtype)[labels], in_range)
   return jnp.sum(w_y * per_example.astype(dtype)) / jnp.sum(w_y)

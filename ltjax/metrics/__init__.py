@@ -9,6 +9,7 @@ from ltjax.metrics._classification import per_class_accuracy
 from ltjax.metrics._classification import SHOT_GROUPS
 from ltjax.metrics._classification import shot_accuracy
 from ltjax.metrics._classification import shot_groups
+from ltjax.metrics._classification import unscored
 
 __all__ = (
     "ClassificationCounts",
@@ -20,4 +21,5 @@ __all__ = (
     "per_class_accuracy",
     "shot_accuracy",
     "shot_groups",
+    "unscored",
 )

@@ -11,6 +11,14 @@ Shot groups follow the long-tail literature: many-shot classes have more than
 `many` (100) training examples, few-shot fewer than `few` (20), medium-shot the
 rest. A group's accuracy is the unweighted mean of its classes' accuracies; a
 group with no classes (or no evaluated classes) is NaN, never an error.
+
+Rows that cannot be scored are counted, never scored: a row with any
+non-finite logit (a diverged model) and a row whose label lies outside
+[0, C) (only possible for labels traced under `jax.jit`; concrete labels
+raise a `ValueError`) add to `nonfinite` / `out_of_range` and to no class or
+bin. While either count is positive every metric (accuracy, per-class and
+shot-group accuracy, ECE) is NaN, so a broken model or label never yields a
+plausible number.
 """
 
 from typing import Any
@@ -35,12 +43,18 @@ class ClassificationCounts:
     bin_correct: int [M], correct predictions per confidence bin.
     bin_total: int [M], predictions per confidence bin.
     bin_confidence: float [M], summed top-1 confidence per confidence bin.
+    nonfinite: int [], evaluated rows with a NaN or infinite logit (counted
+      nowhere else).
+    out_of_range: int [], evaluated rows whose label is outside [0, C)
+      (counted nowhere else).
   """
   correct: jax.Array
   total: jax.Array
   bin_correct: jax.Array
   bin_total: jax.Array
   bin_confidence: jax.Array
+  nonfinite: jax.Array
+  out_of_range: jax.Array
 
   @property
   def num_classes(self) -> int:
@@ -56,9 +70,11 @@ class ClassificationCounts:
           f"{num_bins}.")
     zeros_c = jnp.zeros((num_classes,), jnp.int32)
     zeros_m = jnp.zeros((num_bins,), jnp.int32)
+    zero = jnp.zeros((), jnp.int32)
     return cls(correct=zeros_c, total=zeros_c, bin_correct=zeros_m,
                bin_total=zeros_m,
-               bin_confidence=jnp.zeros((num_bins,), jnp.float32))
+               bin_confidence=jnp.zeros((num_bins,), jnp.float32),
+               nonfinite=zero, out_of_range=zero)
 
   @classmethod
   def from_logits(cls, logits: jax.typing.ArrayLike,
@@ -69,8 +85,11 @@ class ClassificationCounts:
 
     Args:
       logits: float [B, C]; the prediction is the argmax and the confidence
-        the top softmax probability.
-      labels: int [B] in [0, C).
+        the top softmax probability, so pass the logits on the scale the
+        loss sees them (e.g. s * cos for a cosine head) for a meaningful ECE.
+        A row with a non-finite entry is counted in `nonfinite` only.
+      labels: int [B] in [0, C). Concrete labels outside raise a
+        `ValueError`; traced ones are counted in `out_of_range` only.
       mask: optional bool [B]; False rows (padding of the last eval batch) are
         not counted.
       num_bins: equal-width confidence bins over [0, 1] for calibration.
@@ -93,8 +112,12 @@ class ClassificationCounts:
       mask = mask.astype(bool)
     num_classes = logits.shape[-1]
     logits = logits.astype(v.float_dtype(logits)).reshape(-1, num_classes)
-    labels = labels.reshape(-1)
-    valid = mask.reshape(-1).astype(jnp.int32)
+    labels, in_range = v.safe_labels(labels.reshape(-1), num_classes)
+    evaluated = mask.reshape(-1)
+    finite = jnp.all(jnp.isfinite(logits), axis=-1)
+    valid = (evaluated & finite & in_range).astype(jnp.int32)
+    # Scored rows only; the others are masked out of every sum below.
+    logits = jnp.where(finite[:, None], logits, 0.0)
     predictions = jnp.argmax(logits, axis=-1)
     hit = (predictions == labels).astype(jnp.int32) * valid
     confidence = jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
@@ -111,7 +134,9 @@ class ClassificationCounts:
         bin_correct=per(bins, hit, num_bins),
         bin_total=per(bins, valid, num_bins),
         bin_confidence=per(bins, confidence.astype(jnp.float32) * valid,
-                           num_bins))
+                           num_bins),
+        nonfinite=jnp.sum(evaluated & ~finite, dtype=jnp.int32),
+        out_of_range=jnp.sum(evaluated & ~in_range, dtype=jnp.int32))
 
   def merge(self, other: "ClassificationCounts") -> "ClassificationCounts":
     """Adds two sets of counts (batches, devices or hosts)."""
@@ -135,17 +160,40 @@ def _counts(counts: Any) -> ClassificationCounts:
   return counts
 
 
-def accuracy(counts: ClassificationCounts) -> jax.Array:
-  """Top-1 accuracy over all evaluated examples (NaN if there are none)."""
+def unscored(counts: ClassificationCounts) -> jax.Array:
+  """Returns the number of evaluated rows that could not be scored.
+
+  These are rows with a non-finite logit or a label outside [0, C); every
+  metric is NaN while this is positive.
+  """
   counts = _counts(counts)
-  return jnp.sum(counts.correct) / jnp.sum(counts.total)
+  return counts.nonfinite + counts.out_of_range
+
+
+def _nan_if_unscored(counts: ClassificationCounts,
+                     value: jax.Array) -> jax.Array:
+  return jnp.where(unscored(counts) > 0, jnp.nan, value)
+
+
+def accuracy(counts: ClassificationCounts) -> jax.Array:
+  """Top-1 accuracy over all evaluated examples (NaN if there are none).
+
+  NaN as well if any row had a non-finite logit or an out-of-range label.
+  """
+  counts = _counts(counts)
+  return _nan_if_unscored(counts,
+                          jnp.sum(counts.correct) / jnp.sum(counts.total))
 
 
 def per_class_accuracy(counts: ClassificationCounts) -> jax.Array:
-  """Accuracy of each class, float [C]; NaN for a class with no examples."""
+  """Accuracy of each class, float [C]; NaN for a class with no examples.
+
+  All NaN if any row had a non-finite logit or an out-of-range label.
+  """
   counts = _counts(counts)
   total = counts.total
-  return jnp.where(total > 0, counts.correct / jnp.maximum(total, 1), jnp.nan)
+  return _nan_if_unscored(counts, jnp.where(
+      total > 0, counts.correct / jnp.maximum(total, 1), jnp.nan))
 
 
 def balanced_accuracy(counts: ClassificationCounts) -> jax.Array:
@@ -161,13 +209,17 @@ def expected_calibration_error(counts: ClassificationCounts) -> jax.Array:
     \mathrm{conf}_b \right| = \frac{1}{N} \sum_b \left| \mathrm{correct}_b -
     \sum_{i \in b} \mathrm{conf}_i \right|
 
+  The confidence is the top softmax probability of the logits given to
+  `ClassificationCounts.from_logits`. NaN if any row had a non-finite logit
+  or an out-of-range label.
+
   References:
     Guo et al., On Calibration of Modern Neural Networks, ICML 2017
     (arXiv 1706.04599).
   """
   counts = _counts(counts)
   gap = jnp.abs(counts.bin_correct - counts.bin_confidence)
-  return jnp.sum(gap) / jnp.sum(counts.bin_total)
+  return _nan_if_unscored(counts, jnp.sum(gap) / jnp.sum(counts.bin_total))
 
 
 def shot_groups(train_counts: jax.typing.ArrayLike, *, many: int = 100,
