@@ -99,7 +99,7 @@ class ReadCsvTableTest(parameterized.TestCase):
 
   def test_drop_nonfinite_drops_and_logs(self):
     path = _write(self, "a,b,y\n1,2,0.5\n3,inf,1\n\n5,6,nan\n7,8,2\n")
-    with self.assertLogs(level="WARNING") as logs:
+    with self.assertLogs(logger="absl", level="WARNING") as logs:
       table = data.read_csv_table(path, target="y", task="regression",
                                   drop_nonfinite=True)
     self.assertIn("dropped 2 row(s)", "\n".join(logs.output))

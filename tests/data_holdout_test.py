@@ -25,7 +25,7 @@ class GivenHoldoutTest(absltest.TestCase):
 
   def test_holdout_takes_at_most_half_of_a_class(self):
     self.config.val_per_class = 50
-    with self.assertLogs(level="WARNING") as logs:
+    with self.assertLogs(logger="absl", level="WARNING") as logs:
       ds = data.load_dataset(self.config)
     expected_val = np.minimum(50, self.counts // 2)
     np.testing.assert_array_equal(np.bincount(ds.val.labels, minlength=4),

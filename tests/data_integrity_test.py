@@ -163,7 +163,7 @@ class SplitSizesTest(parameterized.TestCase):
 
   def test_whole_official_split_and_subset(self):
     config = self.write_mnist(self._MNIST_TEST)
-    with self.assertLogs(level="WARNING") as logs:
+    with self.assertLogs(logger="absl", level="WARNING") as logs:
       ds = data.load_dataset(config)
     self.assertIn("not the official split sizes", "\n".join(logs.output))
     self.assertEqual(ds.metadata["source"]["split_sizes"],

@@ -9,6 +9,7 @@ jittable on-device augmentation: the host ships uint8 batches. The profiles and 
 """
 
 from ltjax.data._archives import CorruptArchiveError
+from ltjax.data._arrays import from_arrays
 from ltjax.data._augment import augment
 from ltjax.data._augment import CIFAR_MEAN
 from ltjax.data._augment import CIFAR_STD
@@ -48,6 +49,7 @@ from ltjax.data._splits import index_digest
 from ltjax.data._tfds import DataNotFoundError
 from ltjax.data._tfds import read_tfds
 from ltjax.data._types import ArraySplit
+from ltjax.data._types import FeatureSplit
 from ltjax.data._types import LongTailedDataset
 from ltjax.data._types import SourceData
 from ltjax.data._types import Split
@@ -73,6 +75,7 @@ __all__ = (
     "DatasetSpec",
     "DownloadError",
     "DownloadSpec",
+    "FeatureSplit",
     "LongTailedDataset",
     "PROFILES",
     "SourceData",
@@ -85,6 +88,7 @@ __all__ = (
     "detect_format",
     "download_dataset",
     "download_file",
+    "from_arrays",
     "index_digest",
     "load_dataset",
     "long_tail_counts",

@@ -4,7 +4,10 @@ All functions are jittable pure functions of (images, key); the same key gives
 the same augmentation, so a resumed run that folds the step into its key
 re-draws exactly the same crops and flips.
 
-Glossary: B batch, H x W image, K channels.
+Feature vectors [B, D] (tabular data) pass through `augment` and
+`normalize` too: they are standardised per feature, never cropped or flipped.
+
+Glossary: B batch, H x W image, K channels, D features.
 """
 
 import jax
@@ -19,11 +22,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _check_images(images) -> jax.Array:
+def _check_images(images, *, features: bool = False) -> jax.Array:
   images = jnp.asarray(images)
-  if images.ndim != 4:
+  if images.ndim != 4 and not (features and images.ndim == 2):
+    allowed = " or feature vectors [B, D]" if features else ""
     raise ValueError(
-        f"images must have shape [B, H, W, K], got shape {images.shape}.")
+        f"images must have shape [B, H, W, K]{allowed}, got shape "
+        f"{images.shape}.")
   return images
 
 
@@ -68,16 +73,19 @@ def normalize(images: jax.typing.ArrayLike, *, mean, std,
               dtype=jnp.float32) -> jax.Array:
   """Maps uint8 pixels to (x / 255 - mean) / std per channel.
 
+  Feature vectors [B, D] are mapped the same way per feature, with K = D:
+  with the mean and std of x / 255, that is (x - mean(x)) / std(x).
+
   Args:
-    images: [B, H, W, K] uint8 (or floats in [0, 255]).
+    images: [B, H, W, K] uint8 (or floats in [0, 255]), or float [B, K].
     mean: K per-channel means of x / 255.
     std: K per-channel standard deviations of x / 255.
     dtype: output dtype (bfloat16 for bfloat16 compute).
 
   Returns:
-    [B, H, W, K] in `dtype`.
+    The shape of `images`, in `dtype`.
   """
-  images = _check_images(images)
+  images = _check_images(images, features=True)
   mean = jnp.asarray(mean, jnp.float32)
   std = jnp.asarray(std, jnp.float32)
   if mean.shape != (images.shape[-1],) or std.shape != mean.shape:
@@ -94,7 +102,9 @@ def augment(images: jax.typing.ArrayLike, key: jax.Array | None, *, mean,
   """Training augmentation (`key` given) or evaluation transform (None).
 
   With a key: `random_crop_flip` then `normalize`; without: `normalize` only.
+  Feature vectors [B, D] are only normalised.
   """
-  if key is not None and (padding or flip):
+  images = _check_images(images, features=True)
+  if key is not None and (padding or flip) and images.ndim == 4:
     images = random_crop_flip(images, key, padding=padding, flip=flip)
   return normalize(images, mean=mean, std=std, dtype=dtype)

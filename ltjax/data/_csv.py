@@ -19,8 +19,8 @@ The file:
     column that mixes numbers and text is an error naming the first text
     cell: mark it missing (`missing`) or list the column in `categorical`
     (which also makes a numeric-looking column, e.g. a code, categorical).
-  - Missing values: a cell equal to one of the `missing` markers (default:
-    the empty cell; UCI files use "?") is missing. In a numeric column or
+  - Missing values: an empty cell, or a cell equal to one of the `missing`
+    markers (e.g. "?" as in UCI files, or "NA,?"), is missing. In a numeric column or
     the target it counts as non-finite (below); in a categorical column it
     is all zeros in that column's one-hot block.
   - Non-finite values (NaN, inf, or missing) in a numeric feature or the
@@ -378,7 +378,7 @@ def _encode(schema: CsvSchema, path: str, rows, lines, start: int):
 
 def read_csv_table(path: str, *, target: Any,
                    task: str = "classification",
-                   missing: str | Sequence[str] = ("",),
+                   missing: str | Sequence[str] = "",
                    drop_nonfinite: bool = False,
                    categorical: Sequence[Any] = (),
                    header: bool | None = None,
@@ -393,7 +393,8 @@ def read_csv_table(path: str, *, target: Any,
       digit string; negative counts from the end).
     task: "classification" (int labels and class names) or "regression"
       (float targets).
-    missing: the marker(s) of a missing cell, e.g. "?" or ("", "NA").
+    missing: marker(s) of a missing cell besides the empty cell (which is
+      always missing): e.g. "?", "NA,?" (comma-separated) or ("NA", "?").
     drop_nonfinite: drop rows with a non-finite (NaN, inf, missing) numeric
       feature or target, logging them, instead of raising.
     categorical: columns (names or indices) to one-hot even if numeric.
@@ -424,8 +425,8 @@ def read_csv_table(path: str, *, target: Any,
   if schema is None:
     if task not in TASKS:
       raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}.")
-    markers = {missing} if isinstance(missing, str) else set(missing)
-    markers = {str(m).strip() for m in markers}
+    markers = missing.split(",") if isinstance(missing, str) else missing
+    markers = {str(m).strip() for m in markers} | {""}
     if isinstance(categorical, str):
       categorical = [c for c in categorical.split(",") if c.strip()]
     rows, lines, delimiter = _read_rows(path, delimiter)
@@ -482,3 +483,30 @@ def read_csv_table(path: str, *, target: Any,
       line_numbers=line_numbers, dropped_lines=dropped,
       target_name=schema.columns[schema.target], path=os.path.abspath(path),
       schema=schema)
+
+
+def stratified_split(labels: np.ndarray, *, num_classes: int,
+                     fraction: float, seed: int) -> np.ndarray:
+  """Seeded indices of about `fraction` of each class, never all of one.
+
+  Class c (n_c examples) gives round(fraction * n_c) examples, at most
+  n_c - 1, so every class keeps one; the examples are the first of a
+  per-class shuffle by one `np.random.RandomState(seed)`, in label order.
+
+  Args:
+    labels: int [N] in [0, C).
+    num_classes: C.
+    fraction: in (0, 1).
+    seed: seed of the shuffles.
+
+  Returns:
+    int64 [M], sorted.
+  """
+  rng = np.random.RandomState(seed)
+  chosen = []
+  for c in range(num_classes):
+    idx = np.flatnonzero(labels == c)
+    rng.shuffle(idx)
+    take = min(int(round(fraction * idx.size)), max(idx.size - 1, 0))
+    chosen.append(idx[:take])
+  return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -39,6 +39,7 @@ import numpy as np
 
 from ltjax.data import _archives
 from ltjax.data import _cifar
+from ltjax.data import _csv
 from ltjax.data import _download
 from ltjax.data import _folder
 from ltjax.data import _idx
@@ -106,6 +107,7 @@ class DatasetSpec:
     official_counts: the official splits' images per class, {"train": [C],
       "test": [C]}, checked as config field `split_sizes` says; None for a
       dataset without official splits.
+    check: validates its own config fields in place (naming the field).
   """
   load: Callable[..., _types.LongTailedDataset]
   sources: tuple[str, ...]
@@ -115,6 +117,7 @@ class DatasetSpec:
   tfds: str | None = None
   local_formats: tuple[str, ...] = ()
   official_counts: dict[str, tuple[int, ...]] | None = None
+  check: Callable[[dict[str, Any]], None] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -195,6 +198,8 @@ def _check_fields(fields: dict[str, Any], spec: DatasetSpec) -> None:
   for key in ("path", "data_dir", "train_list", "val_list", "test_list",
               "class_counts_file"):
     fields[key] = os.path.expanduser(str(fields[key] or ""))
+  if spec.check is not None:
+    spec.check(fields)
 
 
 def _resolve_fields(config: Any) -> tuple[DatasetSpec, dict[str, Any]]:
@@ -281,6 +286,37 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
       or missing files); a split with no class at its official count is
       taken as a subset made on purpose in the same format, logged and
       recorded in `metadata["source"]["split_sizes"]`. "any": no check.
+
+  Fields of name="csv" only (a CSV table of features, read by
+  `read_csv_table`; `path` is the file):
+    target: the label column: its header name or 0-based index (-1 =
+      last).
+    val_path, test_path: optional CSV files of the validation / test rows,
+      with the same columns. Without test_path, a seeded stratified
+      test_fraction of each class is the test split (every class keeps one
+      training row); without val_path, val_per_class rows of each class are
+      held out of training (at most half of a class; the `given` profile).
+    test_fraction, split_seed: that test split.
+    missing: missing-value markers besides the empty cell (always
+      missing), comma-separated (e.g. "?" or "NA,?"). A missing numeric
+      value is treated as non-finite; a missing category is all zeros in its
+      one-hot block.
+    categorical: columns (names or indices, comma-separated) to one-hot even
+      though they hold numbers; text columns are always one-hot.
+    drop_nonfinite: drop rows with NaN, inf or a missing numeric value
+      (logged, with their lines) instead of refusing the file.
+    header: True | False | None (detected).
+    delimiter: one character, "tab", "auto" (`,`, tab or `;` from the first
+      line), or "" (whitespace).
+
+  Fields of name="tfds" only (any TFDS image-classification set already
+  prepared as ArrayRecord in `data_dir`; nothing is downloaded):
+    tfds_name: e.g. "beans" or "oxford_flowers102:2.1.1" (a pinned version).
+    tfds_train_split, tfds_test_split: its split names ("train", "test").
+    tfds_val_split: its validation split ("" = held out of training by
+      val_per_class).
+    Images of different sizes are resized and centre-cropped to
+    image_size.
   """
   if name not in DATASETS:
     raise ValueError(
@@ -799,6 +835,169 @@ def load_dataset(config: Any) -> _types.LongTailedDataset:
   return spec.load(fields["name"], spec, fields)
 
 
+# ---------------------------------------------------------------------------
+# CSV tables of features.
+
+CSV_DELIMITERS = {"auto": "auto", "": None, "tab": "\t"}
+_CSV_FIELDS = {
+    "target": "",
+    "val_path": "",
+    "test_path": "",
+    "missing": "",
+    "categorical": "",
+    "drop_nonfinite": False,
+    "header": ml_collections.config_dict.placeholder(bool),
+    "delimiter": ",",
+    "test_fraction": 0.2,
+    "split_seed": 0,
+}
+
+
+def _split_list(value: Any) -> tuple[str, ...]:
+  if isinstance(value, str):
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+  return tuple(str(v) for v in value)
+
+
+def _check_csv_fields(fields: dict[str, Any]) -> None:
+  target = fields["target"]
+  if isinstance(target, bool) or not isinstance(target, (int, str)):
+    raise ValueError(
+        f"config field target must name the label column: its header name "
+        f"or 0-based index (-1 = last), got {target!r}.")
+  fields["target"] = target.strip() if isinstance(target, str) else target
+  if fields["header"] not in (None, True, False):
+    raise ValueError(
+        f"config field header must be True, False or None (detect), got "
+        f"{fields['header']!r}.")
+  delimiter = fields["delimiter"]
+  if not (delimiter in CSV_DELIMITERS or (isinstance(delimiter, str) and
+                                          len(delimiter) == 1)):
+    raise ValueError(
+        f"config field delimiter must be one character or one of "
+        f"{list(CSV_DELIMITERS)}, got {delimiter!r}.")
+  if not isinstance(fields["drop_nonfinite"], bool):
+    raise ValueError(
+        f"config field drop_nonfinite must be True or False, got "
+        f"{fields['drop_nonfinite']!r}.")
+  fraction = fields["test_fraction"]
+  if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+      or not 0 <= fraction < 1):
+    raise ValueError(
+        f"config field test_fraction must be in [0, 1), got {fraction!r}; "
+        f"it is used when test_path is empty.")
+  _check_int(fields, "split_seed", 0)
+  for key in ("val_path", "test_path"):
+    fields[key] = os.path.expanduser(str(fields[key] or ""))
+  fields["missing"] = _split_list(fields["missing"])
+  fields["categorical"] = _split_list(fields["categorical"])
+
+
+def _read_csv_source(fields: dict[str, Any]) -> _types.SourceData:
+  """Reads the CSV file(s) into feature splits (test cut out if needed)."""
+  path = fields["path"]
+  if not path or fields["target"] == "":
+    raise ValueError(
+        f"config field {'path' if not path else 'target'} is empty: set "
+        f"path to the CSV file of features and labels and target to the "
+        f"label column (its header name or 0-based index, -1 = last).")
+  delimiter = fields["delimiter"]
+  table = _csv.read_csv_table(
+      path, target=fields["target"], task="classification",
+      missing=fields["missing"], drop_nonfinite=fields["drop_nonfinite"],
+      categorical=fields["categorical"],
+      header=fields["header"],
+      delimiter=CSV_DELIMITERS.get(delimiter, delimiter),
+      class_names=fields["class_names"] or None)
+  num_classes = len(table.class_names)
+
+  def split_of(t, rows=None):
+    rows = np.arange(len(t)) if rows is None else rows
+    return _types.FeatureSplit(features=t.features[rows],
+                               labels=t.targets[rows])
+
+  splits, record = {}, {}
+  for key, split in (("val_path", "val"), ("test_path", "test")):
+    if fields[key]:
+      other = _csv.read_csv_table(fields[key], target=fields["target"],
+                                  drop_nonfinite=fields["drop_nonfinite"],
+                                  schema=table.schema)
+      splits[split] = split_of(other)
+      record[split] = {"path": os.path.abspath(fields[key]),
+                       "dropped_lines": len(other.dropped_lines)}
+  train_rows = np.arange(len(table))
+  if "test" not in splits:
+    if fields["test_fraction"] <= 0:
+      raise ValueError(
+          "config fields test_path is empty and test_fraction is 0: give a "
+          "test file or a fraction of the table to test on.")
+    test_rows = _csv.stratified_split(
+        table.targets, num_classes=num_classes,
+        fraction=fields["test_fraction"], seed=fields["split_seed"])
+    train_rows = np.setdiff1d(train_rows, test_rows)
+    splits["test"] = split_of(table, test_rows)
+    record["test"] = {
+        "fraction": fields["test_fraction"], "seed": fields["split_seed"],
+        "lines_sha256": _splits.index_digest(table.line_numbers[test_rows])}
+  splits["train"] = split_of(table, train_rows)
+  return _types.SourceData(
+      splits=splits, class_names=table.class_names,
+      description={"format": "csv", "path": table.path,
+                   "target": table.target_name,
+                   "feature_names": list(table.feature_names),
+                   "dropped_lines": len(table.dropped_lines), **record})
+
+
+def _load_csv(name: str, spec: DatasetSpec,
+              fields: dict[str, Any]) -> _types.LongTailedDataset:
+  data = _read_csv_source(fields)
+  _check_source(data, spec, fields, "csv")
+  return _build_array_dataset(name, data, fields, "csv")
+
+
+# ---------------------------------------------------------------------------
+# Any TFDS image-classification set, by name.
+
+_TFDS_FIELDS = {
+    "tfds_name": "",
+    "tfds_train_split": "train",
+    "tfds_val_split": "",
+    "tfds_test_split": "test",
+}
+
+
+def _check_tfds_fields(fields: dict[str, Any]) -> None:
+  for key in _TFDS_FIELDS:
+    if not isinstance(fields[key], str):
+      raise ValueError(
+          f"config field {key} must be a string, got {fields[key]!r}.")
+  for key in ("tfds_train_split", "tfds_test_split"):
+    if not fields[key]:
+      raise ValueError(f"config field {key} is empty; name a TFDS split.")
+
+
+def _load_tfds_named(name: str, spec: DatasetSpec,
+                     fields: dict[str, Any]) -> _types.LongTailedDataset:
+  """A TFDS dataset named by config field tfds_name, from data_dir."""
+  if not fields["tfds_name"]:
+    raise ValueError(
+        "config field tfds_name is empty: name the TFDS dataset, e.g. "
+        "'beans' or 'oxford_flowers102:2.1.1'.")
+  if fields["path"]:
+    raise ValueError(
+        f"config field path={fields['path']!r}: the tfds dataset reads "
+        f"config field data_dir (a TFDS data folder); clear path.")
+  splits = {"train": fields["tfds_train_split"],
+            "test": fields["tfds_test_split"]}
+  if fields["tfds_val_split"]:
+    splits["val"] = fields["tfds_val_split"]
+  data_dir = fields["data_dir"] or _tfds.default_tfds_data_dir()
+  data = _tfds.read_tfds(fields["tfds_name"], data_dir=data_dir,
+                         splits=splits, image_size=fields["image_size"])
+  _check_source(data, spec, fields, "tfds")
+  return _build_array_dataset(name, data, fields, "tfds")
+
+
 _CIFAR_FORMATS = (
     "the official python tarball ({tar}) or its extracted folder ({folder}/)",
     "an image folder train/<class>/*.{{png,jpg}} + test/<class>/..., or a "
@@ -842,6 +1041,17 @@ DATASETS = {
         local_formats=(
             "an image folder train/<class>/*.{png,jpg} + test/<class>/... "
             "(+ optional val/<class>/...), or a .tar.gz of it",)),
+    "csv": DatasetSpec(
+        load=_load_csv, sources=("auto",),
+        defaults={"imbalance_profile": "given", "val_per_class": 20,
+                  **_CSV_FIELDS},
+        check=_check_csv_fields,
+        local_formats=("a CSV file of feature columns and a label column",)),
+    "tfds": DatasetSpec(
+        load=_load_tfds_named, sources=("auto", "tfds"),
+        defaults=dict(_TFDS_FIELDS), check=_check_tfds_fields,
+        local_formats=("(none: a TFDS data folder in config field data_dir)",
+                      )),
     "imagenet_lt": DatasetSpec(
         load=_load_lists, sources=("auto", "list"),
         defaults={"imbalance_profile": "given", "val_per_class": 0,

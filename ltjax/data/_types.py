@@ -4,7 +4,8 @@ A split gives batches on the host with one call, `get_batch(indices, *,
 rng=None) -> (uint8 images [b, H, W, C], int32 labels [b])`, whichever way it
 holds its images: `ArraySplit` keeps decoded arrays in memory (CIFAR, MNIST),
 `StreamedSplit` keeps paths and decodes each batch in a thread pool
-(ImageNet-LT, Places-LT). Which examples form a batch is the sampler's job
+(ImageNet-LT, Places-LT), and `FeatureSplit` holds float32 feature vectors
+[N, D] instead of images (CSV tables, your own arrays). Which examples form a batch is the sampler's job
 (`ltjax.sampling`); the split only gathers them.
 """
 
@@ -192,7 +193,66 @@ class StreamedSplit:
     return batch, self.labels[indices]
 
 
-Split = Union[ArraySplit, StreamedSplit]
+@dataclasses.dataclass(frozen=True, eq=False)
+class FeatureSplit:
+  """A split of feature vectors held in memory (tabular data).
+
+  The training loop standardises each feature with the training split's
+  mean and standard deviation and does no augmentation.
+
+  Attributes:
+    features: float32 [N, D] (read-only), all finite.
+    labels: int32 [N] (read-only).
+  """
+  features: np.ndarray
+  labels: np.ndarray
+
+  def __post_init__(self):
+    features = np.asarray(self.features)
+    if features.ndim != 2 or not (np.issubdtype(features.dtype, np.floating)
+                                  or np.issubdtype(features.dtype,
+                                                   np.integer)):
+      raise ValueError(
+          f"features must be a numeric [N, D] array, got dtype "
+          f"{features.dtype} and shape {features.shape}.")
+    features = features.astype(np.float32)
+    bad = np.argwhere(~np.isfinite(features))
+    if bad.size:
+      raise ValueError(
+          f"features must be finite: row {bad[0][0]}, column {bad[0][1]} is "
+          f"{features[tuple(bad[0])]} ({len(bad)} non-finite values).")
+    object.__setattr__(self, "features", _readonly(features))
+    object.__setattr__(self, "labels",
+                       _check_labels(self.labels, features.shape[0],
+                                     "labels"))
+
+  def __len__(self) -> int:
+    return self.features.shape[0]
+
+  @property
+  def num_examples(self) -> int:
+    return len(self)
+
+  @property
+  def image_shape(self) -> tuple[int]:
+    """(D,): the shape of one input (named as for the image splits)."""
+    return tuple(self.features.shape[1:])
+
+  def get_batch(self, indices: Any, *,
+                rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Gathers examples `indices`: (float32 [b, D], int32 labels [b])."""
+    del rng
+    indices = _check_indices(indices, len(self))
+    return self.features[indices], self.labels[indices]
+
+  def subset(self, indices: Any) -> "FeatureSplit":
+    """Returns the split of examples `indices` (a copy), in that order."""
+    features, labels = self.get_batch(indices)
+    return FeatureSplit(features=features, labels=labels)
+
+
+Split = Union[ArraySplit, StreamedSplit, FeatureSplit]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -245,8 +305,8 @@ class LongTailedDataset:
     return len(self.class_names)
 
   @property
-  def image_shape(self) -> tuple[int, int, int]:
-    """(H, W, C) of the images `train.get_batch` returns."""
+  def image_shape(self) -> tuple[int, ...]:
+    """(H, W, C) of the images `train.get_batch` returns; (D,) for features."""
     return self.train.image_shape
 
 
@@ -256,11 +316,11 @@ class SourceData:
 
   Attributes:
     splits: "train" and "test" (and "val" where the source has an official
-      one), each an `ArraySplit` with labels in [0, C).
+      one), each an `ArraySplit` (or `FeatureSplit`) with labels in [0, C).
     class_names: C names, index = label.
     description: JSON-serialisable record of the source (format, path, ...).
   """
-  splits: dict[str, ArraySplit]
+  splits: dict[str, Union[ArraySplit, FeatureSplit]]
   class_names: tuple[str, ...]
   description: dict[str, Any]
 
