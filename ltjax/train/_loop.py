@@ -55,6 +55,10 @@ class Run:
   eval_batch_size: int
   model: Any
   preprocess: Any  # (uint8 images, key or None) -> model input
+  # (state, batch) -> per-example logits / predictions (predictions.npz).
+  predict_step: Any = None
+  # The factor the loss applies to the model's logits (`eval_logit_scale`).
+  logit_scale: float = 1.0
 
 
 def normalization(config, dataset) -> tuple[tuple[float, ...],
@@ -91,12 +95,26 @@ def reports_posthoc(config) -> bool:
   """Post-hoc adjustment is reported for plain cross-entropy (ERM) runs.
 
   Its premise is a model whose softmax estimates the long-tailed p(y | x);
-  re-weighted, re-sampled or margin-adjusted models (and LDAM's unscaled
-  cosine logits) are already corrected or on another scale.
+  re-weighted, re-sampled or margin-adjusted models (LDAM) are already
+  corrected.
   """
   return (config.loss.name == "ce"
           and _objectives.resolve_reweight(config.loss) == "none"
           and config.sampler.name == "instance")
+
+
+def eval_logit_scale(config) -> float:
+  """The factor the training loss applies to the model's logits.
+
+  LDAM multiplies the (cosine) logits by `loss.scale` s before its softmax;
+  every other loss takes the logits as they are. Evaluation uses the same
+  factor, so the confidences (ECE, predictions.npz) are those of the
+  softmax the model was trained with, not of softmax(cos), which is nearly
+  uniform over [-1, 1]. Argmax predictions do not depend on it.
+  """
+  if _objectives.LOSSES[config.loss.name].needs_normalized_head:
+    return float(config.loss.scale)
+  return 1.0
 
 
 def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
@@ -142,9 +160,14 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
       donate_argnums=0)
   priors = (counts / counts.sum()
             if reports_posthoc(config) and np.all(counts > 0) else None)
+  logit_scale = eval_logit_scale(config)
+  eval_kwargs = dict(logit_scale=logit_scale, class_priors=priors,
+                     posthoc_tau=config.posthoc_tau)
   eval_step = jax.jit(
-      _step.make_eval_step(model, preprocess, class_priors=priors,
-                           posthoc_tau=config.posthoc_tau),
+      _step.make_eval_step(model, preprocess, **eval_kwargs),
+      in_shardings=(replicated, batch), out_shardings=replicated)
+  predict_step = jax.jit(
+      _step.make_predict_step(model, preprocess, **eval_kwargs),
       in_shardings=(replicated, batch), out_shardings=replicated)
   sample = jnp.zeros((1, *dataset.image_shape), dtype)
   init_state = jax.jit(
@@ -154,7 +177,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
              steps_per_epoch=steps_per_epoch, total_steps=total_steps,
              schedule=schedule, train_step=train_step, eval_step=eval_step,
              init_state=init_state, eval_batch_size=eval_batch_size,
-             model=model, preprocess=preprocess)
+             model=model, preprocess=preprocess, predict_step=predict_step,
+             logit_scale=logit_scale)
 
 
 def _sampler_probabilities(config, counts, epoch: int):
@@ -203,6 +227,12 @@ def _summaries(run: Run, counts) -> dict[str, Any]:
   train_counts = run.dataset.train_class_counts
   out = {}
   for kind, value in counts.items():
+    if int(ltmetrics.unscored(value)):
+      logging.warning(
+          "%d evaluated rows had a non-finite logit and %d a label outside "
+          "[0, %d): every metric of this evaluation is NaN.",
+          int(value.nonfinite), int(value.out_of_range),
+          run.dataset.num_classes)
     summary = ltmetrics.classification_summary(
         value, train_counts, many=config.shot_many, few=config.shot_few)
     summary["per_class"] = np.asarray(
@@ -272,8 +302,50 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   checkpointer.maybe_save(int(state.step), state, force=True)
   checkpointer.close()
   writer.close()
+  write_predictions(run, state, workdir)
   return _final_report(run, history, workdir, train_seconds,
                        int(state.step) - first_step, compile_seconds)
+
+
+def predictions(run: Run, state, split) -> dict[str, np.ndarray]:
+  """Per-example outputs of `state` on a whole split, in the split's order.
+
+  Returns:
+    {"index": int64 [N] position in the split, "label": int32 [N],
+    "prediction": int32 [N] (argmax; -1 for a row with a non-finite logit),
+    "logits": float32 [N, C] on the loss's scale (softmax of them is the
+    model's probability), "logit_scale": float scalar (LDAM's s, else 1),
+    and "prediction_posthoc" int32 [N] for a run that reports post-hoc
+    adjustment}.
+  """
+  parts = []
+  for batch in _driver.eval_batches(split, batch_size=run.eval_batch_size,
+                                    mesh=run.mesh):
+    parts.append(jax.device_get(run.predict_step(state, batch)))
+  keep = np.concatenate([p["mask"] for p in parts])
+  out = {name: np.concatenate([p[name] for p in parts])[keep]
+         for name in parts[0] if name != "mask"}
+  if len(out["label"]) != len(split):
+    raise RuntimeError(
+        f"predictions cover {len(out['label'])} of {len(split)} examples.")
+  out["index"] = np.arange(len(split))
+  out["logit_scale"] = np.float32(run.logit_scale)
+  return out
+
+
+def write_predictions(run: Run, state, workdir: str) -> None:
+  """Writes predictions.npz: the test split's per-example `predictions`.
+
+  Also holds "class_names" [C]. Written atomically, by process 0 only.
+  """
+  values = predictions(run, state, run.dataset.test)
+  if not _report.is_writer():
+    return
+  values["class_names"] = np.asarray(run.dataset.class_names, dtype=str)
+  path = os.path.join(workdir, "predictions.npz")
+  with open(path + ".tmp", "wb") as f:
+    np.savez(f, **values)
+  os.replace(path + ".tmp", path)
 
 
 def _final_report(run: Run, history, workdir, train_seconds, steps_run,

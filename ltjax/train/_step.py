@@ -67,7 +67,15 @@ def make_train_step(model, tx: optax.GradientTransformation,
   return train_step
 
 
-def make_eval_step(model, preprocess, *,
+def _eval_logits(model, preprocess, logit_scale, state: TrainState,
+                 batch: Batch) -> jax.Array:
+  """The model's logits on the scale the training loss sees them."""
+  images = preprocess(batch["image"], None)
+  logits, _ = model.apply(state.variables(), images, train=False)
+  return logits * jnp.asarray(logit_scale, logits.dtype)
+
+
+def make_eval_step(model, preprocess, *, logit_scale: float = 1.0,
                    class_priors: jax.Array | None = None,
                    posthoc_tau: float = 1.0
                    ) -> Callable[[TrainState, Batch], dict[str, Any]]:
@@ -76,11 +84,21 @@ def make_eval_step(model, preprocess, *,
   The batch carries a bool "mask" (False for padding of the last batch).
   With `class_priors`, also counts the post-hoc logit-adjusted prediction
   argmax(z - tau log pi) (`ltjax.posthoc.adjust_logits`).
+
+  Args:
+    model: Flax module, `apply(variables, x, train=False)` -> (logits, feats).
+    preprocess: `(uint8 images, None) -> model input`.
+    logit_scale: factor applied to the model's logits before they are
+      counted, the one the training loss applies (LDAM's s on a cosine head;
+      `build_run` passes `Run.logit_scale`). Predictions (argmax) do not depend on it;
+      the confidences, hence the ECE, do: softmax over unscaled cosines in
+      [-1, 1] is nearly uniform.
+    class_priors: optional float [C], for the post-hoc counts.
+    posthoc_tau: tau of the post-hoc adjustment.
   """
 
   def eval_step(state: TrainState, batch: Batch):
-    images = preprocess(batch["image"], None)
-    logits, _ = model.apply(state.variables(), images, train=False)
+    logits = _eval_logits(model, preprocess, logit_scale, state, batch)
     counts = {"plain": ltmetrics.ClassificationCounts.from_logits(
         logits, batch["label"], mask=batch["mask"])}
     if class_priors is not None:
@@ -91,3 +109,34 @@ def make_eval_step(model, preprocess, *,
     return counts
 
   return eval_step
+
+
+def make_predict_step(model, preprocess, *, logit_scale: float = 1.0,
+                      class_priors: jax.Array | None = None,
+                      posthoc_tau: float = 1.0
+                      ) -> Callable[[TrainState, Batch], dict[str, jax.Array]]:
+  """Returns `predict_step(state, batch) -> per-example outputs`.
+
+  The outputs, for every row of the batch (padding included; "mask" says
+  which rows are real): "logits" float32 [B, C] scaled as in
+  `make_eval_step`, "prediction" int32 [B] their argmax (-1 for a row with a
+  non-finite logit), "label" and "mask" as given, and with `class_priors`
+  "prediction_posthoc", the post-hoc logit-adjusted argmax.
+  """
+
+  def predict(logits):
+    finite = jnp.all(jnp.isfinite(logits), axis=-1)
+    return jnp.where(finite, jnp.argmax(logits, axis=-1), -1).astype(
+        jnp.int32)
+
+  def predict_step(state: TrainState, batch: Batch):
+    logits = _eval_logits(model, preprocess, logit_scale, state, batch)
+    out = {"logits": logits.astype(jnp.float32),
+           "prediction": predict(logits), "label": batch["label"],
+           "mask": batch["mask"]}
+    if class_priors is not None:
+      out["prediction_posthoc"] = predict(posthoc.adjust_logits(
+          logits, class_priors=class_priors, tau=posthoc_tau))
+    return out
+
+  return predict_step
