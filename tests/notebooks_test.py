@@ -26,6 +26,7 @@ EXPECTED_FIGURES = {
     "03_imbalanced_regression.ipynb": (
         "label_density", "error_vs_density", "fds_statistics",
         "mae_per_bin"),
+    "04_your_own_data.ipynb": ("per_class_accuracy", "class_counts"),
 }
 
 
@@ -65,6 +66,8 @@ class NotebooksTest(parameterized.TestCase):
     common = {"WORKDIR": workdir, "FIGURE_DIR": figures, "SEED": 0}
     if name.startswith("03"):
       return {**common, "DATA_PATH": self.abalone, "EPOCHS": 2}
+    if name.startswith("04"):  # Writes its own small CSV into WORKDIR.
+      return {**common, "EPOCHS": 2}
     return {**common, "DATASET": "cifar10_lt",
             "DATA_PATH": self.paths["cifar10_lt"], "EPOCHS": 1,
             "IMBALANCE_RATIO": 10.0, "BATCH_SIZE": 32, "MODEL": "mnist_cnn",
