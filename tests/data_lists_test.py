@@ -60,6 +60,20 @@ class ListLabelsTest(absltest.TestCase):
     np.testing.assert_array_equal(ds.train_class_counts, [6, 4, 2])
     self.assertEqual(ds.class_names, ("c0", "c1", "c2"))
 
+  def test_generic_list_dataset(self):
+    config = data.default_data_config("list")
+    config.path = self.root
+    config.image_size = 8
+    for split in ("train", "val", "test"):
+      config[f"{split}_list"] = f"{split}.txt"
+    ds = data.load_dataset(config)
+    self.assertEqual(ds.name, "list")
+    np.testing.assert_array_equal(ds.train_class_counts, [6, 4, 2])
+    self.assertLen(ds.val, 3)
+    config.train_list = ""
+    with self.assertRaisesRegex(ValueError, "config field train_list is empty"):
+      data.load_dataset(config)
+
   def test_class_counts_file_sets_the_classes(self):
     with open(os.path.join(self.root, "counts.txt"), "w") as f:
       f.write("6\n4\n2\n0\n")

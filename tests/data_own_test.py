@@ -272,6 +272,11 @@ class FolderTest(absltest.TestCase):
     self.assertEqual(ds.class_names, ("tulip", "rose", "daisy"))
     np.testing.assert_array_equal(ds.train_class_counts, [1, 3, 7])
     self.assertEqual(ds.image_shape, (8, 8, 3))
+    # An empty class_names (e.g. `--config.data.class_names=` on the command
+    # line) sorts the folder names.
+    config.class_names = ("",)
+    self.assertEqual(data.load_dataset(config).class_names,
+                     ("daisy", "rose", "tulip"))
 
 
 def _fake_prepared(data_dir, name, version):
@@ -335,6 +340,13 @@ class TfdsByNameTest(absltest.TestCase):
           r"'oxford_flowers102' is not prepared.*tfds build "
           r"oxford_flowers102"):
         data.load_dataset(config)
+
+  def test_tfds_fields_are_refused_for_other_names(self):
+    config = data.default_data_config("folder")
+    config.tfds_name = "beans"
+    with self.assertRaisesRegex(ValueError,
+                                "tfds_name='beans' is only read by name='tfds'"):
+      data.validate_data_config(config)
 
   def test_name_is_required(self):
     config = data.default_data_config("tfds")

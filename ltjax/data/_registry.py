@@ -89,6 +89,12 @@ _COMMON_FIELDS = {
     "num_workers": 0,
     "download_timeout": 10.0,
     "split_sizes": "auto",
+    # Read by name="tfds" only (refused elsewhere); common so that an image
+    # config's command line can switch to `--config.data.name=tfds`.
+    "tfds_name": "",
+    "tfds_train_split": "train",
+    "tfds_val_split": "",
+    "tfds_test_split": "test",
 }
 
 
@@ -191,13 +197,20 @@ def _check_fields(fields: dict[str, Any], spec: DatasetSpec) -> None:
   names = fields["class_names"]
   if isinstance(names, str):
     names = [n.strip() for n in names.split(",") if n.strip()]
-  fields["class_names"] = tuple(str(n) for n in names)
+  fields["class_names"] = tuple(str(n).strip() for n in names
+                                if str(n).strip())
   if len(set(fields["class_names"])) != len(fields["class_names"]):
     raise ValueError(
         f"config field class_names has duplicates: {fields['class_names']}.")
   for key in ("path", "data_dir", "train_list", "val_list", "test_list",
               "class_counts_file"):
     fields[key] = os.path.expanduser(str(fields[key] or ""))
+  if name != "tfds":
+    for key in _TFDS_FIELDS:
+      if fields[key] != _COMMON_FIELDS[key]:
+        raise ValueError(
+            f"config field {key}={fields[key]!r} is only read by "
+            f"name='tfds', not {name!r}.")
   if spec.check is not None:
     spec.check(fields)
 
@@ -309,8 +322,10 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
     delimiter: one character, "tab", "auto" (`,`, tab or `;` from the first
       line), or "" (whitespace).
 
-  Fields of name="tfds" only (any TFDS image-classification set already
-  prepared as ArrayRecord in `data_dir`; nothing is downloaded):
+  Fields read by name="tfds" only (any TFDS image-classification set
+  already prepared as ArrayRecord in `data_dir`; nothing is downloaded).
+  Every data config has them, so that a command line can switch an image
+  config to name=tfds; another name refuses a value other than the default:
     tfds_name: e.g. "beans" or "oxford_flowers102:2.1.1" (a pinned version).
     tfds_train_split, tfds_test_split: its split names ("train", "test").
     tfds_val_split: its validation split ("" = held out of training by
@@ -958,12 +973,8 @@ def _load_csv(name: str, spec: DatasetSpec,
 # ---------------------------------------------------------------------------
 # Any TFDS image-classification set, by name.
 
-_TFDS_FIELDS = {
-    "tfds_name": "",
-    "tfds_train_split": "train",
-    "tfds_val_split": "",
-    "tfds_test_split": "test",
-}
+_TFDS_FIELDS = ("tfds_name", "tfds_train_split", "tfds_val_split",
+                "tfds_test_split")
 
 
 def _check_tfds_fields(fields: dict[str, Any]) -> None:
@@ -1049,9 +1060,14 @@ DATASETS = {
         local_formats=("a CSV file of feature columns and a label column",)),
     "tfds": DatasetSpec(
         load=_load_tfds_named, sources=("auto", "tfds"),
-        defaults=dict(_TFDS_FIELDS), check=_check_tfds_fields,
+        defaults={}, check=_check_tfds_fields,
         local_formats=("(none: a TFDS data folder in config field data_dir)",
                       )),
+    "list": DatasetSpec(
+        load=_load_lists, sources=("auto", "list"),
+        defaults={"imbalance_profile": "given", "val_per_class": 0},
+        local_formats=("the folder the list files' image paths are relative "
+                       "to",)),
     "imagenet_lt": DatasetSpec(
         load=_load_lists, sources=("auto", "list"),
         defaults={"imbalance_profile": "given", "val_per_class": 0,
