@@ -24,6 +24,19 @@ def write_abalone(path, rings, seed=0):
       f.write(f"{sex},{values},{int(r)}\n")
 
 
+def write_table(path, targets, seed=0):
+  """A CSV with a header: two numeric features, a text column, target y."""
+  rng = np.random.default_rng(seed)
+  lines = ["x1,x2,colour,y"]
+  for y in targets:
+    colour = ("red", "green", "blue")[rng.integers(3)]
+    lines.append(f"{rng.normal() + y:.5f},{rng.uniform(0, 10):.5f},{colour},"
+                 f"{float(y)!r}")
+  with open(path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return path
+
+
 def write_age_folder(folder, ages, splits, size=12, seed=0):
   """A DIR CSV plus one small JPEG per row, in the reference layout."""
   rng = np.random.default_rng(seed)

@@ -45,6 +45,8 @@ def shrink(config, paths):
   config.data.path = paths[config.data.name]
   if config.data.name == "abalone":
     config.data.val_per_label = 4
+  elif config.data.name == "csv":
+    config.data.target = "y"
   else:
     config.data.image_size = 8
     config.augment.padding = 0  # (crops cost compile time, tested elsewhere)
@@ -71,7 +73,10 @@ class TinyDataTestCase(parameterized.TestCase):
     splits = ["train"] * 32 + ["val"] * 8 + ["test"] * 8
     csv = regression_data_test.write_age_folder(
         os.path.join(cls._tmp.name, "faces"), ages, splits, size=10)
-    cls.paths = {"abalone": abalone, "agedb_dir": csv, "imdb_wiki_dir": csv}
+    table = os.path.join(cls._tmp.name, "table.csv")
+    regression_data_test.write_table(table, rng.gamma(2.0, 0.05, 100))
+    cls.paths = {"abalone": abalone, "agedb_dir": csv, "imdb_wiki_dir": csv,
+                 "csv": table}
 
   @classmethod
   def tearDownClass(cls):

@@ -150,5 +150,60 @@ class LossTest(parameterized.TestCase):
       regression.bmc_loss(jnp.zeros(4), jnp.zeros(4), noise_sigma=0.0)
 
 
+
+class IsolatedLabelTest(parameterized.TestCase):
+  """63 targets near 85 and one at 5 in a batch, sigma = 2.8."""
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.default_rng(0)
+    self.targets = np.concatenate([85 + rng.normal(0, 1, 63),
+                                   [5.0]]).astype(np.float32)
+    # A training label distribution over [0, 99] with its mode near 85.
+    self.train = np.concatenate([rng.uniform(0, 99, 300),
+                                 85 + rng.normal(0, 3, 2000)])
+    self.edges = regression.bin_edges(0, 100, width=1)
+    self.starts = (-200.0, -50.0, 0.0, 10.0, 15.0)
+
+  def _grad(self, loss, start):
+    pred = jnp.asarray(np.concatenate([self.targets[:63], [start]]))
+    return float(jax.grad(lambda p: jnp.sum(loss(p)))(pred)[63])
+
+  def test_bmc_gives_the_isolated_label_no_gradient(self):
+    # Softmax over the batch: prediction 63 is nearer its own target than
+    # any other for every start, so its cross-entropy is (numerically) 0.
+    for start in self.starts:
+      self.assertEqual(self._grad(lambda p: regression.bmc_loss(
+          p, self.targets, noise_sigma=2.8), start), 0.0, start)
+
+  def test_mse_term_pulls_the_isolated_label_to_its_target(self):
+    for start in self.starts:
+      grad = self._grad(lambda p: regression.bmc_loss(
+          p, self.targets, noise_sigma=2.8, mse_weight=0.1), start)
+      # The BMC part is 0 (above); the MSE part is 2 lambda (p - y).
+      self.assertAlmostEqual(grad, 2 * 0.1 * (start - 5.0), places=4)
+
+  @parameterized.parameters("bni", "gai")
+  def test_training_prior_variants_pull_toward_the_target(self, variant):
+    counts = regression.bin_counts(self.train, self.edges)
+    gmm = regression.fit_label_gmm(self.train, num_components=8)
+
+    def loss(p):
+      if variant == "bni":
+        return regression.bni_loss(
+            p, self.targets, noise_sigma=2.8,
+            bin_centers=regression.bin_centers(self.edges),
+            bin_weights=counts / counts.sum())
+      return regression.gai_loss(
+          p, self.targets, noise_sigma=2.8, gmm_means=gmm["means"],
+          gmm_variances=gmm["variances"], gmm_weights=gmm["weights"])
+
+    for start in self.starts:
+      grad = self._grad(loss, start)
+      # Gradient descent moves the prediction toward 5 from either side.
+      self.assertGreater(abs(grad), 0.1, start)
+      self.assertEqual(np.sign(grad), np.sign(start - 5.0), start)
+
+
 if __name__ == "__main__":
   absltest.main()

@@ -1,22 +1,26 @@
 """Deep imbalanced regression (Yang et al. 2021, arXiv 2102.09554).
 
-Label bins (`bin_edges`, `bin_index`, `bin_counts`), smoothing windows
-(`kernel_window`), label distribution smoothing (`lds_weights`,
+Label bins (`bin_edges`, `data_bin_edges`, `bin_index`, `bin_counts`,
+`count_outside`), smoothing windows (`kernel_window`), label distribution
+smoothing (`lds_weights`,
 `lds_bin_weights`, `smoothed_label_density`), feature distribution smoothing
 as an explicit state (`FDSState`, `init_fds`, `update_fds`, `accumulate_fds`,
 `commit_fds`, `smooth_fds`, `calibrate_features`), per-example regression
 losses (weighted L1 / MSE, focal-R, Huber, Balanced MSE `bmc_loss`,
 `bni_loss`, `gai_loss` with `fit_label_gmm`), mergeable error sums with many /
 medium / few-shot MAE, MSE and GM (`RegressionSums`, `regression_summary`,
-`per_bin_errors`), regressor re-training (`retrain_regressor`), the datasets
-(abalone, AgeDB-DIR, IMDB-WIKI-DIR), the benchmark configs (`build_config`)
-and `train_and_evaluate(config, workdir)`.
+`per_bin_errors`, `shot_thresholds`), regressor re-training
+(`retrain_regressor`), the datasets (abalone, AgeDB-DIR, IMDB-WIKI-DIR, your
+own CSV table with `load_csv`), the benchmark configs (`build_config`) and
+`train_and_evaluate(config, workdir)`.
 """
 
 from ltjax.regression._bins import bin_centers
 from ltjax.regression._bins import bin_counts
 from ltjax.regression._bins import bin_edges
 from ltjax.regression._bins import bin_index
+from ltjax.regression._bins import count_outside
+from ltjax.regression._bins import data_bin_edges
 from ltjax.regression._config import default_config
 from ltjax.regression._config import LOSSES
 from ltjax.regression._config import validate_config
@@ -25,8 +29,10 @@ from ltjax.regression._data import default_data_config
 from ltjax.regression._data import ImageRegressionSplit
 from ltjax.regression._data import load_abalone
 from ltjax.regression._data import load_age_dataset
+from ltjax.regression._data import load_csv
 from ltjax.regression._data import load_regression_dataset
 from ltjax.regression._data import read_abalone
+from ltjax.regression._data import read_abalone_rows
 from ltjax.regression._data import read_age_csv
 from ltjax.regression._data import RegressionDataset
 from ltjax.regression._data import RegressionSplit
@@ -58,6 +64,7 @@ from ltjax.regression._losses import weighted_mse_loss
 from ltjax.regression._metrics import per_bin_errors
 from ltjax.regression._metrics import regression_summary
 from ltjax.regression._metrics import RegressionSums
+from ltjax.regression._metrics import shot_thresholds
 from ltjax.regression._optim import adam
 from ltjax.regression._recipes import build_config
 from ltjax.regression._recipes import METHODS
@@ -87,6 +94,8 @@ __all__ = (
     "build_run",
     "calibrate_features",
     "commit_fds",
+    "count_outside",
+    "data_bin_edges",
     "default_config",
     "default_data_config",
     "focal_l1_loss",
@@ -100,12 +109,15 @@ __all__ = (
     "lds_weights",
     "load_abalone",
     "load_age_dataset",
+    "load_csv",
     "load_regression_dataset",
     "per_bin_errors",
     "read_abalone",
+    "read_abalone_rows",
     "read_age_csv",
     "regression_summary",
     "retrain_regressor",
+    "shot_thresholds",
     "smooth_fds",
     "smoothed_label_density",
     "train_and_evaluate",

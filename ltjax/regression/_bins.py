@@ -1,15 +1,20 @@
 """Label bins for deep imbalanced regression: edges, indices, counts.
 
 Glossary: N examples, K bins. A bin set is given by its K + 1 increasing
-edges; bin k holds the labels in [edges[k], edges[k + 1]). Labels below the
-first edge fall in bin 0 and labels at or above the last edge in bin K - 1
-(the reference code does the same with `min(max_target - 1, int(label))` for
-LDS and its `bucket_start` merging for FDS), so every label has a bin.
+edges; bin k holds the labels in [edges[k], edges[k + 1]), and the last bin
+also holds a label equal to edges[K] (so bins built over [min, max] of the
+labels hold every label). `bin_index` puts labels below the first edge in
+bin 0 and labels above the last edge in bin K - 1 (the reference code does
+the same with `min(max_target - 1, int(label))` for LDS and its
+`bucket_start` merging for FDS); `count_outside` says how many there are, so
+a caller can refuse or report them.
 
 The reference code (Yang et al. 2021) hard-codes integer labels 0..120; here
-any float targets work, with edges from `bin_edges(low, high, width=...)` or
-given explicitly.
+any float targets work, with edges from `bin_edges(low, high, width=...)`,
+given explicitly, or from the training targets with `data_bin_edges`.
 """
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +58,104 @@ def bin_edges(low: float, high: float, *, width: float | None = None,
   if isinstance(num_bins, bool) or int(num_bins) != num_bins or num_bins < 1:
     raise ValueError(f"num_bins must be an integer >= 1, got {num_bins!r}.")
   return np.linspace(float(low), float(high), int(num_bins) + 1)
+
+
+# Integer-valued targets spanning at most this many values get width-1 bins.
+MAX_INTEGER_BINS = 200
+# The count rule's bounds: K = ceil(sqrt(N)) clipped to [10, 100].
+MIN_COUNT_BINS, MAX_COUNT_BINS = 10, 100
+
+
+def count_rule(num_examples: int) -> int:
+  """The default bin count of N continuous targets: ceil(sqrt(N)) in [10, 100].
+
+  The square-root choice of histogram bins, bounded so that LDS / FDS kernels
+  (a few bins wide) and the shot groups stay meaningful.
+  """
+  return int(min(MAX_COUNT_BINS, max(MIN_COUNT_BINS,
+                                     math.ceil(math.sqrt(num_examples)))))
+
+
+def data_bin_edges(targets, *, low: float | None = None,
+                   high: float | None = None, width: float | None = None,
+                   num_bins: int | None = None) -> tuple[np.ndarray, str]:
+  """Returns bin edges from the training targets, with any given field fixed.
+
+  Unset fields come from the targets (N of them, range [t_min, t_max]):
+
+  * the bin size: if neither `width` nor `num_bins` is given, integer-valued
+    targets (and integer low / high, when given) spanning at most
+    `MAX_INTEGER_BINS` values get width 1 (abalone's rings 1..29 give
+    [1, 30), as the reference's one bin per age); otherwise
+    K = `count_rule(N)` = ceil(sqrt(N)) clipped to [10, 100] equal bins;
+  * `low`: t_min (with a `width` and a given `high`: high minus a whole
+    number of widths, at or below t_min);
+  * `high`: with a width, low plus the fewest whole widths that put t_max
+    inside [low, high); with a bin count, t_max (the last bin is closed).
+
+  With `low`, `high` and `width` all given, (high - low) must be a whole
+  number of widths (`bin_edges`). Targets outside the result are not
+  checked here (`count_outside`).
+
+  Args:
+    targets: float [N] finite training targets, N >= 1.
+    low: the first edge, or None.
+    high: the last edge, or None.
+    width: the width of every bin, or None.
+    num_bins: K, or None; not together with `width`.
+
+  Returns:
+    (float64 [K + 1] edges, a short description of the rule used).
+
+  Example:
+    >>> edges, rule = data_bin_edges(rings)  # rings 1..29: [1, 2, ..., 30]
+  """
+  t = np.asarray(targets, np.float64).reshape(-1)
+  if t.size == 0:
+    raise ValueError("bins from the training targets need at least one "
+                     "target.")
+  if not np.all(np.isfinite(t)):
+    raise ValueError("the training targets must be finite.")
+  if width is not None and num_bins is not None:
+    raise ValueError(
+        f"give at most one of width ({width}) and num_bins ({num_bins}).")
+  if width is not None and not width > 0:
+    raise ValueError(f"width must be > 0, got {width}.")
+  if num_bins is not None and (isinstance(num_bins, bool) or
+                               int(num_bins) != num_bins or num_bins < 1):
+    raise ValueError(f"num_bins must be an integer >= 1, got {num_bins!r}.")
+  t_min, t_max = float(t.min()), float(t.max())
+  lo = t_min if low is None else float(low)
+  hi = t_max if high is None else float(high)
+  rule = "given"
+  if width is None and num_bins is None:
+    ends = [x for x in (low, high) if x is not None]
+    integral = (np.all(t == np.round(t)) and
+                all(float(x).is_integer() for x in ends))
+    if integral and (hi - lo + 1) <= MAX_INTEGER_BINS:
+      width = 1.0
+      rule = "width 1 (integer-valued targets)"
+    else:
+      num_bins = count_rule(t.size)
+      rule = f"count: ceil(sqrt(N = {t.size})) in [10, 100] = {num_bins}"
+  if width is not None:
+    if low is None and high is not None:
+      lo = hi - width * max(1, math.ceil((hi - t_min) / width - 1e-9))
+    if high is None:
+      hi = lo + width * max(1, math.floor((t_max - lo) / width + 1e-9) + 1)
+    return bin_edges(lo, hi, width=width), rule
+  if not hi > lo:  # All targets equal: one bin around them.
+    if low is None and high is None:
+      lo, hi = lo - 0.5, hi + 0.5
+  return bin_edges(lo, hi, num_bins=num_bins), rule
+
+
+def count_outside(labels, edges) -> int:
+  """The number of labels outside [edges[0], edges[K]] (host-side)."""
+  edges = check_edges(edges)
+  labels = np.asarray(labels, np.float32).reshape(-1)
+  low, high = np.float32(edges[0]), np.float32(edges[-1])
+  return int(np.sum((labels < low) | (labels > high)))
 
 
 def check_edges(edges, name: str = "edges") -> np.ndarray:

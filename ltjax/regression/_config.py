@@ -10,6 +10,7 @@ data is read or anything is compiled and raises a `ValueError` naming
 import os
 
 import ml_collections
+from ml_collections import config_dict
 import numpy as np
 
 from ltjax import models
@@ -23,6 +24,8 @@ from ltjax.regression import _losses
 LOSSES = ("l1", "mse", "focal_l1", "focal_mse", "huber", "bmc", "bni", "gai")
 BALANCED_MSE_LOSSES = ("bmc", "bni", "gai")
 OPTIMIZERS = ("adam", "sgd")
+BINS_OUTSIDE = ("error", "clip")
+SHOT_THRESHOLDS = ("absolute", "quantile")
 SELECT_METRICS = tuple(f"{m}_{g}" for m in ("mae", "mse", "gm")
                        for g in ("all", "many", "medium", "few"))
 
@@ -33,9 +36,19 @@ def default_config() -> ml_collections.ConfigDict:
   config.task = "regression"
   config.seed = 0
   config.data = _data.default_data_config("abalone")
-  # Label bins for LDS, FDS and the shot groups: [low, high) in steps of
-  # width; labels outside are clipped into the first / last bin.
-  config.bins = ml_collections.ConfigDict(dict(low=1.0, high=30.0, width=1.0))
+  # Label bins for LDS, FDS and the shot groups, in label units. Unset
+  # (None) fields come from the training targets (`data_bin_edges`): range
+  # [min, max], width 1 for integer targets over <= 200 values, else
+  # ceil(sqrt(N)) in [10, 100] bins. Give at most one of width / num_bins.
+  # outside: "error" refuses training targets outside [low, high]; "clip"
+  # puts them in the edge bins. Either way val / test targets outside are
+  # counted, logged and reported in metrics.json (and clipped).
+  config.bins = ml_collections.ConfigDict(dict(
+      low=config_dict.placeholder(float),
+      high=config_dict.placeholder(float),
+      width=config_dict.placeholder(float),
+      num_bins=config_dict.placeholder(int),
+      outside="error"))
   config.model = ml_collections.ConfigDict(dict(
       name="mlp",  # mlp | resnet50 | any ltjax.models name; 1 output
       widths=(128, 128),  # mlp hidden widths (features = the last)
@@ -46,14 +59,20 @@ def default_config() -> ml_collections.ConfigDict:
       padding=16, flip=True, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
   config.loss = ml_collections.ConfigDict(dict(
       name="l1",  # l1 | mse | focal_l1 | focal_mse | huber | bmc | bni | gai
+      # Fields marked [label units] are in the units of the target (of its
+      # std with data.standardize_targets); see ltjax.regression._recipes.
       activation="sigmoid",  # focal: sigmoid | tanh
-      beta=0.2,  # focal
+      beta=0.2,  # focal: scale of |e| [1 / label units]
       gamma=1.0,  # focal
-      huber_beta=1.0,
-      noise_sigma=1.0,  # bmc / bni / gai: initial (or fixed) sigma
+      huber_beta=1.0,  # [label units]
+      noise_sigma=1.0,  # bmc / bni / gai: initial (or fixed) sigma [label u.]
       learn_sigma=True,  # bmc / bni / gai: sigma is a trained parameter
       sigma_lr=1e-2,  # its Adam learning rate (constant)
       gmm_components=8,  # gai: mixture fitted to the training labels
+      # bmc / bni / gai: weight of an added plain MSE term (0: the official
+      # loss); > 0 gives a label isolated in its batch a pull toward its
+      # target under bmc (see ltjax.regression.bmc_loss).
+      mse_weight=0.0,
   ))
   config.reweight = ml_collections.ConfigDict(dict(
       name="none",  # none | sqrt_inv | inverse
@@ -90,8 +109,16 @@ def default_config() -> ml_collections.ConfigDict:
   config.eval_every_epochs = 1
   config.eval_batch_size = 512
   config.select_metric = "mae_all"  # validation metric (lower is better)
+  # Shot groups of the bins by training count. "absolute": many-shot bins
+  # have > shot_many training targets, few-shot < shot_few (the DIR
+  # protocol's 100 / 20). "quantile": the thresholds are the shot_quantiles
+  # (few, many) quantiles of the non-empty bins' training counts (for small
+  # data sets, where every bin would be few-shot); the thresholds used are in
+  # metrics.json["shots"].
+  config.shot_thresholds = "absolute"
   config.shot_many = 100
   config.shot_few = 20
+  config.shot_quantiles = (1 / 3, 2 / 3)
   config.log_every_steps = 50
   config.checkpoint_every_steps = 1000
   config.keep_checkpoints = 3
@@ -117,13 +144,63 @@ def _pair(value, field: str, *, low: float) -> None:
            f"must be (low, high) with {low} < low <= high, got {value}.")
 
 
-def edges_of(config) -> np.ndarray:
-  """The bin edges of `config.bins`."""
+def _bins_fixed(bins) -> bool:
+  """Whether `config.bins` fixes the edges without looking at the data."""
+  return (bins.low is not None and bins.high is not None and
+          (bins.width is not None or bins.num_bins is not None))
+
+
+def _check_bins(config) -> None:
+  bins = config.bins
+  _known(bins.outside, BINS_OUTSIDE, "bins.outside")
+  _require(bins.width is None or bins.width > 0, "bins.width",
+           f"must be > 0 (or None: from the data), got {bins.width}.")
+  _require(bins.num_bins is None or (
+      int(bins.num_bins) == bins.num_bins and bins.num_bins >= 1),
+           "bins.num_bins",
+           f"must be an integer >= 1 (or None), got {bins.num_bins!r}.")
+  _require(bins.width is None or bins.num_bins is None, "bins.num_bins",
+           f"give at most one of bins.width ({bins.width}) and bins.num_bins "
+           f"({bins.num_bins}); a config that sets width (abalone_dir, "
+           f"agedb_dir) cannot unset it from the command line, start from "
+           f"a csv_dir config (bins from the data) instead.")
+  _require(bins.low is None or bins.high is None or bins.low < bins.high,
+           "bins.low", f"must be < bins.high, got {bins.low} and "
+           f"{bins.high}.")
+  if _bins_fixed(bins):
+    edges_of(config, None)  # e.g. not a whole number of widths
+
+
+def edges_of(config, train_targets) -> tuple[np.ndarray, str]:
+  """The bin edges of `config.bins` and the rule that made them.
+
+  Args:
+    config: a regression config.
+    train_targets: float [N] training targets (original units) for the
+      fields left unset; may be None when `config.bins` fixes the edges.
+
+  Returns:
+    (float64 [K + 1] edges, rule description).
+  """
   b = config.bins
   try:
-    return _bins.bin_edges(b.low, b.high, width=b.width)
+    if _bins_fixed(b):
+      if b.width is not None:
+        return _bins.bin_edges(b.low, b.high, width=b.width), "given"
+      return _bins.bin_edges(b.low, b.high, num_bins=b.num_bins), "given"
+    return _bins.data_bin_edges(train_targets, low=b.low, high=b.high,
+                                width=b.width, num_bins=b.num_bins)
   except ValueError as e:
     raise ValueError(f"config.bins: {e}") from e
+
+
+def check_bins_for_run(config, edges) -> None:
+  """The checks that need the number of bins (after the data is read)."""
+  half = (int(config.fds.ks) - 1) // 2
+  _require(not config.fds.enabled or len(edges) - 1 > half, "fds.ks",
+           f"reflect padding by {half} bins needs more than {half} bins, "
+           f"config.bins gives {len(edges) - 1}; use more bins "
+           f"(config.bins.num_bins / width) or a smaller fds.ks.")
 
 
 def validate_config(config) -> None:
@@ -134,7 +211,7 @@ def validate_config(config) -> None:
   loss, reweight, fds, rrt, optim, model = (
       config.loss, config.reweight, config.fds, config.rrt, config.optim,
       config.model)
-  edges = edges_of(config)
+  _check_bins(config)
   _known(loss.name, LOSSES, "loss.name")
   _known(loss.activation, _losses.ACTIVATIONS, "loss.activation")
   _require(loss.beta >= 0, "loss.beta", f"must be >= 0, got {loss.beta}.")
@@ -147,6 +224,13 @@ def validate_config(config) -> None:
            f"must be > 0, got {loss.sigma_lr}.")
   _require(loss.gmm_components >= 1, "loss.gmm_components",
            f"must be >= 1, got {loss.gmm_components}.")
+  _require(loss.mse_weight >= 0, "loss.mse_weight",
+           f"must be >= 0, got {loss.mse_weight}.")
+  _require(loss.mse_weight == 0 or loss.name in BALANCED_MSE_LOSSES,
+           "loss.mse_weight",
+           f"adds an MSE term to the Balanced MSE losses "
+           f"{BALANCED_MSE_LOSSES}; loss {loss.name!r} does not read it, set "
+           f"it to 0.")
   _known(reweight.name, _lds.REWEIGHTS, "reweight.name")
   _kernel(reweight, "reweight")
   _pair(reweight.clip, "reweight.clip", low=0)
@@ -167,10 +251,8 @@ def validate_config(config) -> None:
            f"needs statistics committed at the end of an earlier epoch, got "
            f"{fds.start_smooth}.")
   _pair(fds.clip, "fds.clip", low=0)
-  half = (int(fds.ks) - 1) // 2
-  _require(not fds.enabled or len(edges) - 1 > half, "fds.ks",
-           f"reflect padding by {half} bins needs more than {half} bins, "
-           f"config.bins gives {len(edges) - 1}.")
+  if _bins_fixed(config.bins):
+    check_bins_for_run(config, edges_of(config, None)[0])
   _require(rrt.epochs >= 1, "rrt.epochs", f"must be >= 1, got {rrt.epochs}.")
   _require(rrt.lr > 0, "rrt.lr", f"must be > 0, got {rrt.lr}.")
   if rrt.enabled:
@@ -193,4 +275,8 @@ def validate_config(config) -> None:
   _known(optim.name, OPTIMIZERS, "optim.name")
   train_config.validate_run_fields(config)
   _known(config.select_metric, SELECT_METRICS, "select_metric")
+  _known(config.shot_thresholds, SHOT_THRESHOLDS, "shot_thresholds")
+  q = tuple(config.shot_quantiles)
+  _require(len(q) == 2 and 0 <= q[0] <= q[1] <= 1, "shot_quantiles",
+           f"must be (few, many) with 0 <= few <= many <= 1, got {q}.")
   _data.validate_data_config(config.data)

@@ -1,4 +1,5 @@
-"""Datasets for deep imbalanced regression: abalone, AgeDB-DIR, IMDB-WIKI-DIR.
+"""Datasets for deep imbalanced regression: abalone, AgeDB-DIR, IMDB-WIKI-DIR
+and your own CSV table (`load_csv`, `config.data.name = "csv"`).
 
 A split gives host batches with `get_batch(indices, *, rng=None) -> (inputs,
 float32 targets [b])`: `RegressionSplit` holds arrays in memory (tabular
@@ -18,6 +19,11 @@ rest training. Abalone uses that rule per ring value with a seeded shuffle:
 436 val, 436 test, 3,305 train (30 per ring for rings 5..15; rings with
 n < 3 stay entirely in training).
 
+A NaN or infinite feature or target is an error at load time naming the
+file, line and column (abalone, the DIR CSV, a CSV table), or with
+`drop_nonfinite` the row is dropped and its line logged and recorded in the
+metadata; an in-memory `RegressionSplit` refuses non-finite features too.
+
 AgeDB-DIR / IMDB-WIKI-DIR: the reference's CSV (`age,path,split`) with the
 images under `image_root` (default: the CSV's folder), as in its
 `os.path.join(data_dir, row['path'])`.
@@ -29,12 +35,18 @@ import hashlib
 import os
 from typing import Any
 
+from absl import logging
 import ml_collections
+from ml_collections import config_dict
 import numpy as np
 
+from ltjax import data as ltdata
 from ltjax.data import _images
+from ltjax.regression import _bins
 
 ABALONE_SEXES = ("M", "F", "I")
+ABALONE_COLUMNS = ("sex", "length", "diameter", "height", "whole_weight",
+                   "shucked_weight", "viscera_weight", "shell_weight", "rings")
 AGE_CSV_COLUMNS = ("age", "path", "split")
 
 
@@ -72,9 +84,12 @@ class RegressionSplit:
   Attributes:
     inputs: float32 [N, F] features or uint8 [N, H, W, C] images.
     targets: float32 [N].
+    source_lines: optional int64 [N], the 1-based line of each row in its
+      source file (written with the predictions).
   """
   inputs: np.ndarray
   targets: np.ndarray
+  source_lines: np.ndarray | None = None
 
   def __post_init__(self):
     inputs = np.asarray(self.inputs)
@@ -83,9 +98,21 @@ class RegressionSplit:
     if inputs.ndim < 2:
       raise ValueError(
           f"inputs must be [N, ...] with a feature axis, got {inputs.shape}.")
+    if inputs.dtype != np.uint8 and not np.all(np.isfinite(inputs)):
+      where = tuple(int(i) for i in np.argwhere(~np.isfinite(inputs))[0])
+      raise ValueError(
+          f"inputs must be finite: row {where[0]}, feature {where[1:]} is "
+          f"{inputs[where]}.")
     object.__setattr__(self, "inputs", _readonly(inputs))
     object.__setattr__(self, "targets",
                        _check_targets(self.targets, inputs.shape[0]))
+    if self.source_lines is not None:
+      lines = np.asarray(self.source_lines, np.int64)
+      if lines.shape != (inputs.shape[0],):
+        raise ValueError(
+            f"source_lines must be [N] = [{inputs.shape[0]}], got "
+            f"{lines.shape}.")
+      object.__setattr__(self, "source_lines", _readonly(lines))
 
   def __len__(self) -> int:
     return self.inputs.shape[0]
@@ -235,9 +262,31 @@ def balanced_val_test(labels, *, per_label: int, seed: int,
                for part in (train, val, test))
 
 
-def read_abalone(path: str) -> tuple[np.ndarray, np.ndarray]:
-  """Reads the UCI file: (float64 [N, 10] one-hot sex + 7 numeric, rings)."""
-  rows = []
+def _nonfinite_message(path, line_number, column, name, text, field):
+  return (f"{path}:{line_number}: column {column} ({name}) is {text!r}, not "
+          f"a finite number. Fix or remove the row, or set "
+          f"{field}=True to drop such rows (they are logged).")
+
+
+def read_abalone_rows(path: str, *, drop_nonfinite: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                 list[int]]:
+  """Reads the UCI file, checking every value is a finite number.
+
+  Args:
+    path: the UCI `abalone.data` file.
+    drop_nonfinite: drop rows with a NaN or infinite measurement or rings
+      (and return their line numbers) instead of raising.
+
+  Returns:
+    (float64 [N, 10] one-hot sex + 7 numeric, float64 [N] rings, int64 [N]
+    1-based line of each row, 1-based lines of the dropped rows).
+
+  Raises:
+    ValueError: naming the file, line and column of a malformed row, or of a
+      NaN / infinite value unless `drop_nonfinite`.
+  """
+  rows, lines, dropped = [], [], []
   with open(path, newline="") as f:
     for line_number, row in enumerate(csv.reader(f), 1):
       if not row or not "".join(row).strip():
@@ -250,16 +299,47 @@ def read_abalone(path: str) -> tuple[np.ndarray, np.ndarray]:
         values = [float(x) for x in row[1:]]
       except ValueError as e:
         raise ValueError(f"{path}:{line_number}: {e}") from e
+      bad = [k for k, x in enumerate(values) if not np.isfinite(x)]
+      if bad:
+        if drop_nonfinite:
+          dropped.append(line_number)
+          continue
+        k = bad[0]
+        raise ValueError(_nonfinite_message(
+            path, line_number, k + 2, ABALONE_COLUMNS[k + 1], row[k + 1],
+            "config.data.drop_nonfinite"))
       sex = [float(row[0] == s) for s in ABALONE_SEXES]
       rows.append(sex + values)
+      lines.append(line_number)
+  if dropped:
+    logging.warning("%s: dropped %d rows with a NaN or infinite value "
+                    "(drop_nonfinite), lines %s.", path, len(dropped),
+                    _line_list(dropped))
   if not rows:
     raise ValueError(f"{path} holds no abalone rows.")
   table = np.asarray(rows, np.float64)
-  return table[:, :-1], table[:, -1]
+  return table[:, :-1], table[:, -1], np.asarray(lines, np.int64), dropped
+
+
+def _line_list(lines: list[int], limit: int = 20) -> str:
+  shown = ", ".join(str(n) for n in lines[:limit])
+  return shown + (f", ... ({len(lines) - limit} more)"
+                  if len(lines) > limit else "")
+
+
+def read_abalone(path: str) -> tuple[np.ndarray, np.ndarray]:
+  """Reads the UCI file: (float64 [N, 10] one-hot sex + 7 numeric, rings).
+
+  A NaN or infinite value is an error naming the file, line and column
+  (`read_abalone_rows` can drop such rows instead).
+  """
+  features, rings, _, _ = read_abalone_rows(path)
+  return features, rings
 
 
 def load_abalone(path: str, *, val_per_label: int = 30,
-                 split_seed: int = 0) -> RegressionDataset:
+                 split_seed: int = 0,
+                 drop_nonfinite: bool = False) -> RegressionDataset:
   """The abalone DIR task (see the module docstring).
 
   Args:
@@ -267,11 +347,14 @@ def load_abalone(path: str, *, val_per_label: int = 30,
     val_per_label: validation (and test) rows per ring value, at most a third
       of that ring's rows.
     split_seed: seed of the split.
+    drop_nonfinite: drop (and log) rows with a NaN or infinite value instead
+      of raising.
 
   Returns:
     A `RegressionDataset` with float32 [N, 10] inputs and ring targets.
   """
-  features, rings = read_abalone(path)
+  features, rings, lines, dropped = read_abalone_rows(
+      path, drop_nonfinite=drop_nonfinite)
   train, val, test = balanced_val_test(
       rings, per_label=val_per_label, seed=split_seed)
   numeric = features[:, len(ABALONE_SEXES):]
@@ -282,7 +365,8 @@ def load_abalone(path: str, *, val_per_label: int = 30,
                            (numeric - mean) / std], axis=1)
 
   def split(index):
-    return RegressionSplit(inputs=inputs[index], targets=rings[index])
+    return RegressionSplit(inputs=inputs[index], targets=rings[index],
+                           source_lines=lines[index])
 
   metadata = {
       "source": "abalone", "path": os.path.abspath(path),
@@ -293,6 +377,7 @@ def load_abalone(path: str, *, val_per_label: int = 30,
       "digests": {"train": digest(train), "val": digest(val),
                   "test": digest(test)},
       "feature_mean": mean.tolist(), "feature_std": std.tolist(),
+      "dropped_nonfinite_lines": dropped,
   }
   return RegressionDataset(name="abalone", train=split(train),
                            val=split(val), test=split(test),
@@ -314,6 +399,10 @@ def read_age_csv(path: str) -> dict[str, tuple[list[str], np.ndarray]]:
         age = float(row["age"])
       except ValueError as e:
         raise ValueError(f"{path}:{line_number}: bad age {row['age']!r}") from e
+      if not np.isfinite(age):
+        raise ValueError(
+            f"{path}:{line_number}: column age is {row['age']!r}, not a "
+            f"finite number; fix or remove the row.")
       paths, ages = out.setdefault(row["split"], ([], []))
       paths.append(row["path"])
       ages.append(age)
@@ -358,7 +447,120 @@ def load_age_dataset(name: str, csv_path: str, *, image_root: str = "",
                            test=split("test"), metadata=metadata)
 
 
-DATASETS = ("abalone", "agedb_dir", "imdb_wiki_dir")
+CSV_SPLITS = ("random", "balanced")
+
+
+def _split_rows(targets, *, split: str, val_fraction: float,
+                test_fraction: float, val_per_label: int, seed: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Train / val / test row indices of a CSV source (see `load_csv`)."""
+  n = targets.shape[0]
+  if split == "random":
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(val_fraction * n))
+    n_test = int(round(test_fraction * n))
+    parts = (order[n_val + n_test:], order[:n_val],
+             order[n_val:n_val + n_test])
+    return tuple(np.sort(p).astype(np.int64) for p in parts)
+  edges, _ = _bins.data_bin_edges(targets)
+  strata = np.asarray(_bins.bin_index(targets, edges))
+  return balanced_val_test(strata, per_label=val_per_label, seed=seed)
+
+
+def load_csv(path: str, *, target: Any, missing: str = "",
+             categorical: str = "", header: bool | None = None,
+             delimiter: str = ",", drop_nonfinite: bool = False,
+             split: str = "random", val_fraction: float = 0.1,
+             test_fraction: float = 0.1, val_per_label: int = 30,
+             split_seed: int = 0) -> RegressionDataset:
+  """A regression task from one CSV file of features and a target column.
+
+  The file is read by `ltjax.data.read_csv_table` (header detection, target
+  by name or 0-based index, numeric and one-hot categorical features, the
+  `missing` marker; a NaN, inf or missing numeric value or target is an
+  error naming the file, line and column unless `drop_nonfinite`, which
+  drops and logs those rows). Rows are split with one seeded generator:
+
+  * "random" (default): a uniform random `val_fraction` / `test_fraction` of
+    the rows for validation / test, the rest for training. Validation and
+    test then follow the data's own (imbalanced) target distribution;
+    the many / medium / few-shot metrics show the tail.
+  * "balanced": the DIR protocol (as abalone, AgeDB-DIR): the targets are
+    cut into the default bins of the whole file (`data_bin_edges`: one per
+    value for integer targets over <= 200 values, else ceil(sqrt(N)) in
+    [10, 100] equal bins) and each bin with n rows gives
+    min(val_per_label, n // 3) rows to validation and as many to test.
+
+  Numeric features are standardised with the training rows' mean and std;
+  one-hot features are kept as 0 / 1.
+
+  Args:
+    path: the CSV file.
+    target: the target column, a header name or a 0-based index.
+    missing: the missing-value marker (e.g. "?" or "NA"; "" = empty cell).
+    categorical: comma-separated columns to one-hot even if numeric.
+    header: whether the first row is a header; None detects it.
+    delimiter: "," or another single character, "auto", or "" for
+      whitespace.
+    drop_nonfinite: drop (and log) rows with a non-finite or missing
+      numeric value instead of raising.
+    split: "random" or "balanced".
+    val_fraction: "random": the fraction of rows for validation.
+    test_fraction: "random": the fraction of rows for test.
+    val_per_label: "balanced": the most val (and test) rows per bin.
+    split_seed: seed of the split.
+
+  Returns:
+    A `RegressionDataset` with float32 [N, D] inputs; each split's
+    `source_lines` are the rows' lines in the file.
+  """
+  table = ltdata.read_csv_table(
+      path, target=target, task="regression", missing=missing,
+      drop_nonfinite=drop_nonfinite, categorical=categorical, header=header,
+      delimiter=delimiter or None)
+  targets = np.asarray(table.targets, np.float64)
+  if split not in CSV_SPLITS:
+    raise ValueError(f"split must be one of {CSV_SPLITS}, got {split!r}.")
+  train, val, test = _split_rows(
+      targets, split=split, val_fraction=val_fraction,
+      test_fraction=test_fraction, val_per_label=val_per_label,
+      seed=split_seed)
+  if not train.size:
+    raise ValueError(f"{path}: the split leaves no training rows.")
+  numeric = np.asarray([name in table.schema.columns and
+                        table.schema.kinds[table.schema.columns.index(name)]
+                        == "numeric" for name in table.feature_names], bool)
+  features = np.asarray(table.features, np.float64)
+  mean = np.where(numeric, features[train].mean(axis=0), 0.0)
+  std = features[train].std(axis=0)
+  std = np.where(numeric & (std > 0), std, 1.0)
+  inputs = (features - mean) / std
+  lines = np.asarray(table.line_numbers, np.int64)
+
+  def part(index):
+    return RegressionSplit(inputs=inputs[index], targets=targets[index],
+                           source_lines=lines[index])
+
+  metadata = {
+      "source": "csv", "path": os.path.abspath(path),
+      "target": table.target_name, "rows": int(targets.shape[0]),
+      "feature_names": list(table.feature_names),
+      "dropped_nonfinite_lines": list(table.dropped_lines),
+      "split": split, "split_seed": int(split_seed),
+      **({"val_fraction": float(val_fraction),
+          "test_fraction": float(test_fraction)} if split == "random" else
+         {"val_per_label": int(val_per_label)}),
+      "sizes": {"train": int(train.size), "val": int(val.size),
+                "test": int(test.size)},
+      "digests": {"train": digest(train), "val": digest(val),
+                  "test": digest(test)},
+      "feature_mean": mean.tolist(), "feature_std": std.tolist(),
+  }
+  return RegressionDataset(name="csv", train=part(train), val=part(val),
+                           test=part(test), metadata=metadata)
+
+
+DATASETS = ("abalone", "agedb_dir", "imdb_wiki_dir", "csv")
 
 
 def default_data_config(name: str) -> ml_collections.ConfigDict:
@@ -369,6 +571,8 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
         path="",  # the UCI abalone.data file
         val_per_label=30,  # val (and test) rows per ring, <= a third
         split_seed=0,
+        drop_nonfinite=False,  # True: drop (and log) NaN / inf rows
+        standardize_targets=False,  # train on (y - mean) / std
     ))
   if name in ("agedb_dir", "imdb_wiki_dir"):
     return ml_collections.ConfigDict(dict(
@@ -377,6 +581,24 @@ def default_data_config(name: str) -> ml_collections.ConfigDict:
         image_root="",  # folder of the CSV's image paths; "" = CSV's folder
         image_size=224,
         num_workers=0,
+        standardize_targets=False,  # train on (y - mean) / std
+    ))
+  if name == "csv":
+    return ml_collections.ConfigDict(dict(
+        name=name,
+        path="",  # the CSV file
+        target="",  # the target column: header name or 0-based index
+        missing="",  # missing-value marker ("" = empty cell; UCI: "?")
+        categorical="",  # comma-separated columns to one-hot if numeric
+        header=config_dict.placeholder(bool),  # None: detected
+        delimiter=",",  # a character, "auto", or "" for whitespace
+        drop_nonfinite=False,  # True: drop (and log) NaN / inf / missing
+        split="random",  # random | balanced (the DIR protocol)
+        val_fraction=0.1,  # random split
+        test_fraction=0.1,
+        val_per_label=30,  # balanced split: val (and test) rows per bin
+        split_seed=0,
+        standardize_targets=True,  # train on (y - mean) / std
     ))
   raise ValueError(f"config.data.name: {name!r} is not one of {DATASETS}.")
 
@@ -386,21 +608,43 @@ def validate_data_config(data) -> None:
   if data.name not in DATASETS:
     raise ValueError(
         f"config.data.name: {data.name!r} is not one of {list(DATASETS)}.")
-  what, example = (("the UCI abalone.data file", "abalone.data")
-                   if data.name == "abalone" else
-                   ("the DIR CSV file (age,path,split)", f"{data.name}.csv"))
+  what, example = {
+      "abalone": ("the UCI abalone.data file", "abalone.data"),
+      "csv": ("a CSV file of features and a target column", "table.csv"),
+  }.get(data.name, ("the DIR CSV file (age,path,split)", f"{data.name}.csv"))
+  fields = set(default_data_config(data.name).keys())
+  if set(data.keys()) != fields:
+    raise ValueError(
+        f"config.data: the fields of data.name={data.name!r} are "
+        f"{sorted(fields)}, got {sorted(data.keys())}; start from a config "
+        f"of that source (a CSV: experiments/configs/csv_dir/*.py).")
   if not data.path:
     raise ValueError(
         f"config.data.path: set it to {what}, e.g. "
         f"--config.data.path=/path/to/{example}.")
   if not os.path.isfile(data.path):
     raise ValueError(f"config.data.path: {data.path!r} is not a file ({what}).")
-  if data.name == "abalone":
+  if data.name in ("abalone", "csv"):
     if int(data.val_per_label) != data.val_per_label or data.val_per_label < 0:
       raise ValueError(
           f"config.data.val_per_label: must be an integer >= 0, got "
           f"{data.val_per_label!r}.")
-  else:
+  if data.name == "csv":
+    if data.target == "":
+      raise ValueError(
+          "config.data.target: set the target column, a header name or a "
+          "0-based index, e.g. --config.data.target=price.")
+    if data.split not in CSV_SPLITS:
+      raise ValueError(
+          f"config.data.split: {data.split!r} is not one of "
+          f"{list(CSV_SPLITS)}.")
+    if not (0 <= data.val_fraction and 0 <= data.test_fraction and
+            data.val_fraction + data.test_fraction < 1):
+      raise ValueError(
+          f"config.data.val_fraction / test_fraction: need fractions >= 0 "
+          f"summing to < 1, got {data.val_fraction} and "
+          f"{data.test_fraction}.")
+  elif data.name != "abalone":
     if data.image_root and not os.path.isdir(data.image_root):
       raise ValueError(
           f"config.data.image_root: {data.image_root!r} is not a folder.")
@@ -418,7 +662,17 @@ def load_regression_dataset(data) -> RegressionDataset:
   validate_data_config(data)
   if data.name == "abalone":
     return load_abalone(data.path, val_per_label=data.val_per_label,
-                        split_seed=data.split_seed)
+                        split_seed=data.split_seed,
+                        drop_nonfinite=data.drop_nonfinite)
+  if data.name == "csv":
+    return load_csv(data.path, target=data.target, missing=data.missing,
+                    categorical=data.categorical, header=data.header,
+                    delimiter=data.delimiter,
+                    drop_nonfinite=data.drop_nonfinite, split=data.split,
+                    val_fraction=data.val_fraction,
+                    test_fraction=data.test_fraction,
+                    val_per_label=data.val_per_label,
+                    split_seed=data.split_seed)
   return load_age_dataset(data.name, data.path, image_root=data.image_root,
                           image_size=data.image_size,
                           num_workers=data.num_workers)

@@ -54,7 +54,13 @@ class Run:
   dataset: Any
   mesh: jax.sharding.Mesh
   edges: np.ndarray
+  bins_rule: str  # how the edges were made ("given" or a data rule)
+  outside: dict[str, int]  # targets outside the bins, per split
   train_bin_counts: np.ndarray
+  shot_many: float  # the shot-group thresholds used (config.shot_*)
+  shot_few: float
+  target_shift: float  # the model predicts (y - shift) / scale
+  target_scale: float
   bin_weights: np.ndarray  # what config.reweight gives (RRT: stage 2)
   steps_per_epoch: int
   total_steps: int
@@ -66,6 +72,7 @@ class Run:
   train_step: Any
   eval_step: Any
   feature_step: Any
+  predict_step: Any
   init_state: Any
 
 
@@ -100,6 +107,44 @@ def build_model(config):
                             dtype=jnp.dtype(config.model.dtype), **kwargs)
 
 
+def bins_outside(config, dataset, edges) -> dict[str, int]:
+  """Counts the targets of each split outside the bins; checks training's.
+
+  Training targets outside [edges[0], edges[K]] are an error unless
+  `config.bins.outside == "clip"`; val / test ones are clipped into the edge
+  bins for the per-bin metrics (their errors are exact) and reported.
+  """
+  outside = {}
+  for name in ("train", "val", "test"):
+    split = getattr(dataset, name, None)
+    if split is None:
+      continue
+    targets = np.asarray(split.targets)
+    outside[name] = _bins.count_outside(targets, edges)
+    if not outside[name]:
+      continue
+    what = {"train": "training", "val": "validation"}.get(name, name)
+    where = (f"{outside[name]} of {targets.size} {what} targets lie outside "
+             f"the bins [{edges[0]:g}, {edges[-1]:g}] (targets in "
+             f"[{targets.min():g}, {targets.max():g}])")
+    if name == "train" and config.bins.outside == "error":
+      raise ValueError(
+          f"config.bins: {where}. Widen config.bins.low / high, leave them "
+          f"unset (None) to take the range from the training targets, or set "
+          f"config.bins.outside='clip' to count them in the edge bins.")
+    logging.warning("%s; they are counted in the edge bins.", where)
+  return outside
+
+
+def target_standardization(config, train_targets) -> tuple[float, float]:
+  """(shift, scale): the training targets' mean and std, or (0, 1)."""
+  if not config.data.get("standardize_targets", False):
+    return 0.0, 1.0
+  targets = np.asarray(train_targets, np.float64)
+  std = float(targets.std())
+  return float(targets.mean()), (std if std > 0 else 1.0)
+
+
 def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   """Builds model, optimizer, objective, weights and the compiled steps."""
   mesh = _parallel.data_mesh() if mesh is None else mesh
@@ -108,9 +153,15 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   # to split evenly (as the classification loop) rather than refused.
   eval_batch_size = _parallel.round_up_batch_size(config.eval_batch_size,
                                                   mesh)
-  edges = _config.edges_of(config)
   train_targets = np.asarray(dataset.train.targets)
+  edges, bins_rule = _config.edges_of(config, train_targets)
+  _config.check_bins_for_run(config, edges)
+  outside = bins_outside(config, dataset, edges)
   counts = _bins.bin_counts(train_targets, edges)
+  shot_many, shot_few = _metrics.shot_thresholds(
+      counts, rule=config.shot_thresholds, many=config.shot_many,
+      few=config.shot_few, quantiles=tuple(config.shot_quantiles))
+  target_shift, target_scale = target_standardization(config, train_targets)
   steps_per_epoch = sampling.steps_per_epoch(len(dataset.train),
                                              config.batch_size)
   total_steps = config.num_epochs * steps_per_epoch
@@ -123,7 +174,9 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   dtype = jnp.dtype(config.model.dtype)
   model = build_model(config)
   objective = _step.make_objective(config.loss, edges=edges,
-                                   train_targets=train_targets)
+                                   train_targets=train_targets,
+                                   target_shift=target_shift,
+                                   target_scale=target_scale)
   bin_weights = bin_weights_of(config, train_targets, edges)
   # RRT trains its encoder without re-weighting; the weights are for stage 2.
   stage1_weights = (np.ones_like(bin_weights) if config.rrt.enabled
@@ -144,12 +197,20 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                             schedule=schedule, edges=edges,
                             bin_weights=stage1_weights,
                             fds_config=config.fds,
-                            steps_per_epoch=steps_per_epoch),
+                            steps_per_epoch=steps_per_epoch,
+                            target_shift=target_shift,
+                            target_scale=target_scale),
       in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
       donate_argnums=0)
-  eval_step = jax.jit(_step.make_eval_step(model, preprocess, edges=edges),
+  eval_step = jax.jit(_step.make_eval_step(model, preprocess, edges=edges,
+                                           target_shift=target_shift,
+                                           target_scale=target_scale),
                       in_shardings=(replicated, batch),
                       out_shardings=replicated)
+  predict_step = jax.jit(
+      _step.make_predict_step(model, preprocess, target_shift=target_shift,
+                              target_scale=target_scale),
+      in_shardings=(replicated, batch), out_shardings=replicated)
   feature_step = jax.jit(_step.make_feature_step(model, preprocess),
                          in_shardings=(replicated, batch),
                          out_shardings=replicated)
@@ -160,13 +221,16 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                                  fds_shape=fds_shape),
       out_shardings=replicated)
   return Run(config=config, dataset=dataset, mesh=mesh, edges=edges,
-             train_bin_counts=counts, bin_weights=bin_weights,
+             bins_rule=bins_rule, outside=outside,
+             train_bin_counts=counts, shot_many=shot_many, shot_few=shot_few,
+             target_shift=target_shift, target_scale=target_scale,
+             bin_weights=bin_weights,
              steps_per_epoch=steps_per_epoch, total_steps=total_steps,
              eval_batch_size=eval_batch_size, schedule=schedule,
              model=model, objective=objective, preprocess=preprocess,
              train_step=train_step,
              eval_step=eval_step, feature_step=feature_step,
-             init_state=init_state)
+             predict_step=predict_step, init_state=init_state)
 
 
 def epoch_plan(run: Run, epoch: int) -> np.ndarray:
@@ -221,10 +285,42 @@ def extract_features(run: Run, state, split) -> np.ndarray:
   return features
 
 
+def predict_split(run: Run, state, split) -> np.ndarray:
+  """Evaluation-mode predictions of a whole split in label units, [N]."""
+  parts = []
+  for batch in _eval_batches(run, split):
+    parts.append(np.asarray(jax.device_get(run.predict_step(state, batch))))
+  if not parts:
+    return np.zeros((0,), np.float32)
+  return np.concatenate(parts)[:len(split)].astype(np.float32)
+
+
+def write_predictions(run: Run, workdir: str, predictions) -> None:
+  """Writes the test split's per-example predictions to predictions.npz.
+
+  Keys: "index" (int64 position in the test split), "target" and
+  "prediction" (float32, original label units), and "source_line" (the
+  row's 1-based line in its source file) for tabular sources. Written
+  atomically by the writer process.
+  """
+  split = run.dataset.test
+  if split is None or not _report.is_writer():
+    return
+  arrays = {"index": np.arange(len(split), dtype=np.int64),
+            "target": np.asarray(split.targets, np.float32),
+            "prediction": np.asarray(predictions, np.float32)}
+  lines = getattr(split, "source_lines", None)
+  if lines is not None:
+    arrays["source_line"] = np.asarray(lines, np.int64)
+  path = os.path.join(workdir, "predictions.npz")
+  partial = path + ".partial.npz"
+  np.savez(partial, **arrays)
+  os.replace(partial, path)
+
+
 def _split_record(run: Run, sums) -> dict[str, Any]:
-  config = run.config
   summary = _metrics.regression_summary(
-      sums, run.train_bin_counts, many=config.shot_many, few=config.shot_few)
+      sums, run.train_bin_counts, many=run.shot_many, few=run.shot_few)
   curve = _metrics.per_bin_errors(sums)
   summary["per_bin"] = {k: v.tolist() for k, v in curve.items()}
   return summary
@@ -271,8 +367,12 @@ def run_rrt(run: Run, state, workdir: str, writer) -> list[dict[str, Any]]:
       jax.random.fold_in(jax.random.PRNGKey(config.seed), 2),
       jnp.asarray(train_x[:1]))["params"]
   edges = run.edges
+  def head_predict(head, x):
+    return _step.to_original(_step.predict(head, x), run.target_shift,
+                             run.target_scale)
+
   batch_sums = jax.jit(lambda head, x, y: (
-      _metrics.RegressionSums.from_predictions(_step.predict(head, x), y,
+      _metrics.RegressionSums.from_predictions(head_predict(head, x), y,
                                                edges=edges)))
   base_step = int(state.step)
   per_epoch = sampling.steps_per_epoch(len(train_x), config.batch_size)
@@ -320,6 +420,9 @@ def run_rrt(run: Run, state, workdir: str, writer) -> list[dict[str, Any]]:
     saver.save(path, jax.device_get(head))
     saver.wait_until_finished()
     saver.close()
+  test_x, _ = evals["test"]
+  write_predictions(run, workdir, np.asarray(jax.jit(head_predict)(
+      head, jnp.asarray(test_x))) if len(test_x) else np.zeros((0,)))
   return records
 
 
@@ -340,8 +443,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   dataset = _data.load_regression_dataset(config.data)
   os.makedirs(workdir, exist_ok=True)
   run = build_run(config, dataset)
-  groups = _metrics.bin_groups(run.train_bin_counts, many=config.shot_many,
-                               few=config.shot_few)
+  groups = _metrics.bin_groups(run.train_bin_counts, many=run.shot_many,
+                               few=run.shot_few)
   logging.info(
       "%s: %d train / %d val / %d test; %d bins (%d many, %d medium, %d few "
       "by training count); %d steps (%d per epoch) on %d devices.",
@@ -384,6 +487,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if checkpointer is not None:
     checkpointer.maybe_save(int(state.step), state, force=True)
     checkpointer.close()
+  if not config.rrt.enabled:
+    write_predictions(run, workdir,
+                      predict_split(run, state, run.dataset.test))
   stage = "train"
   if config.rrt.enabled:
     history.extend(run_rrt(run, state, workdir, writer))
@@ -405,17 +511,25 @@ def _final_report(run: Run, history, workdir, *, stage: str,
   final = [r for r in history if r.get("stage", "train") == stage][-1]
   best = _driver.best_record(history, config.select_metric, mode="min",
                              stage=stage)
-  groups = _metrics.bin_groups(run.train_bin_counts, many=config.shot_many,
-                               few=config.shot_few)
+  groups = _metrics.bin_groups(run.train_bin_counts, many=run.shot_many,
+                               few=run.shot_few)
   result = {
       "final": _driver.without(final, "per_bin"),
       "best_val": _driver.without(best, "per_bin"),
       "select_metric": config.select_metric,
       "stage": stage,
       "data": run.dataset.metadata,
-      "bins": {"edges": run.edges.tolist(),
+      "bins": {"edges": run.edges.tolist(), "rule": run.bins_rule,
+               "outside": run.outside,
                "train_counts": run.train_bin_counts.tolist(),
                "groups": groups},
+      "shots": {"thresholds": config.shot_thresholds,
+                "many": run.shot_many, "few": run.shot_few,
+                **({"quantiles": list(config.shot_quantiles)}
+                   if config.shot_thresholds == "quantile" else {})},
+      "target_standardization": (
+          {"mean": run.target_shift, "std": run.target_scale}
+          if config.data.get("standardize_targets", False) else None),
       "run": run_info,
   }
   _report.write_metrics(workdir, result)

@@ -208,15 +208,23 @@ def _noise_var(noise_sigma, dtype):
   return jnp.square(sigma.astype(dtype))
 
 
+def _with_mse(loss, error, mse_weight):
+  v.check_scalar(mse_weight, "mse_weight", minimum=0.0)
+  if isinstance(mse_weight, (int, float)) and mse_weight == 0:
+    return loss
+  return loss + mse_weight * error * error
+
+
 def bmc_loss(predictions: jax.typing.ArrayLike,
              targets: jax.typing.ArrayLike, *,
-             noise_sigma: jax.typing.ArrayLike) -> jax.Array:
+             noise_sigma: jax.typing.ArrayLike,
+             mse_weight: float = 0.0) -> jax.Array:
   r"""Computes the Balanced MSE loss, batch Monte-Carlo (BMC) form.
 
   .. math::
     z_{ij} = -\frac{(\hat y_i - y_j)^2}{2 \sigma^2}, \qquad
     \ell_i = -\log \mathrm{softmax}_j(z_{i\cdot})_i \cdot
-    \mathrm{sg}(2 \sigma^2)
+    \mathrm{sg}(2 \sigma^2) + \lambda e_i^2
 
   The targets of the batch stand in for the training label distribution, so
   the loss is MSE with the label prior divided out. The factor 2 sigma^2
@@ -224,12 +232,27 @@ def bmc_loss(predictions: jax.typing.ArrayLike,
   sigma is trained only through the softmax. The batch is the *global* batch:
   under `jax.jit` on a sharded batch the [B, B] logits span every device.
 
+  An isolated label gets no pull toward its target. The softmax compares
+  prediction i only with the batch's targets, so when y_i is far (in units
+  of sigma) from every other target of the batch, any prediction on y_i's
+  side of them already gives softmax_i = 1: the loss and its gradient are 0
+  for all those predictions (63 targets near 85, one at 5, sigma = 2.8: zero
+  for every prediction of the one from -200 to 15), so nothing stops it
+  drifting. This is the batch estimate's nature, not a numerical fault.
+  Remedies: a larger batch or sigma; `bni_loss` / `gai_loss`, whose
+  balancing term uses the whole training label distribution (an isolated
+  label inside its support keeps a gradient toward its target); or
+  `mse_weight` lambda > 0, a plain MSE term added to every variant (an ltjax
+  option: the official code has none; lambda is in squared label units).
+
   Args:
     predictions: float [B].
     targets: float [B].
     noise_sigma: float scalar sigma, fixed or learnable (the reference
       initialises it to 1.0 and trains it with its own learning rate); its
       sign does not matter.
+    mse_weight: lambda >= 0, weight of the added plain MSE term (0: the
+      official loss).
 
   Returns:
     float [B].
@@ -251,14 +274,16 @@ def bmc_loss(predictions: jax.typing.ArrayLike,
   logits = -jnp.square(predictions[:, None] - targets[None, :]) / (
       2.0 * noise_var)
   cross_entropy = jax.nn.logsumexp(logits, axis=-1) - jnp.diagonal(logits)
-  return cross_entropy * jax.lax.stop_gradient(2.0 * noise_var)
+  return _with_mse(cross_entropy * jax.lax.stop_gradient(2.0 * noise_var),
+                   error, mse_weight)
 
 
 def bni_loss(predictions: jax.typing.ArrayLike,
              targets: jax.typing.ArrayLike, *,
              noise_sigma: jax.typing.ArrayLike,
              bin_centers: jax.typing.ArrayLike,
-             bin_weights: jax.typing.ArrayLike) -> jax.Array:
+             bin_weights: jax.typing.ArrayLike,
+             mse_weight: float = 0.0) -> jax.Array:
   r"""Computes the Balanced MSE loss, bin-based numerical integration (BNI).
 
   .. math::
@@ -267,6 +292,11 @@ def bni_loss(predictions: jax.typing.ArrayLike,
     \cdot \mathrm{sg}(2\sigma^2)
 
   with bin centres c_k and the training label distribution p_k over bins.
+  Its gradient in the prediction is 2 (E_q[c] - y_i), q(k) proportional to
+  p_k N(y^_i; c_k, sigma^2): it does not depend on the rest of the batch, so
+  unlike `bmc_loss` an isolated label keeps a pull toward its target (up to
+  the bin discretisation: a target at the edge of the support is pulled
+  toward its bin's centre).
 
   Args:
     predictions: float [B].
@@ -275,6 +305,8 @@ def bni_loss(predictions: jax.typing.ArrayLike,
     bin_centers: float [K] (`bin_centers(edges)`).
     bin_weights: float [K] >= 0, the empirical training label distribution
       (counts / N); bins with p_k = 0 drop out.
+    mse_weight: lambda >= 0, weight of an added plain MSE term (see
+      `bmc_loss`).
 
   Returns:
     float [B].
@@ -297,7 +329,8 @@ def bni_loss(predictions: jax.typing.ArrayLike,
       -jnp.square(predictions[:, None] - centers[None, :]) / (2.0 * noise_var),
       axis=-1, b=jnp.broadcast_to(prior, (predictions.shape[0],) +
                                   prior.shape))
-  return (mse_term + balancing) * jax.lax.stop_gradient(2.0 * noise_var)
+  return _with_mse((mse_term + balancing) * jax.lax.stop_gradient(
+      2.0 * noise_var), error, mse_weight)
 
 
 def gai_loss(predictions: jax.typing.ArrayLike,
@@ -305,7 +338,8 @@ def gai_loss(predictions: jax.typing.ArrayLike,
              noise_sigma: jax.typing.ArrayLike,
              gmm_means: jax.typing.ArrayLike,
              gmm_variances: jax.typing.ArrayLike,
-             gmm_weights: jax.typing.ArrayLike) -> jax.Array:
+             gmm_weights: jax.typing.ArrayLike,
+             mse_weight: float = 0.0) -> jax.Array:
   r"""Computes the Balanced MSE loss, GMM-based analytic integration (GAI).
 
   .. math::
@@ -316,7 +350,9 @@ def gai_loss(predictions: jax.typing.ArrayLike,
   with the training label distribution modelled as a 1-D Gaussian mixture
   (pi, mu, v), e.g. from `fit_label_gmm`. (The constant sqrt(2 pi) is the
   reference code's: its balancing term is -0.5 log(v + sigma^2) - 0.5
-  (y^ - mu)^2 / (v + sigma^2) + log pi.)
+  (y^ - mu)^2 / (v + sigma^2) + log pi.) Like `bni_loss`, the balancing term
+  uses the training label distribution, not the batch, so an isolated label
+  keeps a gradient toward its target.
 
   Args:
     predictions: float [B].
@@ -325,6 +361,8 @@ def gai_loss(predictions: jax.typing.ArrayLike,
     gmm_means: float [M].
     gmm_variances: float [M], > 0.
     gmm_weights: float [M], >= 0, summing to 1.
+    mse_weight: lambda >= 0, weight of an added plain MSE term (see
+      `bmc_loss`).
 
   Returns:
     float [B].
@@ -350,7 +388,8 @@ def gai_loss(predictions: jax.typing.ArrayLike,
       -0.5 * jnp.log(total_var)
       - 0.5 * jnp.square(predictions[:, None] - means[None, :]) / total_var,
       axis=-1, b=jnp.broadcast_to(weights, total_var.shape))
-  return (mse_term + balancing) * jax.lax.stop_gradient(2.0 * noise_var)
+  return _with_mse((mse_term + balancing) * jax.lax.stop_gradient(
+      2.0 * noise_var), error, mse_weight)
 
 
 def fit_label_gmm(labels, *, num_components: int = 8, iterations: int = 200,

@@ -11,7 +11,7 @@ Metrics (Yang et al. 2021): MAE, MSE and GM, the geometric mean of the
 per-example |e| (exp of the mean log|e|; an exact zero error makes it 0, as
 `scipy.stats.gmean`), over all examples and over many / medium / few-shot
 bins: more than `many` (100) training examples, fewer than `few` (20), the
-rest. Within a group errors are averaged per example (not per bin). A group
+rest (or thresholds relative to the data: `shot_thresholds`). Within a group errors are averaged per example (not per bin). A group
 with no evaluated example is NaN (`null` in the JSON files), never an error.
 Bins with no training example are few-shot (0 < 20), as in the reference.
 """
@@ -142,7 +142,7 @@ def per_bin_errors(sums: RegressionSums) -> dict[str, np.ndarray]:
 
 
 def regression_summary(sums: RegressionSums, train_bin_counts, *,
-                       many: int = 100, few: int = 20) -> dict[str, float]:
+                       many: float = 100, few: float = 20) -> dict[str, float]:
   """MAE, MSE and GM over all examples and the many / medium / few groups.
 
   Args:
@@ -180,10 +180,51 @@ def regression_summary(sums: RegressionSums, train_bin_counts, *,
   return out
 
 
-def bin_groups(train_bin_counts, *, many: int = 100,
-               few: int = 20) -> list[str]:
+def bin_groups(train_bin_counts, *, many: float = 100,
+               few: float = 20) -> list[str]:
   """The shot group name of every bin."""
   groups = ltmetrics.shot_groups(np.asarray(train_bin_counts), many=many,
                                  few=few)
   return [next(g for g in ltmetrics.SHOT_GROUPS if groups[g][k])
           for k in range(len(train_bin_counts))]
+
+
+def shot_thresholds(train_bin_counts, *, rule: str = "absolute",
+                    many: float = 100, few: float = 20,
+                    quantiles: tuple[float, float] = (1 / 3, 2 / 3)
+                    ) -> tuple[float, float]:
+  """The (many, few) count thresholds of the shot groups.
+
+  "absolute" returns (`many`, `few`) as given (the DIR protocol: 100, 20).
+  "quantile" returns the `quantiles` = (q_few, q_many) quantiles of the
+  training counts of the non-empty bins (linear interpolation, as
+  `np.quantile`): many-shot bins are those above the q_many quantile,
+  few-shot those below the q_few quantile (and empty bins), so a small data
+  set still has all three groups.
+
+  Args:
+    train_bin_counts: int [K] training examples per bin.
+    rule: "absolute" or "quantile".
+    many: the absolute many-shot threshold.
+    few: the absolute few-shot threshold.
+    quantiles: (q_few, q_many), 0 <= q_few <= q_many <= 1.
+
+  Returns:
+    (many, few) as floats, for `regression_summary` and `bin_groups`.
+  """
+  if rule == "absolute":
+    return float(many), float(few)
+  if rule != "quantile":
+    raise ValueError(
+        f"rule must be 'absolute' or 'quantile', got {rule!r}.")
+  q_few, q_many = quantiles
+  if not 0 <= q_few <= q_many <= 1:
+    raise ValueError(
+        f"quantiles must be (few, many) with 0 <= few <= many <= 1, got "
+        f"{quantiles}.")
+  counts = np.asarray(train_bin_counts, np.float64)
+  counts = counts[counts > 0]
+  if not counts.size:
+    raise ValueError("quantile shot thresholds need a non-empty bin.")
+  return (float(np.quantile(counts, q_many)),
+          float(np.quantile(counts, q_few)))

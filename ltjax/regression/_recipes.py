@@ -8,7 +8,24 @@ decay epochs scaled in proportion (e.g. `lds_fds.py:30`).
 Datasets: `abalone_dir` (UCI abalone, MLP, a CPU-sized task),
 `agedb_dir` and `imdb_wiki_dir` (ResNet-50 from scratch on 224 x 224 faces,
 Adam 1e-3, weight decay 1e-4, batch 256, 90 epochs, x0.1 at epochs 60 and
-80, L1 loss, as the reference scripts).
+80, L1 loss, as the reference scripts), `csv_dir` (your own CSV table:
+abalone's MLP recipe with bins from the training targets, standardised
+targets and quantile shot thresholds).
+
+Hyperparameters in label units. The bins (`bins.low` / `high` / `width`),
+the Huber threshold `loss.huber_beta`, focal-R's `loss.beta` (it scales
+|e|), Balanced MSE's `loss.noise_sigma` (initial or fixed sigma) and its
+`loss.mse_weight` (per squared unit) are in the units of the target; LDS and
+FDS kernels (`ks`, `sigma`) are in bins, so their reach in label units is
+the bin width times that. The optimiser couples to the units too: with L1
+the gradient does not scale with the target but the size of the output the
+network must reach does (a target x100 needs x100 larger weights: far more
+steps at the same `optim.lr`, and a coupled `optim.weight_decay` pulls
+harder on them); with MSE / Balanced MSE the gradients scale with the
+target. With `data.standardize_targets` (default for `csv_dir`) the loss,
+the output and `loss.huber_beta`, `loss.beta`, `loss.noise_sigma` and
+`loss.mse_weight` are in units of the training targets' std instead; the
+bins, metrics and predictions stay in the original units.
 """
 
 import ml_collections
@@ -104,10 +121,30 @@ def _faces(config, name):
   config.checkpoint_every_steps = 1000
 
 
+def _csv(config):
+  # Your own table: bins, target scale and shot thresholds come from the
+  # data, so nothing here is in the units of a particular target.
+  config.data = _data.default_data_config("csv")  # standardize_targets=True
+  config.bins.low = config.bins.high = config.bins.width = None
+  config.bins.num_bins = None  # from the training targets
+  config.shot_thresholds = "quantile"
+  config.model.name = "mlp"
+  config.model.widths = (128, 128)
+  config.num_epochs = 90
+  config.batch_size = 64
+  config.eval_batch_size = 512
+  config.optim.decay_epochs = (60, 80)
+  config.optim.decay_factors = (0.1, 0.01)
+  config.rrt.epochs = 90
+  config.log_every_steps = 500
+  config.checkpoint_every_steps = 2000
+
+
 DATASETS = {
     "abalone_dir": _abalone,
     "agedb_dir": lambda c: _faces(c, "agedb_dir"),
     "imdb_wiki_dir": lambda c: _faces(c, "imdb_wiki_dir"),
+    "csv_dir": _csv,
 }
 
 

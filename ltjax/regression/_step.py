@@ -28,21 +28,33 @@ from ltjax.train import _state
 Batch = dict[str, jax.Array]
 
 
-def make_objective(loss_config, *, edges, train_targets
+def make_objective(loss_config, *, edges, train_targets,
+                   target_shift: float = 0.0, target_scale: float = 1.0
                    ) -> Callable[..., jax.Array]:
   """Returns `objective(pred [B], y [B], w [B], loss_params) -> [B]`.
 
-  The Balanced-MSE label priors come from `train_targets`: the bin
-  frequencies for "bni", a Gaussian mixture fitted by EM for "gai".
+  `y` is in the original label units; `pred` is the model's output, in the
+  units of the standardised targets (y - target_shift) / target_scale, in
+  which the loss is computed (shift 0, scale 1: no standardisation). The
+  Balanced-MSE label priors come from `train_targets`: the bin frequencies
+  for "bni" (bin centres standardised likewise), a Gaussian mixture fitted
+  by EM to the standardised targets for "gai".
   """
   c = loss_config
   name = c.name
-  centers = np.asarray(_bins.bin_centers(edges), np.float32)
+  shift, scale = float(target_shift), float(target_scale)
+  if not np.isfinite(shift) or not (np.isfinite(scale) and scale > 0):
+    raise ValueError(
+        f"target standardisation needs a finite shift and a scale > 0, got "
+        f"{shift} and {scale}.")
+  centers = ((np.asarray(_bins.bin_centers(edges)) - shift) / scale).astype(
+      np.float32)
   counts = _bins.bin_counts(train_targets, edges).astype(np.float64)
   prior = (counts / counts.sum()).astype(np.float32)
-  gmm = (_losses.fit_label_gmm(train_targets,
-                               num_components=c.gmm_components)
-         if name == "gai" else None)
+  gmm = (_losses.fit_label_gmm(
+      (np.asarray(train_targets, np.float64) - shift) / scale,
+      num_components=c.gmm_components) if name == "gai" else None)
+  mse_weight = float(c.get("mse_weight", 0.0))
 
   def sigma(loss_params):
     if c.learn_sigma:
@@ -50,6 +62,8 @@ def make_objective(loss_config, *, edges, train_targets
     return jnp.asarray(c.noise_sigma, jnp.float32)
 
   def objective(pred, y, w, loss_params):
+    if shift != 0.0 or scale != 1.0:
+      y = (y - shift) / scale
     if name == "l1":
       return _losses.weighted_l1_loss(pred, y, weights=w)
     if name == "mse":
@@ -65,15 +79,18 @@ def make_objective(loss_config, *, edges, train_targets
     if name == "huber":
       return _losses.huber_loss(pred, y, weights=w, beta=c.huber_beta)
     if name == "bmc":
-      return _losses.bmc_loss(pred, y, noise_sigma=sigma(loss_params))
+      return _losses.bmc_loss(pred, y, noise_sigma=sigma(loss_params),
+                              mse_weight=mse_weight)
     if name == "bni":
       return _losses.bni_loss(pred, y, noise_sigma=sigma(loss_params),
-                              bin_centers=centers, bin_weights=prior)
+                              bin_centers=centers, bin_weights=prior,
+                              mse_weight=mse_weight)
     if name == "gai":
       return _losses.gai_loss(pred, y, noise_sigma=sigma(loss_params),
                               gmm_means=gmm["means"],
                               gmm_variances=gmm["variances"],
-                              gmm_weights=gmm["weights"])
+                              gmm_weights=gmm["weights"],
+                              mse_weight=mse_weight)
     raise ValueError(f"config.loss.name: unknown loss {name!r}.")
 
   return objective
@@ -116,7 +133,8 @@ def create_state(model, tx, sample_input, *, seed: int, loss_params,
 
 def make_train_step(model, tx: optax.GradientTransformation, objective, *,
                     preprocess, schedule, edges, bin_weights, fds_config,
-                    steps_per_epoch: int):
+                    steps_per_epoch: int, target_shift: float = 0.0,
+                    target_scale: float = 1.0):
   """Returns `train_step(state, batch) -> (state, metrics)` (not jitted).
 
   Args:
@@ -129,6 +147,9 @@ def make_train_step(model, tx: optax.GradientTransformation, objective, *,
     bin_weights: float32 [K] per-bin loss weights (ones for none).
     fds_config: `config.fds` (used when `enabled`).
     steps_per_epoch: optimizer steps per epoch.
+    target_shift: the model predicts (y - target_shift) / target_scale; the
+      reported "mae" is in the original units.
+    target_scale: see target_shift.
   """
   bin_weights = np.asarray(bin_weights, np.float32)
   use_fds = bool(fds_config.enabled)
@@ -182,7 +203,8 @@ def make_train_step(model, tx: optax.GradientTransformation, objective, *,
         opt_state=opt_state, extra=extra)
     metrics = {
         "loss": loss,
-        "mae": jnp.mean(jnp.abs(pred - targets)),
+        "mae": jnp.mean(jnp.abs(
+            to_original(pred, target_shift, target_scale) - targets)),
         "lr": jnp.asarray(schedule(step), jnp.float32),
         "grad_norm": optax.tree.norm(grads["model"]),
     }
@@ -193,19 +215,46 @@ def make_train_step(model, tx: optax.GradientTransformation, objective, *,
   return train_step
 
 
-def make_eval_step(model, preprocess, *, edges):
-  """Returns `eval_step(state, batch) -> RegressionSums` (not jitted).
+def to_original(pred: jax.Array, target_shift: float = 0.0,
+                target_scale: float = 1.0) -> jax.Array:
+  """Model outputs in the original label units: shift + scale * pred."""
+  if target_shift == 0.0 and target_scale == 1.0:
+    return pred
+  return (pred * jnp.float32(target_scale) + jnp.float32(target_shift))
 
-  No FDS at inference: the head sees the raw features. The batch carries a
-  bool "mask" (False for padding of the last batch).
+
+def make_predict_step(model, preprocess, *, target_shift: float = 0.0,
+                      target_scale: float = 1.0):
+  """Returns `predict_step(state, batch) -> float32 [B]` in label units.
+
+  No FDS at inference: the head sees the raw features.
   """
 
-  def eval_step(state, batch: Batch):
+  def predict_step(state, batch: Batch):
     inputs = preprocess(batch["input"], None)
     _, features = model.apply(model_variables(state), inputs, train=False)
     pred = predict(state.params["model"]["head"], features)
+    return to_original(pred, target_shift, target_scale)
+
+  return predict_step
+
+
+def make_eval_step(model, preprocess, *, edges, target_shift: float = 0.0,
+                   target_scale: float = 1.0):
+  """Returns `eval_step(state, batch) -> RegressionSums` (not jitted).
+
+  No FDS at inference: the head sees the raw features. The batch carries a
+  bool "mask" (False for padding of the last batch). Errors are in the
+  original label units.
+  """
+  predict_step = make_predict_step(model, preprocess,
+                                   target_shift=target_shift,
+                                   target_scale=target_scale)
+
+  def eval_step(state, batch: Batch):
     return _metrics.RegressionSums.from_predictions(
-        pred, batch["target"], edges=edges, mask=batch["mask"])
+        predict_step(state, batch), batch["target"], edges=edges,
+        mask=batch["mask"])
 
   return eval_step
 
