@@ -3,9 +3,14 @@
 `load_dataset(config)` builds a `LongTailedDataset` (train / val / test
 splits, class names, training class counts, and metadata recording exactly
 which data it is) from any of the formats below; `default_data_config(name)`
-gives the config fields. `augment` / `random_crop_flip` / `normalize` are the
-jittable on-device augmentation: the host ships uint8 batches. The profiles and subsets follow Cao et al. (arXiv
-1906.07413), so `seed=0` reproduces the LDAM-DRW CIFAR-LT training sets.
+gives the config fields. Your own data: `from_arrays` (images or feature
+vectors in memory), and the registry's `folder`, `list`, `csv` (a table of
+features, read by `read_csv_table`, which the regression task shares) and
+`tfds` (any prepared TFDS set by name). `augment` / `random_crop_flip` /
+`normalize` are the jittable on-device augmentation: the host ships uint8
+batches (feature vectors are only standardised). The profiles and subsets
+follow Cao et al. (arXiv 1906.07413), so `seed=0` reproduces the LDAM-DRW
+CIFAR-LT training sets.
 """
 
 from ltjax.data._archives import CorruptArchiveError

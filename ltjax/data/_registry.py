@@ -8,7 +8,8 @@ it lacks take those defaults. A long-tailed dataset is built in three steps:
    format it is in (CIFAR python tarball or folder, image folder or tarball,
    MNIST IDX folder, list files); with `path=""` it uses the official files
    already downloaded into `data_dir`, else a TFDS copy prepared there, else
-   downloads the official files into `data_dir`.
+   downloads the official files into `data_dir`. Names `folder`, `list`,
+   `csv` and `tfds` read your own data (README, "Your own data").
 2. The training split is cut to the long-tailed profile (`exp` / `step`, with
    n_max = the smallest per-class training count: 5,000 for CIFAR-10, 500 for
    CIFAR-100, 5,421 for MNIST) by the seeded protocol of Cao et al.; `given`
