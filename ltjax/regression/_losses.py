@@ -8,6 +8,15 @@ losses, `jnp.mean`). `weights` are optional per-example weights, e.g. LDS
 weights `bin_weights[bin_index(targets, edges)]`.
 
 e = prediction - target throughout.
+
+Balanced MSE (`bmc_loss`, `bni_loss`, `gai_loss`) follows the official code
+(github.com/jiawei-ren/BalancedMSE, `balanaced_mse.py`) term by term, with
+these differences: the losses are per-example (the official ones return the
+batch mean); the GAI mixture is fitted by `fit_label_gmm` (EM in NumPy)
+rather than scikit-learn; BNI's bins are the run's label bins; and
+`mse_weight` adds an optional plain MSE term (the official code has none),
+a remedy for BMC's blind spot on a label isolated in its batch (see
+`bmc_loss`).
 """
 
 import jax
