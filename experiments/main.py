@@ -14,21 +14,17 @@ pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
 `--coordinator_address`, `--num_processes` and `--process_id`).
 """
 
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
-
-from ltjax import runtime
-
-# Before JAX starts: split CPU steps over virtual host devices (ltjax.runtime).
-runtime.configure_host_devices()
-
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
 from ml_collections import config_flags
 
+from experiments import _cli
+from ltjax import runtime
 from ltjax import train
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a config file (experiments/configs/...).",
@@ -43,11 +39,24 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
                                       "Number of processes (multi-host).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None,
                                    "This process's index (multi-host).")
+_HOST_DEVICES = flags.DEFINE_integer(
+    "host_devices", None,
+    "CPU devices to split each step over (default 1: several virtual CPU "
+    "devices are faster but can deadlock, see ltjax.runtime). An explicit "
+    "--xla_force_host_platform_device_count in XLA_FLAGS also sets it.",
+    lower_bound=1)
+_WATCHDOG = flags.DEFINE_float(
+    "watchdog_seconds", runtime.DEFAULT_WATCHDOG_SECONDS,
+    "Dump all thread stacks and exit non-zero when training makes no "
+    "progress and the process is idle for this long (a deadlock); 0: off.",
+    lower_bound=0)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  runtime.configure_host_devices(_HOST_DEVICES.value)  # before JAX starts
+  runtime.set_watchdog_seconds(_WATCHDOG.value)
   if _MULTIHOST.value:
     # Cross-process collectives on CPU hosts (no effect on GPU/TPU).
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -68,6 +77,16 @@ def main(argv):
         f"config.task must be 'classification' or 'regression', got {task!r}.")
 
 
-if __name__ == "__main__":
+def run():
+  """The `ltjax-train` console script; configs also by name (`_cli`)."""
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  _cli.show_flags_in_help(__name__)
+  try:
+    argv = _cli.resolve_config_flag(sys.argv)
+  except ValueError as error:
+    sys.exit(f"ltjax-train: {error}")
+  app.run(main, argv=argv)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,54 +1,101 @@
-"""Process-level set-up that must happen before JAX starts its backends.
+"""Process-level set-up of the CPU backend, before JAX starts it.
 
-On a CPU, XLA runs one program per device with limited intra-op
-parallelism, so a train step splits its batch better over several virtual
-CPU devices than it runs on one (benchmarks/RESULTS.md: ResNet-32 on a
-2-core host, 1 device 170-180 images/s, 2 devices 223, 4 devices 248).
-`configure_host_devices()` asks XLA for that many host devices — it does not
-change what is computed: the data-parallel step is the same function on any
-device count (tests/train_step_test.py). On GPU or TPU hosts the extra CPU
-devices exist but are unused (the default backend's devices form the mesh).
+On a CPU, XLA can split a data-parallel step over several virtual devices
+(`--host_devices`, XLA's `--xla_force_host_platform_device_count`). That was
+the default once, for speed on a 2-core host (benchmarks/RESULTS.md), but
+it deadlocks: jaxlib 0.10.2's CPU client launches each device's part of a
+step on a thread of a pool sized for one collective (max(cores, devices)
+threads), and a launch blocks its thread while its device already has ~32
+computations in flight. When the host has dispatched that many steps ahead,
+the computations that would free a slot wait for a pool thread, while the
+other devices' launches hold the pool waiting for that device in the
+gradient all-reduce: every thread asleep (`benchmarks/cpu_deadlock.py`
+reproduces it in seconds; with one device, or the host at most ~30 steps
+ahead, it never happened). So the default is now one CPU device, which uses
+every core through XLA's intra-op threads and has no collectives; the train
+loop keeps at most `ltjax.train._driver.MAX_STEPS_IN_FLIGHT` steps queued;
+and a watchdog (`ltjax._watchdog`) turns any hang into stack dumps and an
+error.
+
+The device count does not change what is computed: the data-parallel step is
+the same function on any device count (tests/train_step_test.py). On GPU or
+TPU hosts the CPU devices are unused (the default backend's devices form the
+mesh).
 """
 
 import os
 
+import jax
+
+from ltjax import _watchdog
+
+DEFAULT_HOST_DEVICES = 1
+DEFAULT_WATCHDOG_SECONDS = _watchdog.DEFAULT_TIMEOUT
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
-# Collective ops between virtual CPU devices wait on each other's threads; on
-# a loaded host a thread can be starved for longer than XLA's default 40 s,
-# which aborts the process. Waiting longer is always the better outcome.
+# With several virtual devices, a collective waits for the other devices'
+# threads; XLA's default 40 s aborts a merely starved run on a loaded host.
+# A real deadlock is reported sooner by the watchdog.
 _TIMEOUT_FLAG = "--xla_cpu_collective_call_terminate_timeout_seconds"
 
 
-def host_device_count(cores: int | None = None) -> int:
-  """The number of virtual CPU devices for `cores` usable cores.
+def configure_host_devices(count: int | None = None) -> int:
+  """Sets the number of CPU devices (default 1) before JAX's backends start.
 
-  Twice the cores (XLA's convolutions leave cores idle between ops), rounded
-  down to a power of two so common batch sizes divide, at most 8.
-  """
-  if cores is None:
-    cores = len(os.sched_getaffinity(0)) if hasattr(
-        os, "sched_getaffinity") else (os.cpu_count() or 1)
-  target = min(2 * max(cores, 1), 8)
-  return 1 << (target.bit_length() - 1)
+  Call before anything initialises JAX's backends (the first `jax.devices()`
+  or computation); the entry points call it first thing in `main`. An
+  explicit `--xla_force_host_platform_device_count` in XLA_FLAGS wins over
+  the default, and is an error when it contradicts an explicit `count`.
 
-
-def configure_host_devices(count: int | None = None) -> str:
-  """Adds the virtual-device flags to XLA_FLAGS unless already set.
-
-  Call before anything initialises JAX's backends (first use of
-  `jax.devices()` or of any computation); entry points call it at start-up.
-  An explicit `--xla_force_host_platform_device_count` in XLA_FLAGS wins.
+  Args:
+    count: CPU devices (>= 1), or None for the XLA_FLAGS value, else a count
+      set before (`jax_num_cpu_devices`), else 1.
 
   Returns:
-    The resulting XLA_FLAGS.
+    The number of CPU devices JAX will create.
+
+  Raises:
+    ValueError: `count` < 1, contradicts XLA_FLAGS, or comes after JAX's
+      backends started with a different count.
   """
+  if count is not None and count < 1:
+    raise ValueError(f"--host_devices must be >= 1, got {count}.")
   flags = os.environ.get("XLA_FLAGS", "")
-  additions = []
-  if _DEVICE_FLAG not in flags:
-    additions.append(f"{_DEVICE_FLAG}={count or host_device_count()}")
+  from_env = _flag_value(flags, _DEVICE_FLAG)
+  if from_env is not None and count is not None and count != from_env:
+    raise ValueError(
+        f"--host_devices={count} contradicts {_DEVICE_FLAG}={from_env} in "
+        "XLA_FLAGS; drop one of them.")
   if _TIMEOUT_FLAG not in flags:
-    additions.append(f"{_TIMEOUT_FLAG}=600")
-  if additions:
-    flags = " ".join([flags] + additions).strip()
-    os.environ["XLA_FLAGS"] = flags
-  return flags
+    os.environ["XLA_FLAGS"] = f"{flags} {_TIMEOUT_FLAG}=600".strip()
+  if from_env is not None:
+    return from_env
+  if count is None and jax.config.jax_num_cpu_devices > 0:
+    return jax.config.jax_num_cpu_devices  # set before, e.g. by a caller
+  count = count or DEFAULT_HOST_DEVICES
+  try:
+    jax.config.update("jax_num_cpu_devices", count)
+  except RuntimeError as error:  # the backends already started
+    started = len(jax.devices("cpu"))
+    if started != count:
+      raise ValueError(
+          f"{count} CPU device(s) asked for, but JAX already started with "
+          f"{started}; set it before any JAX computation.") from error
+  return count
+
+
+def _flag_value(flags: str, name: str) -> int | None:
+  for item in flags.split():
+    if item.startswith(name + "="):
+      return int(item.split("=", 1)[1])
+  return None
+
+
+def set_watchdog_seconds(seconds: float | None) -> None:
+  """Sets the train loops' hang watchdog (default 120 s; None or 0: off).
+
+  A loop with no progress (no step or evaluation finished) for `seconds`
+  while the process is idle (a deadlock sleeps; a compilation or a long
+  evaluation keeps a core busy) gets every thread's stack dumped to stderr
+  and the process ends with exit code 75. Notebooks get the same default.
+  """
+  _watchdog.set_timeout(seconds)

@@ -30,6 +30,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ltjax import _console
 from ltjax import models
 from ltjax import sampling
 from ltjax.data import _augment
@@ -550,8 +551,8 @@ def _final_report(run: Run, history, workdir, *, stage: str,
             value) else value
     rows.append(row)
   _report.write_csv(os.path.join(workdir, "per_bin.csv"), rows)
-  logging.info("final test: %s", result["final"].get("test"))
+  logging.info("final test: %s", _console.summary(result["final"].get("test")))
   if best is not None:
     logging.info("best-validation epoch %.2f test: %s", best["epoch"],
-                 result["best_val"].get("test"))
+                 _console.summary(result["best_val"].get("test")))
   return result

@@ -6,6 +6,7 @@ compiled step per iteration, averaged progress lines and TensorBoard scalars,
 evaluation at epoch ends, history records, and checkpoints.
 """
 
+import collections
 import dataclasses
 import os
 import time
@@ -17,9 +18,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ltjax import _watchdog
 from ltjax.train import _checkpoint
 from ltjax.train import _parallel
 from ltjax.train import _report
+
+# Steps dispatched ahead of the newest finished one. XLA:CPU deadlocks with
+# several virtual devices once the host runs about 32 steps ahead (a device's
+# launch then blocks a pool thread on its in-flight limit; ltjax.runtime), so
+# the host waits here instead; 4 keeps the input pipeline overlapped.
+MAX_STEPS_IN_FLIGHT = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Hooks:
   evaluate: Callable[[Any, int], dict[str, Any]]
 
 
+@_watchdog.watched  # a hang dumps the stacks and exits (ltjax.runtime)
 def run_schedule(run, state, *, first_step: int, last_step: int, config,
                  workdir: str, writer: _report.MetricWriter, checkpointer,
                  history: list[dict], hooks: Hooks):
@@ -55,12 +64,17 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
                               first_step)
   start = time.perf_counter()
   pending, plan, plan_epoch, first_step_seconds = [], None, None, None
+  in_flight = collections.deque()  # metrics of steps maybe still running
   for step in range(first_step, last_step):
     epoch = step // run.steps_per_epoch
     if plan_epoch != epoch:
       plan, plan_epoch = hooks.plan(epoch), epoch
     state, step_metrics = run.train_step(state, hooks.batch(step, plan))
     pending.append(step_metrics)
+    in_flight.append(step_metrics)
+    if len(in_flight) > MAX_STEPS_IN_FLIGHT:
+      jax.block_until_ready(in_flight.popleft())
+    _watchdog.beat(f"step {step + 1}")
     if first_step_seconds is None:
       jax.block_until_ready(step_metrics)
       first_step_seconds = time.perf_counter() - start
@@ -85,6 +99,7 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
       _report.append_history(workdir, record)
       history.append(record)
       progress.pause(time.perf_counter() - paused)
+      _watchdog.beat(f"step {done + 1} after the evaluation")
     if checkpointer is not None:
       checkpointer.maybe_save(done, state, force=done == last_step)
   return state, first_step_seconds, time.perf_counter() - start
@@ -191,6 +206,7 @@ def eval_batches(split, *, batch_size: int, mesh,
     mine = positions[index * per_process:(index + 1) * per_process]
     mask = mine < len(split)
     inputs, targets = split.get_batch(np.where(mask, mine, 0))
+    _watchdog.beat(f"an evaluation batch at example {start}")
     yield _parallel.global_batch(
         {keys[0]: inputs, keys[1]: targets.astype(target_dtype),
          "mask": mask}, sharding)

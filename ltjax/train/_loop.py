@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from ltjax import _console
 from ltjax import data as ltdata
 from ltjax import metrics as ltmetrics
 from ltjax import models
@@ -384,8 +385,8 @@ def _final_report(run: Run, history, workdir, train_seconds, steps_run,
       row["test_acc_best_val"] = best["test"]["per_class"][c]
     rows.append(row)
   _report.write_csv(os.path.join(workdir, "per_class.csv"), rows)
-  logging.info("final test: %s", result["final"].get("test"))
+  logging.info("final test: %s", _console.summary(result["final"].get("test")))
   if best is not None:
     logging.info("best-validation epoch %.2f test: %s", best["epoch"],
-                 result["best_val"].get("test"))
+                 _console.summary(result["best_val"].get("test")))
   return result

@@ -20,6 +20,8 @@ from absl import logging
 import jax
 import numpy as np
 
+from ltjax import _console
+
 
 class _DropLibraryInfo(logging_std.Filter):
   """Drops INFO records of orbax and jax internals (hundreds per save)."""
@@ -32,10 +34,15 @@ class _DropLibraryInfo(logging_std.Filter):
 
 
 def quiet_library_logs() -> None:
-  """Keeps the run's log readable: library INFO lines are dropped."""
+  """Keeps the run's log readable: library INFO lines are dropped.
+
+  Outside absl.app (notebooks, scripts) ltjax's INFO lines go to stdout
+  (`ltjax._console.show_progress`).
+  """
   absl_logger = logging_std.getLogger("absl")
   if not any(isinstance(f, _DropLibraryInfo) for f in absl_logger.filters):
     absl_logger.addFilter(_DropLibraryInfo())
+  _console.show_progress()
 
 
 def is_writer() -> bool:

@@ -1,0 +1,77 @@
+"""The train loop never runs far ahead of the device (the CPU deadlock).
+
+XLA:CPU with several virtual devices deadlocks once the host has dispatched
+about 32 steps that the devices have not run yet (benchmarks/RESULTS.md,
+2026-12-01); the driver waits for all but `MAX_STEPS_IN_FLIGHT` of them.
+"""
+
+import tempfile
+import types
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from ltjax.train import _driver
+
+
+class NoWriter:
+
+  def scalars(self, step, values):
+    del step, values
+
+  def flush(self):
+    pass
+
+
+class RunAheadTest(absltest.TestCase):
+
+  def test_host_waits_for_the_device(self):
+    outputs = []  # every step's metrics, in dispatch order
+    lags = []  # steps not finished when the next one is dispatched
+
+    @jax.jit
+    def device_step(state, batch):
+      w = state["w"]
+      for _ in range(4):  # slower on the device than a dispatch on the host
+        w = jnp.tanh(w @ w)
+      return ({"step": state["step"] + 1, "w": w},
+              {"loss": jnp.mean(batch["x"]) + jnp.mean(w),
+               "lr": jnp.float32(0.1)})
+
+    def train_step(state, batch):
+      state, metrics = device_step(state, batch)
+      outputs.append(metrics)
+      return state, metrics
+
+    def batch(step, plan):
+      del plan
+      lags.append(sum(not m["loss"].is_ready() for m in outputs))
+      return {"x": jnp.full((4,), step, jnp.float32)}
+
+    steps = 60
+    run = types.SimpleNamespace(total_steps=steps, steps_per_epoch=steps,
+                                train_step=train_step)
+    config = ml_collections.ConfigDict({
+        "log_every_steps": steps, "eval_every_epochs": 1,
+        "checkpoint_every_steps": steps, "optim": {"lr": 0.1}})
+    hooks = _driver.Hooks(plan=lambda epoch: None, batch=batch,
+                          evaluate=lambda state, step: {
+                              "epoch": step / steps, "step": step})
+    with tempfile.TemporaryDirectory() as workdir:
+      state, _, _ = _driver.run_schedule(
+          run, {"step": jnp.int32(0), "w": jnp.eye(384) * 0.5},
+          first_step=0, last_step=steps,
+          config=config, workdir=workdir, writer=NoWriter(),
+          checkpointer=None, history=[], hooks=hooks)
+    self.assertEqual(int(state["step"]), steps)
+    self.assertLen(lags, steps)
+    # Without the wait the host is up to `log_every_steps` (here all 60)
+    # steps ahead.
+    self.assertLessEqual(max(lags), _driver.MAX_STEPS_IN_FLIGHT)
+    self.assertLess(_driver.MAX_STEPS_IN_FLIGHT, 32)
+
+
+if __name__ == "__main__":
+  absltest.main()
