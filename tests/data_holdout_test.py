@@ -47,6 +47,19 @@ class GivenHoldoutTest(absltest.TestCase):
     images = full.splits["train"].images[uncapped[:5]]
     np.testing.assert_array_equal(ds.val.images[ds.val.labels == 0], images)
 
+  def test_empty_class_names_the_fields(self):
+    path = self.root + "/table.csv"
+    with open(path, "w") as f:
+      f.write("x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(20)))
+    config = data.default_data_config("csv")
+    config.path = path
+    config.target = "y"
+    config.class_names = ("a", "b", "c")  # No row of class "c".
+    with self.assertRaisesRegex(
+        ValueError, r"class 'c' has no training images left.*imbalance_ratio"
+        r".*val_per_class"):
+      data.load_dataset(config)
+
   def test_balanced_holdout_caps(self):
     labels = np.repeat(np.arange(3), [10, 4, 1])
     got = data.balanced_holdout(labels, num_classes=3, per_class=3, seed=1,
