@@ -146,6 +146,20 @@ class FromArraysTrainTest(absltest.TestCase):
     self.assertTrue(os.path.isfile(os.path.join(workdir, "metrics.json")))
 
 
+class FeatureScalingTest(absltest.TestCase):
+
+  def test_features_of_any_scale_are_standardised(self):
+    from ltjax.train import _loop  # pylint: disable=g-import-not-at-top
+    x, y = blobs([50, 50], gap=1.0)
+    x = x * np.array([1e-4, 1e-2, 1.0, 1e5])  # Columns of very different units.
+    ds = data.from_arrays((x, y), test=(x, y))
+    config = load_config_file("experiments/configs/csv_lt/ce.py")
+    mean, std = _loop.normalization(config, ds)
+    z = np.asarray(data.augment(ds.train.features, None, mean=mean, std=std))
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-3)
+
+
 class CsvDatasetTest(absltest.TestCase):
 
   def setUp(self):
