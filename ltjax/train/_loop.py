@@ -162,8 +162,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   priors = (counts / counts.sum()
             if reports_posthoc(config) and np.all(counts > 0) else None)
   logit_scale = eval_logit_scale(config)
-  eval_kwargs = dict(logit_scale=logit_scale, class_priors=priors,
-                     posthoc_tau=config.posthoc_tau)
+  eval_kwargs = {"logit_scale": logit_scale, "class_priors": priors,
+                 "posthoc_tau": config.posthoc_tau}
   eval_step = jax.jit(
       _step.make_eval_step(model, preprocess, **eval_kwargs),
       in_shardings=(replicated, batch), out_shardings=replicated)
