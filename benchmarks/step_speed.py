@@ -17,9 +17,9 @@ same rounds:
   epoch     one epoch of CIFAR-10-LT rho=100 (12,406 images) end to end with
             its evaluation, in a subprocess: wall time, first-step
             (compilation) time, peak RSS.
-Like experiments.main, it splits CPU steps over virtual host devices
-(`ltjax.runtime`); an explicit --xla_force_host_platform_device_count in
-XLA_FLAGS overrides the choice.
+Like experiments.main, it runs on one CPU device (`ltjax.runtime`); an
+explicit --xla_force_host_platform_device_count in XLA_FLAGS overrides that
+(benchmarks/host_devices.py compares device counts).
 """
 
 import json

@@ -23,6 +23,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 
 EXIT_CODE = 75  # EX_TEMPFAIL: a rerun may succeed.
@@ -30,6 +31,16 @@ DEFAULT_TIMEOUT = 120.0
 
 _timeout: float | None = DEFAULT_TIMEOUT
 _active: "Watchdog | None" = None
+
+
+def _format_stacks() -> str:
+  names = {t.ident: t.name for t in threading.enumerate()}
+  parts = []
+  frames = sys._current_frames()  # pylint: disable=protected-access
+  for ident, frame in frames.items():
+    parts.append(f"Thread {ident:#x} ({names.get(ident, '?')}):\n" +
+                 "".join(traceback.format_stack(frame)))
+  return "\n".join(parts)
 
 
 def set_timeout(seconds: float | None) -> None:
@@ -117,7 +128,11 @@ class Watchdog:
       return
     sys.stderr.write("\n" + report + "\n")
     sys.stderr.flush()
-    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    try:
+      faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, OSError):
+      # A notebook's stderr has no file descriptor: format the stacks.
+      sys.stderr.write(_format_stacks())
     sys.stderr.flush()
     os._exit(EXIT_CODE)  # pylint: disable=protected-access
 

@@ -106,6 +106,37 @@ class WatchdogProcessTest(absltest.TestCase):
     self.assertIn("in wait_for_the_other_devices", result.stderr)
     self.assertIn("Thread 0x", result.stderr)
 
+  def test_stacks_without_a_file_descriptor(self):
+    # A notebook's sys.stderr has no fileno(): the stacks are formatted.
+    result, _ = run_python("""
+        import io, os, sys, threading
+        from ltjax import _watchdog
+
+        class NotebookStream(io.StringIO):
+          def fileno(self):
+            raise io.UnsupportedOperation("fileno")
+
+        captured = NotebookStream()
+        sys.stderr = captured
+        real_exit = os._exit
+
+        def report_and_exit(code):
+          sys.__stdout__.write(captured.getvalue() + f"EXIT {code}\\n")
+          sys.__stdout__.flush()
+          real_exit(0)
+
+        os._exit = report_and_exit
+
+        def wait_in_a_notebook_cell():
+          threading.Event().wait()
+
+        with _watchdog.watching(timeout=1.0):
+          wait_in_a_notebook_cell()
+        """)
+    self.assertIn("ltjax watchdog: no progress", result.stdout, result.stderr)
+    self.assertIn("in wait_in_a_notebook_cell", result.stdout)
+    self.assertIn(f"EXIT {_watchdog.EXIT_CODE}", result.stdout)
+
   def test_a_busy_process_finishes(self):
     result, _ = run_python("""
         import time
