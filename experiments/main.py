@@ -8,7 +8,12 @@ The config's `task` field picks the loop: "classification" (the default,
 `ltjax.train.train_and_evaluate`) or "regression" (deep imbalanced
 regression, `ltjax.regression.train_and_evaluate`). Fields are overridden from
 the command line (`--config.loss.tau=1.5`); an
-unknown field is an error. A workdir that already has a checkpoint resumes.
+unknown field is an error. A workdir that already has a checkpoint resumes;
+one whose run was made with a different config is refused (the message lists
+the fields) unless `--overwrite` is given, which moves the old run to
+`<workdir>.replaced-<UTC time>`. One job at a time holds a workdir. A run
+whose loss or gradient norm becomes NaN / inf stops with a non-zero exit
+(`ltjax.train.DivergenceError`).
 Several hosts: start the same command on every host with `--multihost` (TPU
 pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
 `--coordinator_address`, `--num_processes` and `--process_id`).
@@ -39,6 +44,11 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
                                       "Number of processes (multi-host).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None,
                                    "This process's index (multi-host).")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False,
+    "If the workdir holds a run made with a different config, move its files "
+    "to <workdir>.replaced-<UTC time> (nothing is deleted) and start afresh; "
+    "without it such a run is refused with the differing fields listed.")
 _HOST_DEVICES = flags.DEFINE_integer(
     "host_devices", None,
     "CPU devices to split each step over (default 1: several virtual CPU "
@@ -68,10 +78,12 @@ def main(argv):
   config = _CONFIG.value
   task = config.get("task", "classification")
   if task == "classification":
-    train.train_and_evaluate(config, _WORKDIR.value)
+    train.train_and_evaluate(config, _WORKDIR.value,
+                             overwrite=_OVERWRITE.value)
   elif task == "regression":
     from ltjax import regression  # pylint: disable=g-import-not-at-top
-    regression.train_and_evaluate(config, _WORKDIR.value)
+    regression.train_and_evaluate(config, _WORKDIR.value,
+                                  overwrite=_OVERWRITE.value)
   else:
     raise app.UsageError(
         f"config.task must be 'classification' or 'regression', got {task!r}.")

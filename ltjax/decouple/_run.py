@@ -26,6 +26,7 @@ from ltjax import posthoc
 from ltjax import train
 from ltjax.decouple import _ncm
 from ltjax.decouple import _stage2
+from ltjax.train import _checkpoint as train_checkpoint
 from ltjax.train import _loop
 from ltjax.train import _parallel
 from ltjax.train import _report
@@ -166,6 +167,13 @@ def restore_stage1(checkpoint_dir: str, config):
   checkpointer.close()
   if state is None:
     raise ValueError(f"no readable checkpoint in {checkpoint_dir}.")
+  variables = state.variables()
+  if not train_checkpoint.all_finite(variables):
+    where = ", ".join(train_checkpoint.non_finite_leaves(variables))
+    raise ValueError(
+        f"the checkpoint at step {step} in {checkpoint_dir} has non-finite "
+        f"parameters ({where}): the stage-1 run diverged. Retrain it with a lower "
+        f"config.optim.lr; decoupling it would report meaningless numbers.")
   return stage1, dataset, run, state, step
 
 
@@ -237,6 +245,16 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
   for name, split in splits.items():
     feats[name], logits[name] = extract(run, variables, split,
                                         batch_size=config.eval_batch_size)
+  for name in splits:
+    for what, values in (("features", feats[name]), ("logits", logits[name])):
+      bad = ~np.all(np.isfinite(values), axis=1)
+      if bad.any():
+        raise ValueError(
+            f"the stage-1 model of {checkpoint_dir} (step {step}) gives "
+            f"non-finite {what} for {int(bad.sum())} of {len(bad)} {name} "
+            f"examples (first: index {int(np.flatnonzero(bad)[0])}); its "
+            f"weights are finite but overflow. Retrain it with a lower "
+            f"config.optim.lr (or weight decay) before decoupling.")
   labels = {name: np.asarray(split.labels) for name, split in splits.items()}
   logging.info("Extracted features: %s", {k: v.shape for k, v in feats.items()})
 

@@ -203,7 +203,7 @@ def check_bins_for_run(config, edges) -> None:
            f"(config.bins.num_bins / width) or a smaller fds.ks.")
 
 
-def validate_config(config) -> None:
+def validate_config(config, *, check_data: bool = True) -> None:
   """Checks names and ranges; raises ValueError naming `config.<field>`."""
   _require(config.get("task", "regression") == "regression", "task",
            f"must be 'regression' for ltjax.regression, got "
@@ -279,4 +279,5 @@ def validate_config(config) -> None:
   q = tuple(config.shot_quantiles)
   _require(len(q) == 2 and 0 <= q[0] <= q[1] <= 1, "shot_quantiles",
            f"must be (few, many) with 0 <= few <= many <= 1, got {q}.")
-  _data.validate_data_config(config.data)
+  if check_data:  # False: the loop was given a dataset object
+    _data.validate_data_config(config.data)

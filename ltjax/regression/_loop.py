@@ -46,6 +46,7 @@ from ltjax.train import _driver
 from ltjax.train import _loop as train_loop
 from ltjax.train import _parallel
 from ltjax.train import _report
+from ltjax.train import _workdir
 
 
 @dataclasses.dataclass
@@ -427,22 +428,45 @@ def run_rrt(run: Run, state, workdir: str, writer) -> list[dict[str, Any]]:
   return records
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       dataset: _data.RegressionDataset | None = None,
+                       overwrite: bool = False) -> dict[str, Any]:
   """Trains and evaluates a deep-imbalanced-regression model; resumes.
+
+  The workdir rules are the classification loop's
+  (`ltjax.train.train_and_evaluate`): a resume under a config that differs
+  in a field that matters is refused, one job at a time, and a non-finite
+  loss or gradient norm stops the run (`ltjax.train.DivergenceError`).
 
   Args:
     config: a config following `ltjax.regression.default_config()`.
     workdir: output directory (checkpoints, metrics, TensorBoard); a job
       started on a workdir with a checkpoint resumes from it exactly.
+    dataset: a `RegressionDataset` to train on instead of loading
+      `config.data`; `config.data` is then only recorded (and compared on a
+      resume).
+    overwrite: move a differing run's files to `<workdir>.replaced-<time>`
+      and start afresh instead of refusing.
 
   Returns:
     The content of `metrics.json`.
   """
   _report.quiet_library_logs()
-  _config.validate_config(config)
-  dataset = _data.load_regression_dataset(config.data)
-  os.makedirs(workdir, exist_ok=True)
+  _config.validate_config(config, check_data=dataset is None)
+  lock = _workdir.open_workdir(
+      workdir, config.to_dict(), overwrite=overwrite,
+      defaults=_config.default_config().to_dict())
+  try:
+    return _train_and_evaluate(config, workdir, dataset)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train_and_evaluate(config, workdir: str, dataset) -> dict[str, Any]:
+  """`train_and_evaluate` once the workdir is held and checked."""
+  if dataset is None:
+    dataset = _data.load_regression_dataset(config.data)
   run = build_run(config, dataset)
   groups = _metrics.bin_groups(run.train_bin_counts, many=run.shot_many,
                                few=run.shot_few)
@@ -456,46 +480,57 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   state = run.init_state()
   encoder_workdir = config.rrt.enabled and config.rrt.encoder_workdir
-  checkpointer = None
-  if encoder_workdir:
-    state = _restore_encoder(state, config.rrt.encoder_workdir)
-    first_step = last_step = int(state.step)
-  else:
-    checkpointer, state = _driver.resume(workdir, config, state)
-    first_step, last_step = int(state.step), run.total_steps
-  _report.save_config(workdir, config.to_dict(), first_step)
-  writer = _report.MetricWriter(os.path.join(workdir, "tb"))
-  history = [r for r in _report.read_history(workdir)
-             if r["step"] <= first_step and r.get("stage", "train") == "train"]
+  checkpointer, writer = None, None
+  try:
+    if encoder_workdir:
+      state = _restore_encoder(state, config.rrt.encoder_workdir)
+      first_step = last_step = int(state.step)
+      # Nothing of this workdir is restored: every record is made again.
+      history = _report.resume_history(workdir, -1)
+    else:
+      checkpointer, state = _driver.resume(workdir, config, state)
+      first_step, last_step = int(state.step), run.total_steps
+      # RRT records (after the restored step) are made again.
+      history = _report.resume_history(
+          workdir, first_step, keep=lambda r: r.get("stage", "train") ==
+          "train")
+    _report.write_config(workdir, config.to_dict())
+    writer = _report.MetricWriter(os.path.join(workdir, "tb"))
 
-  hooks = _driver.Hooks(
-      plan=lambda epoch: epoch_plan(run, epoch),
-      batch=lambda step, plan: train_batch(run, step, plan),
-      evaluate=lambda state, step: evaluate_splits(
-          run, state, step / run.steps_per_epoch, step))
-  state, compile_seconds, train_seconds = _driver.run_schedule(
-      run, state, first_step=first_step, last_step=last_step, config=config,
-      workdir=workdir, writer=writer, checkpointer=checkpointer,
-      history=history, hooks=hooks)
+    hooks = _driver.Hooks(
+        plan=lambda epoch: epoch_plan(run, epoch),
+        batch=lambda step, plan: train_batch(run, step, plan),
+        evaluate=lambda state, step: evaluate_splits(
+            run, state, step / run.steps_per_epoch, step))
+    state, compile_seconds, train_seconds = _driver.run_schedule(
+        run, state, first_step=first_step, last_step=last_step,
+        config=config, workdir=workdir, writer=writer,
+        checkpointer=checkpointer, history=history, hooks=hooks)
 
-  if not history or history[-1]["step"] != int(state.step):
-    record = evaluate_splits(run, state, int(state.step) / run.steps_per_epoch,
-                             int(state.step),
-                             stage="encoder" if encoder_workdir else "train")
-    _driver.log_evaluation(writer, record)
-    _report.append_history(workdir, record)
-    history.append(record)
-  if checkpointer is not None:
-    checkpointer.maybe_save(int(state.step), state, force=True)
-    checkpointer.close()
-  if not config.rrt.enabled:
-    write_predictions(run, workdir,
-                      predict_split(run, state, run.dataset.test))
-  stage = "train"
-  if config.rrt.enabled:
-    history.extend(run_rrt(run, state, workdir, writer))
-    stage = "rrt"
-  writer.close()
+    if not history or history[-1]["step"] != int(state.step):
+      record = evaluate_splits(
+          run, state, int(state.step) / run.steps_per_epoch, int(state.step),
+          stage="encoder" if encoder_workdir else "train")
+      _driver.log_evaluation(writer, record)
+      _report.append_history(workdir, record)
+      history.append(record)
+    if checkpointer is not None:
+      checkpointer.maybe_save(int(state.step), state, force=True)
+      checkpointer.close()
+      checkpointer = None
+    if not config.rrt.enabled:
+      write_predictions(run, workdir,
+                        predict_split(run, state, run.dataset.test))
+    stage = "train"
+    if config.rrt.enabled:
+      history.extend(run_rrt(run, state, workdir, writer))
+      stage = "rrt"
+  finally:
+    # Waits for a save in flight (a finite state) also when the run stops.
+    if checkpointer is not None:
+      checkpointer.close()
+    if writer is not None:
+      writer.close()
   return _final_report(run, history, workdir, stage=stage, run_info={
       "total_steps": run.total_steps,
       "steps_this_run": int(state.step) - first_step,

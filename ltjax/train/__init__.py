@@ -1,11 +1,14 @@
 """Training long-tailed classifiers: state, objectives, compiled steps, loop."""
 
+from ltjax.train._checkpoint import CheckpointMismatchError
 from ltjax.train._checkpoint import Checkpointer
+from ltjax.train._checkpoint import DivergenceError
 from ltjax.train._config import default_config
 from ltjax.train._config import epochs_argument
 from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
+from ltjax.train._load import load_model
 from ltjax.train._loop import build_run
 from ltjax.train._loop import train_and_evaluate
 from ltjax.train._objectives import LOSSES
@@ -21,12 +24,18 @@ from ltjax.train._state import create_train_state
 from ltjax.train._state import TrainState
 from ltjax.train._step import make_eval_step
 from ltjax.train._step import make_train_step
+from ltjax.train._workdir import ConfigMismatchError
+from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
+    "CheckpointMismatchError",
     "Checkpointer",
+    "ConfigMismatchError",
+    "DivergenceError",
     "LOSSES",
     "REWEIGHTS",
     "TrainState",
+    "WorkdirLockedError",
     "build_run",
     "cosine_schedule",
     "create_train_state",
@@ -34,6 +43,7 @@ __all__ = (
     "default_config",
     "epochs_argument",
     "global_batch",
+    "load_model",
     "load_run",
     "make_eval_step",
     "make_objective",

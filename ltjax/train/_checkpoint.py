@@ -1,18 +1,94 @@
 """Checkpoints of the whole TrainState with orbax, with a safe resume.
 
 A job started on a workdir that has a checkpoint resumes from it. If the
-newest checkpoint cannot be restored (a job killed mid-write on a file system
-without atomic renames, a truncated file), it is moved aside to
-`<step>.unreadable` (kept for inspection, not deleted) and the previous one is
-tried, with a warning that names the broken step. Moving it aside lets the
-resumed run save that step again.
+newest checkpoint cannot be read (a job killed mid-write on a file system
+without atomic renames, a truncated or corrupt file), it is moved aside to
+`<step>.unreadable` and the previous one is tried, with a warning that names
+the broken step. Moving it aside lets the resumed run save that step again.
+A set-aside checkpoint is never deleted: orbax only counts (and rotates out)
+directories named by a bare step number.
+
+A checkpoint that reads fine but holds another tree (other parameter names,
+shapes or dtypes: a different model, class count or method) is not broken:
+`CheckpointMismatchError` is raised, naming the first differences, and
+nothing is moved.
+
+No checkpoint with a non-finite value is written: `maybe_save` checks the
+state first (one compiled reduction) and raises `DivergenceError`.
 """
 
 import os
 
 from absl import logging
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
+
+
+class CheckpointMismatchError(ValueError):
+  """A readable checkpoint whose tree does not fit this run's state."""
+
+
+class DivergenceError(FloatingPointError):
+  """Training produced a non-finite loss, gradient norm or state."""
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def all_finite(tree) -> bool:
+  """Whether every floating-point value of `tree` is finite."""
+  return bool(_all_finite(tree))
+
+
+def non_finite_leaves(tree, limit: int = 3) -> list[str]:
+  """Paths of (up to `limit`) floating-point leaves with a NaN or inf."""
+  found = []
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    value = np.asarray(jax.device_get(leaf))
+    if np.issubdtype(value.dtype, np.inexact) and not np.all(
+        np.isfinite(value)):
+      found.append(jax.tree_util.keystr(path))
+      if len(found) == limit:
+        break
+  return found
+
+
+def _path_name(path) -> str:
+  """A tree path as "a/b/0", the same for a dataclass, dict or tuple."""
+  parts = []
+  for key in path:
+    for attribute in ("key", "name", "idx"):
+      if hasattr(key, attribute):
+        parts.append(str(getattr(key, attribute)))
+        break
+    else:
+      parts.append(str(key))
+  return "/".join(parts)
+
+
+def _leaf_specs(tree) -> dict[str, tuple]:
+  """{path: (shape, dtype)} of a tree of arrays or array metadata."""
+  flat = jax.tree_util.tree_flatten_with_path(
+      tree, is_leaf=lambda x: hasattr(x, "shape") and hasattr(x, "dtype"))[0]
+  return {_path_name(path): (tuple(leaf.shape), np.dtype(leaf.dtype).name)
+          for path, leaf in flat if hasattr(leaf, "shape")}
+
+
+def tree_differences(saved, expected, limit: int = 5) -> list[str]:
+  """How a saved tree's leaves differ from `expected`'s (first `limit`)."""
+  a, b = _leaf_specs(saved), _leaf_specs(expected)
+  lines = [f"{k}: only in the checkpoint" for k in sorted(set(a) - set(b))]
+  lines += [f"{k}: missing from the checkpoint"
+            for k in sorted(set(b) - set(a))]
+  lines += [f"{k}: checkpoint {a[k][0]} {a[k][1]}, this run {b[k][0]} "
+            f"{b[k][1]}" for k in sorted(set(a) & set(b)) if a[k] != b[k]]
+  return lines[:limit]
 
 
 class Checkpointer:
@@ -37,6 +113,12 @@ class Checkpointer:
       return False
     if step in self._manager.all_steps():
       return False
+    if not all_finite(state):
+      raise DivergenceError(
+          f"the state at step {step} has non-finite values "
+          f"({', '.join(non_finite_leaves(state))}); it was not saved, so "
+          f"the checkpoints in {self._manager.directory} (newest: step "
+          f"{self._manager.latest_step()}) are kept. Lower config.optim.lr.")
     return self._manager.save(step, args=ocp.args.StandardSave(state),
                               force=True)
 
@@ -49,27 +131,50 @@ class Checkpointer:
 
     Returns:
       (state, step), or (None, None) when there is no readable checkpoint.
+
+    Raises:
+      CheckpointMismatchError: the newest readable checkpoint holds a tree
+        other than `target`'s (nothing is moved aside).
     """
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    directory = str(self._manager.directory)
     for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        saved = self._manager.item_metadata(step)
+        saved = getattr(saved, "tree", saved)
+        if saved is None:
+          raise ValueError("no metadata")
+      except Exception as error:  # pylint: disable=broad-except
+        self._set_aside(step, error)
+        continue
+      differences = tree_differences(saved, abstract)
+      if differences:
+        raise CheckpointMismatchError(
+            f"the checkpoint at step {step} in {directory} does not fit this "
+            f"run's state (a different model, class count or method?): "
+            f"{'; '.join(differences)}. Use a new workdir or --overwrite "
+            f"(train_and_evaluate(..., overwrite=True)).")
       try:
         state = self._manager.restore(
             step, args=ocp.args.StandardRestore(abstract))
       except Exception as error:  # pylint: disable=broad-except
-        aside = _unused_path(
-            os.path.join(str(self._manager.directory), f"{step}.unreadable"))
-        logging.warning(
-            "Checkpoint at step %d in %s could not be restored (%s: %s); "
-            "moving it to %s and falling back to the previous checkpoint.",
-            step, self._manager.directory, type(error).__name__,
-            str(error)[:500], aside)
-        if jax.process_index() == 0:
-          os.rename(os.path.join(str(self._manager.directory), str(step)),
-                    aside)
-        self._manager.reload()
+        self._set_aside(step, error)
         continue
       return state, step
     return None, None
+
+  def _set_aside(self, step: int, error: Exception) -> None:
+    """Moves an unreadable checkpoint to `<step>.unreadable` (kept)."""
+    directory = str(self._manager.directory)
+    aside = _unused_path(os.path.join(directory, f"{step}.unreadable"))
+    logging.warning(
+        "Checkpoint at step %d in %s could not be read (%s: %s); moving it "
+        "to %s (kept, never deleted) and falling back to the previous "
+        "checkpoint.", step, directory, type(error).__name__,
+        str(error)[:500], aside)
+    if jax.process_index() == 0:
+      os.rename(os.path.join(directory, str(step)), aside)
+    self._manager.reload()
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()

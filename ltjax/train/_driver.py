@@ -2,8 +2,9 @@
 
 A loop supplies what differs (how an epoch's plan and a step's batch are
 made, how a state is evaluated); the driver does what is the same: one
-compiled step per iteration, averaged progress lines and TensorBoard scalars,
-evaluation at epoch ends, history records, and checkpoints.
+compiled step per iteration, averaged progress lines and TensorBoard scalars
+(every step metric, grad_norm included), evaluation at epoch ends, history
+records, checkpoints, and the divergence check (`DivergenceError`).
 """
 
 import collections
@@ -28,6 +29,8 @@ from ltjax.train import _report
 # launch then blocks a pool thread on its in-flight limit; ltjax.runtime), so
 # the host waits here instead; 4 keeps the input pipeline overlapped.
 MAX_STEPS_IN_FLIGHT = 4
+
+DivergenceError = _checkpoint.DivergenceError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,14 +59,23 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
   `config.checkpoint_every_steps` and at `last_step` (`checkpointer` may be
   None for a loop that keeps no checkpoints).
 
+  Every step's loss and gradient norm (already returned by the step) are
+  checked for NaN / inf at each log line and before each evaluation and
+  checkpoint, so a diverged run stops before it evaluates or saves anything
+  non-finite, and the checkpoints already written are kept.
+
   Returns:
     (state, seconds of the first step including compilation or None, wall
     seconds of the whole schedule).
+
+  Raises:
+    DivergenceError: a non-finite loss, gradient norm or state.
   """
   progress = _report.Progress(run.total_steps, run.steps_per_epoch,
                               first_step)
   start = time.perf_counter()
   pending, plan, plan_epoch, first_step_seconds = [], None, None, None
+  unchecked = []  # (step, metrics) not yet checked for finiteness
   in_flight = collections.deque()  # metrics of steps maybe still running
   for step in range(first_step, last_step):
     epoch = step // run.steps_per_epoch
@@ -75,6 +87,7 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
     if len(in_flight) > MAX_STEPS_IN_FLIGHT:
       jax.block_until_ready(in_flight.popleft())
     _watchdog.beat(f"step {step + 1}")
+    unchecked.append((step + 1, step_metrics))
     if first_step_seconds is None:
       jax.block_until_ready(step_metrics)
       first_step_seconds = time.perf_counter() - start
@@ -82,15 +95,23 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
                    first_step_seconds)
       progress.pause(first_step_seconds)  # steps/s is the compiled rate
     done = step + 1
-    if done % config.log_every_steps == 0 or done == last_step:
+    log_due = done % config.log_every_steps == 0 or done == last_step
+    end_of_epoch = done % run.steps_per_epoch == 0
+    eval_due = (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
+                ) or done == last_step
+    save_due = checkpointer is not None and (
+        done % config.checkpoint_every_steps == 0 or done == last_step)
+    if log_due or eval_due or save_due:
+      check_finite(unchecked, config=config, checkpointer=checkpointer,
+                   state=state)
+      unchecked = []
+    if log_due:
       values = {k: float(v) for k, v in jax.tree.map(
           lambda *xs: jnp.mean(jnp.stack(xs)), *pending).items()}
       pending = []
       logging.info(progress.line(done, values))
       writer.scalars(done, {f"train/{k}": v for k, v in values.items()})
-    end_of_epoch = done % run.steps_per_epoch == 0
-    if (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
-        ) or done == last_step:
+    if eval_due:
       # Steps still queued on the device are training time, not evaluation.
       jax.block_until_ready(state)
       paused = time.perf_counter()
@@ -101,15 +122,61 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
       progress.pause(time.perf_counter() - paused)
       _watchdog.beat(f"step {done + 1} after the evaluation")
     if checkpointer is not None:
+      # Refuses (DivergenceError) a state with a non-finite value.
       checkpointer.maybe_save(done, state, force=done == last_step)
   return state, first_step_seconds, time.perf_counter() - start
+
+
+def check_finite(steps: list[tuple[int, dict[str, jax.Array]]], *, config,
+                 checkpointer=None, state=None) -> None:
+  """Raises `DivergenceError` at the first step with a non-finite loss.
+
+  Args:
+    steps: (step, the step's metrics) pairs; "loss" and, where present,
+      "grad_norm" are checked (one transfer for all the steps).
+    config: the run's config (its `optim.lr` is named in the hint).
+    checkpointer: the run's checkpointer, to name the checkpoint kept.
+    state: the state after the last of `steps`, also checked (one compiled
+      reduction): a loss can stay finite while, e.g., BatchNorm statistics
+      overflow.
+  """
+  if not steps:
+    return
+  keys = [k for k in ("loss", "grad_norm") if k in steps[0][1]]
+  values = np.asarray(jax.device_get(jnp.stack(
+      [jnp.stack([jnp.asarray(m[k], jnp.float32) for k in keys])
+       for _, m in steps])))
+  bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
+  if bad.size:
+    index, state_note = bad[0], ""
+  elif state is not None and not _checkpoint.all_finite(state):
+    index = len(steps) - 1
+    state_note = (f"; the state has non-finite values "
+                  f"({', '.join(_checkpoint.non_finite_leaves(state))})")
+  else:
+    return
+  shown = ", ".join(f"{k} {v:.6g}" for k, v in zip(keys, values[index]))
+  kept = checkpointer.latest_step() if checkpointer is not None else None
+  where = ("no checkpoint was written" if kept is None else
+           f"the last good checkpoint (step {kept}) is kept and nothing "
+           f"non-finite was saved")
+  raise DivergenceError(
+      f"Training diverged at step {steps[index][0]}: {shown}{state_note}. "
+      f"The run is stopped; {where}. Lower config.optim.lr (now "
+      f"{config.optim.lr}) or lengthen the warm-up "
+      f"(config.optim.warmup_epochs).")
 
 
 def resume(workdir: str, config, state):
   """Opens the run's checkpoints; returns (checkpointer, state to start from).
 
   The state is the newest readable checkpoint's (see
-  `Checkpointer.restore_latest`) or, with none, `state` as given.
+  `Checkpointer.restore_latest`) or, with none, `state` as given. The caller
+  holds the workdir (`_workdir.open_workdir`), which checked its config.
+
+  Raises:
+    CheckpointMismatchError: the newest readable checkpoint holds another
+      tree (a different model or method); nothing is moved aside.
   """
   checkpointer = _checkpoint.Checkpointer(
       os.path.join(workdir, "checkpoints"),

@@ -31,6 +31,7 @@ from ltjax.train import _parallel
 from ltjax.train import _report
 from ltjax.train import _state
 from ltjax.train import _step
+from ltjax.train import _workdir
 
 _STANDARD_NORMALIZATION = {
     "cifar10_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
@@ -253,22 +254,66 @@ def evaluate_splits(run: Run, state, epoch: int, step: int) -> dict[str, Any]:
   return record
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> dict[str, Any]:
+def resume_neutral_fields(config) -> tuple[str, ...]:
+  """Config fields a resumed classification run may change.
+
+  `ltjax.train._workdir.RESUME_NEUTRAL`, less `max_steps` for a cosine
+  schedule (whose length is the run's, so `max_steps` changes it).
+  """
+  neutral = _workdir.RESUME_NEUTRAL
+  if config.optim.schedule == "cosine":
+    neutral = tuple(f for f in neutral if f != "max_steps")
+  return neutral
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       dataset: ltdata.LongTailedDataset | None = None,
+                       overwrite: bool = False) -> dict[str, Any]:
   """Trains and evaluates a long-tailed classifier; resumes from `workdir`.
+
+  A job started on a workdir that holds a run resumes it, exactly, if the
+  config is the same in every field that changes the training state or the
+  result (`ltjax.train._workdir`); otherwise it is refused with a
+  `ConfigMismatchError` listing the fields. Only one job runs on a workdir
+  at a time (`WorkdirLockedError`). A non-finite loss or gradient norm
+  stops the run with a `DivergenceError`; no non-finite state is saved.
 
   Args:
     config: a config following `ltjax.train.default_config()`.
     workdir: output directory (checkpoints, metrics, TensorBoard); a job
       started on a workdir with a checkpoint resumes from it.
+    dataset: a `ltjax.data.LongTailedDataset` to train on instead of loading
+      `config.data` (e.g. from your own arrays); `config.data` is then only
+      recorded, and compared on a resume like any other field.
+    overwrite: if the workdir holds a run with a different config, move its
+      files to `<workdir>.replaced-<UTC time>` (named in the log) and start
+      afresh instead of refusing.
 
   Returns:
     The content of `metrics.json`.
+
+  Raises:
+    ConfigMismatchError: the workdir's run has another config.
+    WorkdirLockedError: another job is running on the workdir.
+    DivergenceError: the loss or gradient norm became NaN or inf.
   """
   _report.quiet_library_logs()
   _config.validate_config(config)
-  dataset = ltdata.load_dataset(config.data)
-  os.makedirs(workdir, exist_ok=True)
+  lock = _workdir.open_workdir(
+      workdir, config.to_dict(), overwrite=overwrite,
+      defaults=_config.default_config().to_dict(),
+      neutral=resume_neutral_fields(config))
+  try:
+    return _train_and_evaluate(config, workdir, dataset)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train_and_evaluate(config, workdir: str, dataset) -> dict[str, Any]:
+  """`train_and_evaluate` once the workdir is held and checked."""
+  if dataset is None:
+    dataset = ltdata.load_dataset(config.data)
   run = build_run(config, dataset)
   logging.info(
       "%s: %d train / %s val / %d test images, %d classes, counts %s; "
@@ -279,30 +324,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       run.steps_per_epoch, run.mesh.devices.size, jax.process_count())
 
   checkpointer, state = _driver.resume(workdir, config, run.init_state())
-  first_step = int(state.step)
-  _report.save_config(workdir, config.to_dict(), first_step)
-  writer = _report.MetricWriter(os.path.join(workdir, "tb"))
-  history = [r for r in _report.read_history(workdir)
-             if r["step"] <= first_step]
+  writer = None
+  try:
+    first_step = int(state.step)
+    history = _report.resume_history(workdir, first_step)
+    _report.write_config(workdir, config.to_dict())
+    writer = _report.MetricWriter(os.path.join(workdir, "tb"))
+    hooks = _driver.Hooks(
+        plan=lambda epoch: epoch_plan(run, epoch),
+        batch=lambda step, plan: train_batch(run, step, plan),
+        evaluate=lambda state, step: evaluate_splits(
+            run, state, step / run.steps_per_epoch, step))
+    state, compile_seconds, train_seconds = _driver.run_schedule(
+        run, state, first_step=first_step, last_step=run.total_steps,
+        config=config, workdir=workdir, writer=writer,
+        checkpointer=checkpointer, history=history, hooks=hooks)
 
-  hooks = _driver.Hooks(
-      plan=lambda epoch: epoch_plan(run, epoch),
-      batch=lambda step, plan: train_batch(run, step, plan),
-      evaluate=lambda state, step: evaluate_splits(
-          run, state, step / run.steps_per_epoch, step))
-  state, compile_seconds, train_seconds = _driver.run_schedule(
-      run, state, first_step=first_step, last_step=run.total_steps,
-      config=config, workdir=workdir, writer=writer,
-      checkpointer=checkpointer, history=history, hooks=hooks)
-
-  if not history or history[-1]["step"] != int(state.step):
-    # A finished run whose history was lost: evaluate its final state.
-    record = hooks.evaluate(state, int(state.step))
-    _report.append_history(workdir, record)
-    history.append(record)
-  checkpointer.maybe_save(int(state.step), state, force=True)
-  checkpointer.close()
-  writer.close()
+    if not history or history[-1]["step"] != int(state.step):
+      # A finished run whose history was lost: evaluate its final state.
+      record = hooks.evaluate(state, int(state.step))
+      _report.append_history(workdir, record)
+      history.append(record)
+    checkpointer.maybe_save(int(state.step), state, force=True)
+  finally:
+    # Waits for a save in flight (a finite state) also when the run stops.
+    checkpointer.close()
+    if writer is not None:
+      writer.close()
   write_predictions(run, state, workdir)
   return _final_report(run, history, workdir, train_seconds,
                        int(state.step) - first_step, compile_seconds)

@@ -1,9 +1,12 @@
 """What a run prints and writes: progress lines, TensorBoard, result files.
 
 Files in the workdir (only process 0 writes):
-  config.json        the config of the first run (a resumed run with a
-                     different config writes config.<step>.json beside it)
-  history.jsonl      one line per evaluation (appended; survives resumes)
+  config.json        the run's config (a resume under a config that differs
+                     in a field that matters is refused: ltjax.train._workdir)
+  history.jsonl      one line per evaluation (appended; on a resume it is
+                     rewritten, atomically, to the records up to the
+                     restored step)
+  lock               who holds the workdir (ltjax.train._workdir)
   metrics.json       final and best-validation-epoch results
   per_class.csv      per-class accuracy with train counts and shot groups
   tb/                TensorBoard event files (tensorboardX; no TensorFlow)
@@ -87,23 +90,13 @@ def write_json(path: str, payload) -> None:
     _dump(path, payload)
 
 
-def save_config(workdir: str, config_dict: dict, step: int) -> None:
-  """Writes config.json; never overwrites a different one already there."""
-  if not is_writer():
-    return
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    _dump(path, config_dict)
-    return
-  with open(path) as f:
-    previous = json.load(f)
-  current = json.loads(json.dumps(config_dict, default=_json_default))
-  if previous != current:
-    other = os.path.join(workdir, f"config.{step}.json")
-    logging.warning(
-        "The workdir's config.json differs from this run's config; keeping "
-        "it and writing this run's config to %s.", other)
-    _dump(other, config_dict)
+def write_config(workdir: str, config_dict: dict) -> None:
+  """Writes config.json atomically (process 0 only).
+
+  The loops call it after `_workdir.open_workdir` has checked the saved one,
+  so it only ever replaces a config that differs in resume-neutral fields.
+  """
+  write_json(os.path.join(workdir, "config.json"), config_dict)
 
 
 class MetricWriter:
@@ -188,11 +181,65 @@ def append_history(workdir: str, record: dict) -> None:
 
 
 def read_history(workdir: str) -> list[dict]:
+  """The evaluation records of history.jsonl ([] without one).
+
+  A torn last line (a job killed while appending) is skipped with a warning
+  naming the file and line; an unreadable line before the last is an error.
+
+  Raises:
+    ValueError: a line other than the last is not a JSON record.
+  """
   path = os.path.join(workdir, "history.jsonl")
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = f.read().split("\n")
+  numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+  records = []
+  for position, (n, line) in enumerate(numbered):
+    try:
+      record = json.loads(line)
+      if not isinstance(record, dict) or "step" not in record:
+        raise ValueError("not an evaluation record with a 'step'")
+    except ValueError as error:
+      if position == len(numbered) - 1:
+        logging.warning(
+            "%s, line %d: torn last record (a job killed while writing it?) "
+            "skipped: %r", path, n, line[:200])
+        break
+      raise ValueError(
+          f"{path}, line {n}: not a JSON evaluation record ({error}); the "
+          f"file is corrupt. Fix or delete that line (later lines are "
+          f"kept).") from None
+    records.append(record)
+  return records
+
+
+def resume_history(workdir: str, step: int, keep=None) -> list[dict]:
+  """Cuts history.jsonl back to the records of steps <= `step`; returns them.
+
+  A resumed run repeats everything after its restored step, so later records
+  (a job killed before its next checkpoint, a re-trained stage) would be
+  written twice. The file is replaced atomically (process 0 writes).
+
+  Args:
+    workdir: the run's directory.
+    step: the restored step (-1: none is kept).
+    keep: optional predicate; records it rejects are dropped too.
+  """
+  path = os.path.join(workdir, "history.jsonl")
+  records = read_history(workdir)
+  kept = [r for r in records
+          if r["step"] <= step and (keep is None or keep(r))]
+  if is_writer() and os.path.exists(path):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      for record in kept:
+        f.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  return kept
 
 
 def write_metrics(workdir: str, payload: dict) -> None:

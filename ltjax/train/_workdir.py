@@ -1,0 +1,259 @@
+"""Workdir safety: one job per workdir, and no resume under another config.
+
+A workdir holds one run. `open_workdir` (called by both training loops
+before any data is read) does three things:
+
+* **Lock.** It takes an exclusive `fcntl.flock` on `<workdir>/lock` and writes
+  the holder (pid, host, start time) into it. A second job on the same
+  workdir fails at once with `WorkdirLockedError` naming the holder. The
+  kernel drops the lock when the process exits, however it exits, so a lock
+  file left behind by a killed job does not block the next one. In a
+  multi-process run only process 0 takes the lock (the other processes
+  write nothing into the workdir). On NFS, `flock` is emulated with POSIX
+  byte-range locks (Linux >= 2.6.12) and works across hosts; on file systems
+  without locks the job fails with the OS error.
+* **Config check.** If the workdir already has a `config.json` that differs
+  from this run's config in a field that changes the training state or the
+  result, the run is refused with `ConfigMismatchError`, which lists the
+  fields (old -> new) and the ways out. `RESUME_NEUTRAL` lists the fields that
+  may change on a resume: how often the run logs, checkpoints and keeps
+  checkpoints, the evaluation batch size (evaluation is masked, so it only
+  changes float summation order), `max_steps` (where the run stops, e.g. to
+  extend a run; the classification loop compares it for a cosine schedule,
+  whose shape depends on it), the data *paths* (`data.path`, `data.data_dir`,
+  `data.image_root`: the same data moved to another disk resumes) and
+  `data.num_workers` (decoding threads). A path to *different* data with
+  otherwise equal data fields is not detected here; a different class count
+  still is, as a checkpoint structure mismatch. Fields the saved config lacks
+  (added to the schema after the run was made) are compared with their
+  defaults.
+* **Overwrite.** With `overwrite=True` a differing workdir's contents are
+  moved (not deleted) to a sibling folder `<workdir>.replaced-<UTC time>`,
+  which the log names, and the run starts afresh.
+
+`config.json` itself is written by `write_config` once the data has loaded
+and the state is restored, so a job that fails at start-up leaves none.
+"""
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+import socket
+from typing import Any
+
+from absl import logging
+import jax
+import numpy as np
+
+LOCK_FILE = "lock"
+
+# Fields that may differ between the saved config and a resumed run's
+# (dotted paths; see the module docstring for why each is safe).
+RESUME_NEUTRAL = (
+    "log_every_steps",
+    "checkpoint_every_steps",
+    "keep_checkpoints",
+    "eval_batch_size",
+    "max_steps",
+    "data.path",
+    "data.data_dir",
+    "data.image_root",
+    "data.num_workers",
+)
+
+
+class ConfigMismatchError(ValueError):
+  """The workdir holds a run made with a different config."""
+
+
+class WorkdirLockedError(RuntimeError):
+  """Another job holds the workdir."""
+
+
+class WorkdirLock:
+  """An exclusive `flock` on `<workdir>/lock`, released by `release`."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, LOCK_FILE)
+    self._fd = None
+
+  def acquire(self) -> "WorkdirLock":
+    """Takes the lock or raises `WorkdirLockedError` naming the holder."""
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      os.close(fd)
+      if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+        raise
+      raise WorkdirLockedError(
+          f"{os.path.dirname(self.path)} is in use by another job "
+          f"({_holder(self.path)}). Wait for it to finish, stop it, or use "
+          f"another workdir.") from None
+    holder = (f"pid {os.getpid()} on host {socket.gethostname()}, started "
+              f"{_now().isoformat(timespec='seconds')}")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (holder + "\n").encode(), 0)
+    self._fd = fd
+    return self
+
+  def release(self) -> None:
+    if self._fd is not None:
+      fcntl.flock(self._fd, fcntl.LOCK_UN)
+      os.close(self._fd)
+      self._fd = None
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc):
+    self.release()
+
+
+def _holder(path: str) -> str:
+  try:
+    with open(path) as f:
+      return f.read().strip() or "holder unknown"
+  except OSError:
+    return "holder unknown"
+
+
+def _now() -> datetime.datetime:
+  return datetime.datetime.now(datetime.timezone.utc)
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  """{"a": {"b": 1}} -> {"a.b": 1}; JSON-normalised leaves (tuples: lists)."""
+  out = {}
+  for key, value in tree.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      out.update(flatten(value, name + "."))
+    else:
+      out[name] = json.loads(json.dumps(value, default=_json_default))
+  return out
+
+
+def _json_default(value):
+  if hasattr(value, "tolist"):
+    return value.tolist()
+  raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def config_differences(saved: dict[str, Any], current: dict[str, Any], *,
+                       defaults: dict[str, Any] | None = None,
+                       neutral=RESUME_NEUTRAL) -> list[str]:
+  """The fields that differ, as "field: old -> new" lines (sorted).
+
+  Args:
+    saved: the workdir's config.json.
+    current: this run's config, as a dict.
+    defaults: the schema's defaults; a field the saved config lacks is
+      compared with its default (a field added after the run was made).
+    neutral: dotted fields that are not compared.
+  """
+  old, new = flatten(saved), flatten(current)
+  if defaults is not None:
+    old = {**{k: v for k, v in flatten(defaults).items() if k in new}, **old}
+  lines = []
+  for name in sorted(set(old) | set(new)):
+    if name in neutral:
+      continue
+    before, after = old.get(name, "(absent)"), new.get(name, "(absent)")
+    if before != after:
+      lines.append(f"{name}: {before!r} -> {after!r}")
+  return lines
+
+
+def open_workdir(workdir: str, config_dict: dict[str, Any], *,
+                 overwrite: bool = False,
+                 defaults: dict[str, Any] | None = None,
+                 neutral=RESUME_NEUTRAL) -> WorkdirLock | None:
+  """Locks `workdir` and checks its saved config (see the module docstring).
+
+  Args:
+    workdir: the run's directory (created if absent).
+    config_dict: this run's config as a dict.
+    overwrite: move a differing run's files aside instead of refusing.
+    defaults: the schema's defaults (see `config_differences`).
+    neutral: fields allowed to change on a resume.
+
+  Returns:
+    The held lock (process 0) or None (other processes); release it when the
+    run ends.
+
+  Raises:
+    WorkdirLockedError: another job holds the workdir.
+    ConfigMismatchError: the saved config differs and not `overwrite`.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  lock, locked_error = None, None
+  if jax.process_index() == 0:
+    try:
+      lock = WorkdirLock(workdir).acquire()
+    except WorkdirLockedError as error:
+      locked_error = error
+  if _share(locked_error is not None):
+    # Every process raises, so none waits for the others in a collective.
+    raise locked_error or WorkdirLockedError(
+        f"{workdir} is in use by another job (see process 0's error).")
+  try:
+    differences = []
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        saved = json.load(f)
+      differences = config_differences(saved, config_dict, defaults=defaults,
+                                       neutral=neutral)
+    if differences and not overwrite:
+      shown = "\n  ".join(differences)
+      raise ConfigMismatchError(
+          f"{workdir} holds a run made with a different config; resuming it "
+          f"would mix two runs. Differences (saved -> this run):\n  {shown}\n"
+          f"Use a new workdir, or replace the old run with --overwrite "
+          f"(train_and_evaluate(..., overwrite=True)), which moves its files "
+          f"to {os.path.basename(os.path.normpath(workdir))}.replaced-<time>"
+          f" beside the workdir. Fields that may change on a resume: "
+          f"{', '.join(neutral)}.")
+    # All processes have read the config before process 0 moves it.
+    _barrier("ltjax_workdir_read")
+    if differences and jax.process_index() == 0:
+      move_aside(workdir)
+    _barrier("ltjax_workdir_ready")
+  except BaseException:
+    if lock is not None:
+      lock.release()
+    raise
+  return lock
+
+
+def _share(flag: bool) -> bool:
+  """Process 0's `flag`, on every process."""
+  if jax.process_count() == 1:
+    return flag
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return bool(multihost_utils.broadcast_one_to_all(np.int32(flag)))
+
+
+def _barrier(name: str) -> None:
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
+
+
+def move_aside(workdir: str) -> str:
+  """Moves every entry of `workdir` but the lock to a sibling; returns it."""
+  stamp = _now().strftime("%Y%m%dT%H%M%SZ")
+  base = f"{os.path.normpath(os.path.abspath(workdir))}.replaced-{stamp}"
+  target, n = base, 1
+  while os.path.exists(target):
+    target, n = f"{base}-{n}", n + 1
+  os.makedirs(target)
+  for name in sorted(os.listdir(workdir)):
+    if name != LOCK_FILE:
+      os.rename(os.path.join(workdir, name), os.path.join(target, name))
+  logging.warning("--overwrite: moved the previous run in %s to %s.", workdir,
+                  target)
+  return target
