@@ -74,7 +74,11 @@ def normalization(config, dataset) -> tuple[tuple[float, ...],
       np.arange(min(len(dataset.train), 10_000)))
   scaled = images.astype(np.float64) / 255.0
   axes = tuple(range(scaled.ndim - 1))
-  std = np.maximum(scaled.std(axis=axes), 1e-3)
+  std = scaled.std(axis=axes)
+  # Pixels: a floor for near-constant channels. Feature vectors [N, D] may
+  # have any scale: only a constant column (std 0) is left unscaled.
+  std = (np.maximum(std, 1e-3) if scaled.ndim == 4 else
+         np.where(std > 0, std, 1.0))
   return tuple(scaled.mean(axis=axes).tolist()), tuple(std.tolist())
 
 
