@@ -61,7 +61,9 @@ class Watchdog:
   Args:
     timeout: seconds without progress before firing.
     idle_fraction: the process counts as idle over a window when it used
-      less than this fraction of one core's time in it.
+      less than this fraction of one core's time in it. A deadlocked
+      process uses ~0; 1 % leaves a wide margin for a compile starved by
+      other jobs (at 5 % a compile on a 2-core host at load 20 was killed).
     poll: seconds between checks.
     on_fire: called with the report text instead of dumping and exiting
       (tests).
@@ -69,7 +71,7 @@ class Watchdog:
     clock: wall seconds.
   """
 
-  def __init__(self, timeout: float, *, idle_fraction: float = 0.05,
+  def __init__(self, timeout: float, *, idle_fraction: float = 0.01,
                poll: float | None = None,
                on_fire: Callable[[str], None] | None = None,
                cpu_clock: Callable[[], float] = time.process_time,

@@ -66,6 +66,16 @@ class WatchdogUnitTest(absltest.TestCase):
     self.assertTrue(dog.check())
     self.assertIn("no progress for 11 s", fired[0])
 
+  def test_a_starved_process_is_not_hung(self):
+    # A compile on a loaded host (load ~40 on 2 cores): no beat for minutes
+    # and only ~3 % of a core, but not idle.
+    clocks, fired = FakeClocks(), []
+    dog = fake_watchdog(clocks, fired)
+    for t in range(1, 301):
+      clocks.wall, clocks.cpu = float(t), 0.03 * t
+      self.assertFalse(dog.check())
+    self.assertEmpty(fired)
+
   def test_off_and_bad_timeouts(self):
     with _watchdog.watching(timeout=0) as dog:
       self.assertIsNone(dog)
