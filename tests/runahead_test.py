@@ -13,7 +13,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+import numpy as np
+
 from ltjax.train import _driver
+from ltjax.train import _loop
+from ltjax.train import _parallel
 
 
 class NoWriter:
@@ -72,6 +76,40 @@ class RunAheadTest(absltest.TestCase):
     self.assertLessEqual(max(lags), _driver.MAX_STEPS_IN_FLIGHT)
     self.assertLess(_driver.MAX_STEPS_IN_FLIGHT, 32)
 
+  def test_evaluation_waits_for_the_device(self):
+    # An evaluation sums its batches' counts on the device; without a wait
+    # the host dispatches every batch before the first one has run.
+    outputs, lags = [], []
+
+    @jax.jit
+    def device_eval(state, batch):
+      w = state
+      for _ in range(4):
+        w = jnp.tanh(w @ w)
+      return {"plain": jnp.sum(batch["label"]) + jnp.mean(w)}
+
+    def eval_step(state, batch):
+      lags.append(sum(not o.is_ready() for o in outputs))
+      out = device_eval(state, batch)
+      outputs.append(out["plain"])
+      return out
+
+    class Split:
+
+      def __len__(self):
+        return 8 * 40
+
+      def get_batch(self, indices):
+        return (np.zeros((len(indices), 2), np.float32),
+                np.asarray(indices) % 3)
+
+    mesh = _parallel.data_mesh(jax.devices()[:1])
+    run = types.SimpleNamespace(eval_batch_size=8, mesh=mesh,
+                                eval_step=eval_step)
+    total = _loop.evaluate(run, jnp.eye(384) * 0.5, Split())
+    self.assertLen(lags, 40)
+    self.assertLessEqual(max(lags), _driver.MAX_STEPS_IN_FLIGHT)
+    self.assertTrue(np.isfinite(float(total["plain"])))
 
 if __name__ == "__main__":
   absltest.main()

@@ -273,8 +273,9 @@ def _eval_batches(run: Run, split):
 def evaluate(run: Run, state, split) -> _metrics.RegressionSums:
   """Merged error sums over a whole split."""
   total = _metrics.RegressionSums.empty(len(run.edges) - 1)
-  for batch in _eval_batches(run, split):
+  for i, batch in enumerate(_eval_batches(run, split)):
     total = total + run.eval_step(state, batch)
+    _driver.keep_up(i, total)  # a bounded queue (the CPU deadlock)
   return jax.device_get(total)
 
 

@@ -33,6 +33,17 @@ MAX_STEPS_IN_FLIGHT = 4
 DivergenceError = _checkpoint.DivergenceError
 
 
+def keep_up(index: int, value) -> None:
+  """Waits for `value` every `MAX_STEPS_IN_FLIGHT`-th call (by `index`).
+
+  For loops that dispatch many computations before reading a result (an
+  evaluation summing its batches on the device): the host then stays at
+  most that many computations ahead, as in `run_schedule`.
+  """
+  if index % MAX_STEPS_IN_FLIGHT == MAX_STEPS_IN_FLIGHT - 1:
+    jax.block_until_ready(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Hooks:
   """What a loop supplies to `run_schedule`.

@@ -221,10 +221,11 @@ def epoch_plan(run: Run, epoch: int) -> np.ndarray:
 def evaluate(run: Run, state, split) -> dict[str, ltmetrics.ClassificationCounts]:
   """Merged counts over a whole split (padded last batch masked out)."""
   total = None
-  for batch in _driver.eval_batches(split, batch_size=run.eval_batch_size,
-                                    mesh=run.mesh):
+  for i, batch in enumerate(_driver.eval_batches(
+      split, batch_size=run.eval_batch_size, mesh=run.mesh)):
     counts = run.eval_step(state, batch)
     total = counts if total is None else jax.tree.map(jnp.add, total, counts)
+    _driver.keep_up(i, total)  # a bounded queue (the CPU deadlock)
   return jax.device_get(total)
 
 
