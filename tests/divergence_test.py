@@ -66,18 +66,7 @@ def _poisoned_build_run(at_step):
   return build
 
 
-class DivergenceTest(absltest.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmp = tempfile.TemporaryDirectory()
-    cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmp.cleanup()
-    super().tearDownClass()
+class DivergenceTest(testdata.TinyBenchmarksTestCase):
 
   def test_stops_keeps_good_checkpoints_and_writes_no_result(self):
     workdir = testdata.make_tempdir(self)

@@ -12,6 +12,7 @@ import struct
 import tarfile
 import tempfile
 
+from absl.testing import parameterized
 import numpy as np
 from PIL import Image
 
@@ -161,3 +162,26 @@ def write_abalone_like(path, *, rows=600, seed=0):
           for _ in range(4)]
       f.write(",".join([sex] + [f"{v:.4f}" for v in values] + [str(r)])
               + "\n")
+
+
+class TinyBenchmarksTestCase(parameterized.TestCase):
+  """A test case with `self.paths`: tiny CIFAR/MNIST copies in a temp dir.
+
+  The copies (`write_tiny_benchmarks`) are written once per class;
+  `workdir()` gives each test a fresh temporary workdir.
+  """
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls._tmp = tempfile.TemporaryDirectory()
+    cls.paths = write_tiny_benchmarks(cls._tmp.name)
+
+  @classmethod
+  def tearDownClass(cls):
+    cls._tmp.cleanup()
+    super().tearDownClass()
+
+  def workdir(self):
+    return make_tempdir(self)
+

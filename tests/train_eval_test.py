@@ -7,7 +7,6 @@ with the reported metrics when they are recomputed from it in NumPy.
 
 import json
 import os
-import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -51,18 +50,7 @@ def np_cosines(features, kernel):
   return f @ w
 
 
-class TinyMnistTestCase(parameterized.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmp = tempfile.TemporaryDirectory()
-    cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmp.cleanup()
-    super().tearDownClass()
+class TinyMnistTestCase(testdata.TinyBenchmarksTestCase):
 
   def config(self, method, **loss):
     config = common.build("mnist_lt", method, "1")

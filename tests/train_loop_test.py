@@ -15,7 +15,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 
 from absl import logging
 from absl.testing import absltest
@@ -56,21 +55,7 @@ def shrink(config, paths):
   return config
 
 
-class TinyDataTestCase(parameterized.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmp = tempfile.TemporaryDirectory()
-    cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmp.cleanup()
-    super().tearDownClass()
-
-  def workdir(self):
-    return testdata.make_tempdir(self)
+TinyDataTestCase = testdata.TinyBenchmarksTestCase
 
 
 class EveryConfigTest(TinyDataTestCase):

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 
 from absl import logging
 from absl.testing import absltest
@@ -71,21 +70,7 @@ def snapshot(workdir):
   return out
 
 
-class TinyDataTestCase(absltest.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls._tmp = tempfile.TemporaryDirectory()
-    cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls._tmp.cleanup()
-    super().tearDownClass()
-
-  def workdir(self):
-    return testdata.make_tempdir(self)
+TinyDataTestCase = testdata.TinyBenchmarksTestCase
 
 
 class ConfigMismatchTest(TinyDataTestCase):
