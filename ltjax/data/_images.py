@@ -172,6 +172,30 @@ def center_crop_box(height: int, width: int,
   return (height - side) / 2, (width - side) / 2, side, side
 
 
+def _load_box(path: str, size: int, choose) -> np.ndarray:
+  """Reads one image file, resizes the box `choose` picks to [size, size, 3].
+
+  `choose(height, width)` returns ((top, left, h, w), flip).
+  """
+  image_lib = _pil()
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except FileNotFoundError as e:
+    raise FileNotFoundError(f"image {path} does not exist.") from e
+  try:
+    with image_lib.open(io.BytesIO(data)) as image:
+      image = image.convert("RGB")
+      width, height = image.size
+      (top, left, h, w), flip = choose(height, width)
+      image = image.resize((size, size), image_lib.Resampling.BILINEAR,
+                           box=(left, top, left + w, top + h))
+      array = np.asarray(image, np.uint8)
+  except (OSError, SyntaxError, ValueError) as e:
+    raise ValueError(f"could not decode image {path}: {e}") from e
+  return array[:, ::-1] if flip else array
+
+
 def load_transformed(path: str, *, size: int,
                      seed: int | None) -> np.ndarray:
   """Reads one image file and crops it to uint8 [size, size, 3].
@@ -185,26 +209,22 @@ def load_transformed(path: str, *, size: int,
   Returns:
     uint8 [size, size, 3].
   """
-  image_lib = _pil()
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-  except FileNotFoundError as e:
-    raise FileNotFoundError(f"image {path} does not exist.") from e
-  try:
-    with image_lib.open(io.BytesIO(data)) as image:
-      image = image.convert("RGB")
-      width, height = image.size
-      if seed is None:
-        top, left, h, w = center_crop_box(height, width, size)
-        flip = False
-      else:
-        rng = np.random.default_rng(seed)
-        top, left, h, w = random_resized_crop_box(height, width, rng)
-        flip = rng.uniform() < 0.5
-      image = image.resize((size, size), image_lib.Resampling.BILINEAR,
-                           box=(left, top, left + w, top + h))
-      array = np.asarray(image, np.uint8)
-  except (OSError, SyntaxError, ValueError) as e:
-    raise ValueError(f"could not decode image {path}: {e}") from e
-  return array[:, ::-1] if flip else array
+
+  def choose(height, width):
+    if seed is None:
+      return center_crop_box(height, width, size), False
+    rng = np.random.default_rng(seed)
+    box = random_resized_crop_box(height, width, rng)
+    return box, rng.uniform() < 0.5
+
+  return _load_box(path, size, choose)
+
+
+def load_resized(path: str, *, size: int) -> np.ndarray:
+  """Reads one image file and resizes all of it to uint8 [size, size, 3].
+
+  The DIR reference's `Resize((S, S))` (aspect ratio not kept); the training
+  crop and flip of the regression task run on device.
+  """
+  return _load_box(path, size, lambda height, width: ((0, 0, height, width),
+                                                      False))

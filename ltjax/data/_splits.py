@@ -1,8 +1,33 @@
-"""Seeded class-balanced hold-out splits and fingerprints of index sets."""
+"""The balanced hold-out rules of both tasks and fingerprints of index sets.
+
+Both rules go label by label (a class, a regression target value or bin),
+shuffle that label's rows with one seeded generator and hold the first rows
+out: `balanced_holdout` draws a class-balanced validation split for
+classification (Cao et al., arXiv 1906.07413), `balanced_val_test` the
+balanced validation and test splits of deep imbalanced regression (Yang et
+al., arXiv 2102.09554).
+"""
 
 import hashlib
+from typing import Iterator
 
 import numpy as np
+
+
+def _shuffled_groups(labels: np.ndarray, values: np.ndarray, rng,
+                     available: np.ndarray | None = None
+                    ) -> Iterator[np.ndarray]:
+  """Yields, for each of `values` in order, its rows shuffled by `rng`.
+
+  `rng.permutation` of an array shuffles a copy with the generator's
+  `shuffle`, so `np.random.RandomState` draws the same numbers as an
+  in-place `shuffle` would.
+  """
+  for value in values:
+    mask = labels == value
+    if available is not None:
+      mask &= available
+    yield rng.permutation(np.flatnonzero(mask).astype(np.int64))
 
 
 def balanced_holdout(labels: np.ndarray, *, num_classes: int, per_class: int,
@@ -40,22 +65,61 @@ def balanced_holdout(labels: np.ndarray, *, num_classes: int, per_class: int,
   available = np.ones(labels.shape[0], bool)
   if exclude is not None:
     available[np.asarray(exclude, np.int64)] = False
-  rng = np.random.RandomState(seed)
+  groups = _shuffled_groups(labels, range(num_classes),
+                            np.random.RandomState(seed), available)
   kept = []
-  for c in range(num_classes):
-    idx = np.flatnonzero((labels == c) & available).astype(np.int64)
-    rng.shuffle(idx)
+  for c, idx in enumerate(groups):
     take = int(per_class) if caps is None else min(int(per_class),
                                                    max(int(caps[c]), 0))
     kept.append(idx[:take])
   return np.concatenate(kept) if kept else np.zeros((0,), np.int64)
 
 
+def balanced_val_test(labels, *, per_label: int, seed: int,
+                      max_fraction: float = 1 / 3
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Splits rows into train / val / test, val and test balanced per label.
+
+  For each distinct label (in increasing order) with n rows, shuffled by one
+  `np.random.default_rng(seed)`: the first m = min(per_label,
+  floor(n * max_fraction)) go to validation, the next m to test, the rest to
+  training (AgeDB-DIR's rule with per_label = 30, max_fraction = 1/3).
+
+  Args:
+    labels: [N] values to balance over (e.g. integer rings, or bin indices).
+    per_label: the most val (and test) rows per label, >= 0.
+    seed: shuffle seed.
+    max_fraction: the most of a label's rows each of val and test take.
+
+  Returns:
+    (train, val, test) int64 index arrays, each sorted.
+
+  Example:
+    >>> train, val, test = balanced_val_test(rings, per_label=30, seed=0)
+  """
+  labels = np.asarray(labels)
+  if int(per_label) != per_label or per_label < 0:
+    raise ValueError(f"per_label must be an integer >= 0, got {per_label!r}.")
+  if not 0 <= max_fraction <= 0.5:
+    raise ValueError(f"max_fraction must be in [0, 0.5], got {max_fraction}.")
+  train, val, test = [], [], []
+  for rows in _shuffled_groups(labels, np.unique(labels),
+                               np.random.default_rng(seed)):
+    m = min(int(per_label), int(np.floor(rows.size * max_fraction + 1e-9)))
+    val.append(rows[:m])
+    test.append(rows[m:2 * m])
+    train.append(rows[2 * m:])
+  return tuple(np.sort(np.concatenate(part)).astype(np.int64)
+               for part in (train, val, test))
+
+
 def index_digest(indices: np.ndarray) -> str:
   """Returns a short sha256 (16 hex digits) of an index array, in order.
 
   The indices are hashed as little-endian int64, so the digest depends only on
-  their values and order, never on the platform or the array's dtype.
+  their values and order, never on the platform or the array's dtype. Both
+  tasks record their splits with it (`metadata["digests"]` of a regression
+  dataset, `train_indices_sha256` of a long-tailed one).
   """
   data = np.ascontiguousarray(np.asarray(indices, dtype="<i8")).tobytes()
   return hashlib.sha256(data).hexdigest()[:16]

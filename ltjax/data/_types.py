@@ -1,12 +1,24 @@
-"""The dataset containers the training loop consumes.
+"""The dataset containers the training loops consume, for both tasks.
 
-A split gives batches on the host with one call, `get_batch(indices, *,
-rng=None) -> (uint8 images [b, H, W, C], int32 labels [b])`, whichever way it
-holds its images: `ArraySplit` keeps decoded arrays in memory (CIFAR, MNIST),
-`StreamedSplit` keeps paths and decodes each batch in a thread pool
-(ImageNet-LT, Places-LT), and `FeatureSplit` holds float32 feature vectors
-[N, D] instead of images (CSV tables, your own arrays). Which examples form a batch is the sampler's job
-(`ltjax.sampling`); the split only gathers them.
+Every split follows one contract (`ltjax.data.Split`), whatever it holds:
+
+  len(split)                       N examples (also `split.num_examples`)
+  split.get_batch(indices, *, rng=None) -> (inputs [b, ...], targets [b])
+  split.targets                    [N]: int32 class labels (classification,
+                                   also `split.labels`) or float32 targets
+                                   (regression)
+  split.input_shape                one input's shape: (H, W, C) images or
+                                   (D,) features (also `split.image_shape`)
+  split.input_dtype                uint8 images or float32 features
+
+In memory (`_ArrayBacked`): `ArraySplit` (decoded images, CIFAR, MNIST),
+`FeatureSplit` (feature vectors: CSV and NumPy tables, your own arrays) and
+`RegressionSplit` (features or images with float targets). From image files
+(`_FileBacked`), decoded batch by batch in a thread pool: `StreamedSplit`
+(ImageNet-LT, Places-LT; random resized crop with `rng`) and
+`ImageRegressionSplit` (AgeDB-DIR, IMDB-WIKI-DIR; resized whole, augmented on
+device). Which examples form a batch is the sampler's job (`ltjax.sampling`);
+the split only gathers them.
 """
 
 import dataclasses
@@ -43,6 +55,17 @@ def _check_labels(labels: Any, num_examples: int | None,
   return _readonly(labels.astype(np.int32))
 
 
+def _check_targets(targets: Any, num_examples: int) -> np.ndarray:
+  targets = np.asarray(targets)
+  if targets.ndim != 1 or targets.shape[0] != num_examples:
+    raise ValueError(
+        f"targets must be a vector of {num_examples} values, got shape "
+        f"{targets.shape}.")
+  if not np.all(np.isfinite(targets.astype(np.float64))):
+    raise ValueError("targets must be finite.")
+  return _readonly(targets.astype(np.float32))
+
+
 def _check_indices(indices: Any, num_examples: int) -> np.ndarray:
   indices = np.asarray(indices)
   if indices.ndim != 1 or not (np.issubdtype(indices.dtype, np.integer) or
@@ -59,8 +82,111 @@ def _check_indices(indices: Any, num_examples: int) -> np.ndarray:
   return indices
 
 
+def _check_image_size(image_size: Any) -> None:
+  if int(image_size) != image_size or image_size < 1:
+    raise ValueError(
+        f"image_size must be a positive integer, got {image_size!r}.")
+
+
+class _Split:
+  """What every split shares (the contract above); `_inputs` is abstract."""
+
+  _TARGETS = "targets"  # The attribute holding the [N] targets.
+
+  def __len__(self) -> int:
+    return getattr(self, self._TARGETS).shape[0]
+
+  @property
+  def num_examples(self) -> int:
+    return len(self)
+
+  @property
+  def image_shape(self) -> tuple[int, ...]:
+    """(H, W, C) of every image; (D,) for feature vectors."""
+    return self.input_shape
+
+
+class _Labelled(_Split):
+  """A classification split: `labels` int32 [N], also named `targets`."""
+
+  _TARGETS = "labels"
+
+  @property
+  def targets(self) -> np.ndarray:
+    return self.labels
+
+
+class _ArrayBacked(_Split):
+  """A split whose inputs are one array in memory, named by `_INPUTS`."""
+
+  _INPUTS = "inputs"
+
+  @property
+  def input_shape(self) -> tuple[int, ...]:
+    return tuple(getattr(self, self._INPUTS).shape[1:])
+
+  @property
+  def input_dtype(self) -> np.dtype:
+    return getattr(self, self._INPUTS).dtype
+
+  def get_batch(self, indices: Any, *,
+                rng: np.random.Generator | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Gathers examples `indices`.
+
+    Args:
+      indices: int [b] in [0, N).
+      rng: accepted for the common split API and ignored: in-memory inputs
+        are augmented on device (`ltjax.data` augmentation), not here.
+
+    Returns:
+      (inputs [b, ...], targets [b]), fresh arrays.
+    """
+    del rng
+    indices = _check_indices(indices, len(self))
+    return (getattr(self, self._INPUTS)[indices],
+            getattr(self, self._TARGETS)[indices])
+
+  def subset(self, indices: Any):
+    """Returns the split of examples `indices` (a copy), in that order."""
+    inputs, targets = self.get_batch(indices)
+    return dataclasses.replace(
+        self, **{self._INPUTS: inputs, self._TARGETS: targets})
+
+
+class _FileBacked(_Split):
+  """A split of image files (`paths` under `root`) decoded batch by batch."""
+
+  def __len__(self) -> int:
+    return len(self.paths)
+
+  @property
+  def input_shape(self) -> tuple[int, int, int]:
+    """(H, W, C) of every image `get_batch` returns."""
+    return (self.image_size, self.image_size, 3)
+
+  @property
+  def input_dtype(self) -> np.dtype:
+    return np.dtype(np.uint8)
+
+  def full_path(self, index: int) -> str:
+    """The path of image `index` on disk."""
+    return os.path.join(self.root, self.paths[index])
+
+  def _decode(self, indices: np.ndarray, load, args: list[Any]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """`load(path, arg)` of each image in a thread pool, stacked."""
+    paths = [self.full_path(i) for i in indices]
+    pool = _images.executor(
+        self.num_workers or _images.default_num_workers())
+    images = list(pool.map(lambda pa: load(*pa), zip(paths, args)))
+    shape = (0,) + self.input_shape
+    batch = np.stack(images) if images else np.zeros(shape, np.uint8)
+    return batch, getattr(self, self._TARGETS)[indices]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class ArraySplit:
+class ArraySplit(_Labelled, _ArrayBacked):
   """A split held in memory as decoded arrays.
 
   Attributes:
@@ -69,6 +195,8 @@ class ArraySplit:
   """
   images: np.ndarray
   labels: np.ndarray
+
+  _INPUTS = "images"
 
   def __post_init__(self):
     images = np.asarray(self.images)
@@ -80,43 +208,9 @@ class ArraySplit:
     object.__setattr__(self, "labels",
                        _check_labels(self.labels, images.shape[0], "labels"))
 
-  def __len__(self) -> int:
-    return self.images.shape[0]
-
-  @property
-  def num_examples(self) -> int:
-    return len(self)
-
-  @property
-  def image_shape(self) -> tuple[int, int, int]:
-    """(H, W, C) of every image."""
-    return tuple(self.images.shape[1:])
-
-  def get_batch(self, indices: Any, *,
-                rng: np.random.Generator | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Gathers examples `indices`.
-
-    Args:
-      indices: int [b] in [0, N).
-      rng: accepted for the common split API and ignored: in-memory images
-        are augmented on device (`ltjax.data` augmentation), not here.
-
-    Returns:
-      (uint8 images [b, H, W, C], int32 labels [b]), fresh arrays.
-    """
-    del rng
-    indices = _check_indices(indices, len(self))
-    return self.images[indices], self.labels[indices]
-
-  def subset(self, indices: Any) -> "ArraySplit":
-    """Returns the split of examples `indices` (a copy), in that order."""
-    images, labels = self.get_batch(indices)
-    return ArraySplit(images=images, labels=labels)
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class StreamedSplit:
+class StreamedSplit(_Labelled, _FileBacked):
   """A split of image files listed with labels, decoded batch by batch.
 
   Attributes:
@@ -136,25 +230,7 @@ class StreamedSplit:
     object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
     object.__setattr__(self, "labels",
                        _check_labels(self.labels, len(self.paths), "labels"))
-    if int(self.image_size) != self.image_size or self.image_size < 1:
-      raise ValueError(
-          f"image_size must be a positive integer, got {self.image_size!r}.")
-
-  def __len__(self) -> int:
-    return len(self.paths)
-
-  @property
-  def num_examples(self) -> int:
-    return len(self)
-
-  @property
-  def image_shape(self) -> tuple[int, int, int]:
-    """(H, W, C) of every image `get_batch` returns."""
-    return (self.image_size, self.image_size, 3)
-
-  def full_path(self, index: int) -> str:
-    """The path of image `index` on disk."""
-    return os.path.join(self.root, self.paths[index])
+    _check_image_size(self.image_size)
 
   def get_batch(self, indices: Any, *,
                 rng: np.random.Generator | None = None
@@ -182,19 +258,13 @@ class StreamedSplit:
       seeds = [None] * indices.size
     else:
       seeds = rng.integers(0, 2**63 - 1, size=indices.size).tolist()
-    paths = [self.full_path(i) for i in indices]
-    pool = _images.executor(
-        self.num_workers or _images.default_num_workers())
-    images = list(pool.map(
-        lambda ps: _images.load_transformed(
-            ps[0], size=self.image_size, seed=ps[1]), zip(paths, seeds)))
-    shape = (0,) + self.image_shape
-    batch = np.stack(images) if images else np.zeros(shape, np.uint8)
-    return batch, self.labels[indices]
+    return self._decode(
+        indices, lambda path, seed: _images.load_transformed(
+            path, size=self.image_size, seed=seed), seeds)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class FeatureSplit:
+class FeatureSplit(_Labelled, _ArrayBacked):
   """A split of feature vectors held in memory (tabular data).
 
   The training loop standardises each feature with the training split's
@@ -206,6 +276,8 @@ class FeatureSplit:
   """
   features: np.ndarray
   labels: np.ndarray
+
+  _INPUTS = "features"
 
   def __post_init__(self):
     features = np.asarray(self.features)
@@ -226,33 +298,89 @@ class FeatureSplit:
                        _check_labels(self.labels, features.shape[0],
                                      "labels"))
 
-  def __len__(self) -> int:
-    return self.features.shape[0]
 
-  @property
-  def num_examples(self) -> int:
-    return len(self)
+@dataclasses.dataclass(frozen=True, eq=False)
+class RegressionSplit(_ArrayBacked):
+  """A regression split held in memory.
 
-  @property
-  def image_shape(self) -> tuple[int]:
-    """(D,): the shape of one input (named as for the image splits)."""
-    return tuple(self.features.shape[1:])
+  Attributes:
+    inputs: float32 [N, F] features or uint8 [N, H, W, C] images.
+    targets: float32 [N].
+    source_lines: optional int64 [N], the 1-based line of each row in its
+      source file (written with the predictions).
+  """
+  inputs: np.ndarray
+  targets: np.ndarray
+  source_lines: np.ndarray | None = None
+
+  def __post_init__(self):
+    inputs = np.asarray(self.inputs)
+    if inputs.dtype != np.uint8:
+      inputs = inputs.astype(np.float32)
+    if inputs.ndim < 2:
+      raise ValueError(
+          f"inputs must be [N, ...] with a feature axis, got {inputs.shape}.")
+    if inputs.dtype != np.uint8 and not np.all(np.isfinite(inputs)):
+      where = tuple(int(i) for i in np.argwhere(~np.isfinite(inputs))[0])
+      raise ValueError(
+          f"inputs must be finite: row {where[0]}, feature {where[1:]} is "
+          f"{inputs[where]}.")
+    object.__setattr__(self, "inputs", _readonly(inputs))
+    object.__setattr__(self, "targets",
+                       _check_targets(self.targets, inputs.shape[0]))
+    if self.source_lines is not None:
+      lines = np.asarray(self.source_lines, np.int64)
+      if lines.shape != (inputs.shape[0],):
+        raise ValueError(
+            f"source_lines must be [N] = [{inputs.shape[0]}], got "
+            f"{lines.shape}.")
+      object.__setattr__(self, "source_lines", _readonly(lines))
+
+  def subset(self, indices: Any) -> "RegressionSplit":
+    """Returns the split of examples `indices` (a copy), in that order."""
+    indices = _check_indices(indices, len(self))
+    lines = (None if self.source_lines is None else
+             self.source_lines[indices])
+    return RegressionSplit(inputs=self.inputs[indices],
+                           targets=self.targets[indices], source_lines=lines)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageRegressionSplit(_FileBacked):
+  """Image files with float targets, decoded and resized batch by batch.
+
+  Attributes:
+    paths: N image paths, relative to `root` (or absolute).
+    targets: float32 [N].
+    root: folder the paths are relative to.
+    image_size: side S of the square images `get_batch` returns.
+    num_workers: decoding threads; 0 picks a default from the CPU count.
+  """
+  paths: tuple[str, ...]
+  targets: np.ndarray
+  root: str = ""
+  image_size: int = 224
+  num_workers: int = 0
+
+  def __post_init__(self):
+    object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
+    object.__setattr__(self, "targets",
+                       _check_targets(self.targets, len(self.paths)))
+    _check_image_size(self.image_size)
 
   def get_batch(self, indices: Any, *,
                 rng: np.random.Generator | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Gathers examples `indices`: (float32 [b, D], int32 labels [b])."""
-    del rng
+    """Reads and resizes images `indices`: (uint8 [b, S, S, 3], targets)."""
+    del rng  # Training augmentation (crop, flip) runs on device.
     indices = _check_indices(indices, len(self))
-    return self.features[indices], self.labels[indices]
-
-  def subset(self, indices: Any) -> "FeatureSplit":
-    """Returns the split of examples `indices` (a copy), in that order."""
-    features, labels = self.get_batch(indices)
-    return FeatureSplit(features=features, labels=labels)
+    return self._decode(
+        indices, lambda path, _: _images.load_resized(
+            path, size=self.image_size), [None] * indices.size)
 
 
-Split = Union[ArraySplit, StreamedSplit, FeatureSplit]
+Split = Union[ArraySplit, StreamedSplit, FeatureSplit, RegressionSplit,
+              ImageRegressionSplit]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -308,6 +436,32 @@ class LongTailedDataset:
   def image_shape(self) -> tuple[int, ...]:
     """(H, W, C) of the images `train.get_batch` returns; (D,) for features."""
     return self.train.image_shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RegressionDataset:
+  """Train / val / test splits of a regression task.
+
+  Attributes:
+    name: registry name, e.g. "abalone".
+    train: the (imbalanced) training split.
+    val: the balanced validation split.
+    test: the balanced test split.
+    metadata: JSON-serialisable record of exactly which data this is.
+  """
+  name: str
+  train: Any
+  val: Any
+  test: Any
+  metadata: dict[str, Any]
+
+  @property
+  def input_shape(self) -> tuple[int, ...]:
+    return self.train.input_shape
+
+  @property
+  def is_image(self) -> bool:
+    return self.train.input_dtype == np.uint8 and len(self.input_shape) == 3
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
