@@ -3,8 +3,9 @@
 cRT re-initialises the linear head and trains it with class-balanced
 sampling; LWS keeps the head and learns one scale per class. By default the
 backbone's features are extracted once (BatchNorm in inference mode, no
-augmentation) and the classifier trains on the cached arrays, which takes
-seconds on a CPU at CIFAR scale. `fit_with_backbone` is the original's path:
+augmentation) and the classifier trains on the cached arrays
+(`ltjax.train.retrain_head`, also behind RRT), which takes seconds on a CPU
+at CIFAR scale. `fit_with_backbone` is the original's path:
 the frozen backbone runs on every augmented batch, with its BatchNorm either
 frozen or, as in the original code, in train mode (its running statistics then
 drift during stage 2 and the drifted statistics are used at evaluation).
@@ -24,7 +25,7 @@ import optax
 from ltjax import losses
 from ltjax import models
 from ltjax import sampling
-from ltjax.train import _optim
+from ltjax import train
 
 LogitsFn = Callable[[Any, jax.Array], jax.Array]  # (params, features) -> [B, C]
 
@@ -96,37 +97,52 @@ def lws_init(head_params, head_kind: str,
   return {"scales": jnp.ones((num_classes,), jnp.float32)}, logits_fn
 
 
+def _epoch_plan(labels: np.ndarray, class_counts: np.ndarray,
+                options: Stage2Options) -> Callable[[int], np.ndarray]:
+  """`plan(epoch)`: the options' sampler's example indices of an epoch."""
+
+  def plan(epoch):
+    probs = sampling.sampling_probabilities(
+        options.sampler, class_counts, epoch=epoch, num_epochs=options.epochs)
+    return sampling.epoch_plan(labels, seed=options.seed, epoch=epoch,
+                               class_probabilities=probs)
+
+  return plan
+
+
 def _plan(labels: np.ndarray, class_counts: np.ndarray,
           options: Stage2Options) -> Iterator[np.ndarray]:
   """Batch indices of every step, one epoch plan per epoch."""
   per_epoch = sampling.steps_per_epoch(len(labels), options.batch_size)
+  plan = _epoch_plan(labels, class_counts, options)
   for epoch in range(options.epochs):
-    probs = sampling.sampling_probabilities(
-        options.sampler, class_counts, epoch=epoch, num_epochs=options.epochs)
-    plan = sampling.epoch_plan(labels, seed=options.seed, epoch=epoch,
-                               class_probabilities=probs)
+    indices = plan(epoch)
     for step in range(per_epoch):
-      yield sampling.batch_indices(plan, step,
+      yield sampling.batch_indices(indices, step,
                                    global_batch_size=options.batch_size)
 
 
 def _optimizer(num_examples: int, options: Stage2Options):
   total = options.epochs * sampling.steps_per_epoch(num_examples,
                                                     options.batch_size)
-  schedule = _optim.cosine_schedule(options.lr, total_steps=total)
-  return _optim.sgd(schedule, momentum=options.momentum,
-                    weight_decay=options.weight_decay)
+  schedule = train.cosine_schedule(options.lr, total_steps=total)
+  return train.sgd(schedule, momentum=options.momentum,
+                   weight_decay=options.weight_decay)
 
 
-def _loss(logits_fn, params, features, labels):
-  return jnp.mean(losses.weighted_cross_entropy(logits_fn(params, features),
-                                                labels))
+def _example_loss(logits, labels, weights=None):
+  """Per-example cross-entropy [B] (stage 2 has no example weights)."""
+  del weights
+  return losses.weighted_cross_entropy(logits, labels)
 
 
 def fit_on_features(params, logits_fn: LogitsFn, features: jax.Array,
                     labels: np.ndarray, class_counts: np.ndarray,
                     options: Stage2Options = Stage2Options()):
   """Trains `params` on cached features with the options' sampler.
+
+  Cross-entropy, SGD with momentum and coupled weight decay, cosine decay
+  over all steps; the loop is `ltjax.train.retrain_head`.
 
   Args:
     params: initial classifier parameters (`crt_init` or `lws_init`).
@@ -140,21 +156,11 @@ def fit_on_features(params, logits_fn: LogitsFn, features: jax.Array,
     The trained parameters.
   """
   labels = np.asarray(labels)
-  features = jnp.asarray(features)
-  device_labels = jnp.asarray(labels, jnp.int32)
-  tx = _optimizer(len(labels), options)
-
-  @jax.jit
-  def step(params, opt_state, indices):
-    grads = jax.grad(lambda p: _loss(logits_fn, p, features[indices],
-                                     device_labels[indices]))(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-  opt_state = tx.init(params)
-  for indices in _plan(labels, np.asarray(class_counts), options):
-    params, opt_state = step(params, opt_state, jnp.asarray(indices))
-  return params
+  return train.retrain_head(
+      params, features, labels.astype(np.int32), apply_fn=logits_fn,
+      loss_fn=_example_loss, tx=_optimizer(len(labels), options),
+      epochs=options.epochs, batch_size=options.batch_size,
+      plan=_epoch_plan(labels, np.asarray(class_counts), options))
 
 
 def fit_with_backbone(params, logits_fn: LogitsFn, model, variables, split,
@@ -196,8 +202,8 @@ def fit_with_backbone(params, logits_fn: LogitsFn, model, variables, split,
     else:
       _, features = model.apply(variables, inputs, train=False)
     features = jax.lax.stop_gradient(features)
-    grads = jax.grad(lambda p: _loss(logits_fn, p, features,
-                                     batch_labels))(params)
+    grads = jax.grad(lambda p: jnp.mean(_example_loss(
+        logits_fn(p, features), batch_labels)))(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, variables
 

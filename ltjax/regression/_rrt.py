@@ -6,8 +6,8 @@ reference re-initialises the regressor (it loads every pretrained weight but
 the `linear` / `fc` ones) and trains it with Adam (no weight decay) on the
 full schedule. Here the frozen encoder's features are extracted once
 (evaluation mode, no augmentation) into arrays, and the regressor,
-re-initialised like the model's own head, is trained on them by a small
-jitted step.
+re-initialised like the model's own head, is trained on them by
+`ltjax.train.retrain_head` (the routine behind cRT and LWS too).
 
 Difference from the reference: it re-runs the whole (frozen) network with
 data augmentation on every step, with BatchNorm in training mode, so the
@@ -17,35 +17,13 @@ exactly fixed and trains on its evaluation-mode features.
 
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ltjax import sampling
+from ltjax import train
 from ltjax.regression import _bins
 from ltjax.regression import _optim
 from ltjax.regression import _step
-
-
-def make_head_step(tx: optax.GradientTransformation, objective, *, edges,
-                   bin_weights) -> Callable:
-  """Returns a jitted `step(head, opt_state, x, y) -> (head, opt, loss)`."""
-  bin_weights = np.asarray(bin_weights, np.float32)
-
-  @jax.jit
-  def step(head, opt_state, features, targets):
-    weights = jnp.asarray(bin_weights)[_bins.bin_index(targets, edges)]
-
-    def loss_fn(head):
-      pred = _step.predict(head, features)
-      return jnp.mean(objective(pred, targets, weights, {}))
-
-    loss, grads = jax.value_and_grad(loss_fn)(head)
-    updates, opt_state = tx.update(grads, opt_state, head)
-    return optax.apply_updates(head, updates), opt_state, loss
-
-  return step
 
 
 def retrain_regressor(features: np.ndarray, targets: np.ndarray, *,
@@ -56,6 +34,10 @@ def retrain_regressor(features: np.ndarray, targets: np.ndarray, *,
                       on_epoch_end: Callable | None = None,
                       max_steps: int = -1):
   """Trains a linear regressor on fixed features with per-bin weights.
+
+  Adam on `mean(objective(pred, y, w))` with w the weight of y's bin, over
+  seeded permutations of the examples; the loop is
+  `ltjax.train.retrain_head`.
 
   Args:
     features: float32 [N, D] frozen-encoder features of the training set.
@@ -82,25 +64,11 @@ def retrain_regressor(features: np.ndarray, targets: np.ndarray, *,
   targets = np.asarray(targets, np.float32)
   schedule = (learning_rate if callable(learning_rate) else
               optax.constant_schedule(learning_rate))
-  tx = _optim.adam(schedule, weight_decay=weight_decay)
-  step = make_head_step(tx, objective, edges=edges, bin_weights=bin_weights)
-  head, opt_state = head_params, tx.init(head_params)
-  per_epoch = sampling.steps_per_epoch(len(targets), batch_size)
-  done = 0
-  for epoch in range(epochs):
-    plan = sampling.epoch_plan(np.zeros(len(targets), np.int64), seed=seed,
-                               epoch=epoch)
-    losses = []
-    for s in range(per_epoch):
-      if 0 < max_steps <= done:
-        break
-      index = sampling.batch_indices(plan, s, global_batch_size=batch_size)
-      head, opt_state, loss = step(head, opt_state, features[index],
-                                   targets[index])
-      losses.append(loss)
-      done += 1
-    if on_epoch_end is not None and losses:
-      on_epoch_end(epoch + 1, head, float(jnp.mean(jnp.stack(losses))))
-    if 0 < max_steps <= done:
-      break
-  return head
+  bin_weights = np.asarray(bin_weights, np.float32)
+  weights = bin_weights[np.asarray(_bins.bin_index(targets, edges))]
+  return train.retrain_head(
+      head_params, features, targets, apply_fn=_step.predict,
+      loss_fn=lambda pred, y, w: objective(pred, y, w, {}),
+      tx=_optim.adam(schedule, weight_decay=weight_decay), epochs=epochs,
+      batch_size=batch_size, weights=weights, seed=seed,
+      on_epoch_end=on_epoch_end, max_steps=max_steps)
