@@ -483,30 +483,3 @@ def read_csv_table(path: str, *, target: Any,
       line_numbers=line_numbers, dropped_lines=dropped,
       target_name=schema.columns[schema.target], path=os.path.abspath(path),
       schema=schema)
-
-
-def stratified_split(labels: np.ndarray, *, num_classes: int,
-                     fraction: float, seed: int) -> np.ndarray:
-  """Seeded indices of about `fraction` of each class, never all of one.
-
-  Class c (n_c examples) gives round(fraction * n_c) examples, at most
-  n_c - 1, so every class keeps one; the examples are the first of a
-  per-class shuffle by one `np.random.RandomState(seed)`, in label order.
-
-  Args:
-    labels: int [N] in [0, C).
-    num_classes: C.
-    fraction: in (0, 1).
-    seed: seed of the shuffles.
-
-  Returns:
-    int64 [M], sorted.
-  """
-  rng = np.random.RandomState(seed)
-  chosen = []
-  for c in range(num_classes):
-    idx = np.flatnonzero(labels == c)
-    rng.shuffle(idx)
-    take = min(int(round(fraction * idx.size)), max(idx.size - 1, 0))
-    chosen.append(idx[:take])
-  return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -75,9 +75,9 @@ def held_out_test(labels: np.ndarray, num_classes: int,
     raise ValueError(
         "config fields test_path is empty and test_fraction is 0: give a "
         "test file or a fraction of the table to test on.")
-  return _csv.stratified_split(labels, num_classes=num_classes,
-                               fraction=fields["test_fraction"],
-                               seed=fields["split_seed"])
+  return _splits.stratified_split(labels, num_classes=num_classes,
+                                  fraction=fields["test_fraction"],
+                                  seed=fields["split_seed"])
 
 
 def _read_classification(fields: dict[str, Any]) -> _types.SourceData:

@@ -1,9 +1,10 @@
-"""The balanced hold-out rules of both tasks and fingerprints of index sets.
+"""The hold-out rules of both tasks and fingerprints of index sets.
 
-Both rules go label by label (a class, a regression target value or bin),
-shuffle that label's rows with one seeded generator and hold the first rows
+Every rule goes label by label (a class, a regression target value or bin),
+shuffles that label's rows with one seeded generator and holds the first rows
 out: `balanced_holdout` draws a class-balanced validation split for
-classification (Cao et al., arXiv 1906.07413), `balanced_val_test` the
+classification (Cao et al., arXiv 1906.07413), `stratified_split` a
+per-class fraction (the test split of a table), `balanced_val_test` the
 balanced validation and test splits of deep imbalanced regression (Yang et
 al., arXiv 2102.09554).
 """
@@ -111,6 +112,32 @@ def balanced_val_test(labels, *, per_label: int, seed: int,
     train.append(rows[2 * m:])
   return tuple(np.sort(np.concatenate(part)).astype(np.int64)
                for part in (train, val, test))
+
+
+def stratified_split(labels: np.ndarray, *, num_classes: int,
+                     fraction: float, seed: int) -> np.ndarray:
+  """Seeded indices of about `fraction` of each class, never all of one.
+
+  Class c (n_c examples) gives round(fraction * n_c) examples, at most
+  n_c - 1, so every class keeps one; the examples are the first of a
+  per-class shuffle by one `np.random.RandomState(seed)`, in label order.
+  The test split of a CSV or NumPy table without a test file.
+
+  Args:
+    labels: int [N] in [0, C).
+    num_classes: C.
+    fraction: in (0, 1).
+    seed: seed of the shuffles.
+
+  Returns:
+    int64 [M], sorted.
+  """
+  chosen = []
+  for idx in _shuffled_groups(np.asarray(labels), range(num_classes),
+                              np.random.RandomState(seed)):
+    take = min(int(round(fraction * idx.size)), max(idx.size - 1, 0))
+    chosen.append(idx[:take])
+  return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
 def index_digest(indices: np.ndarray) -> str:
