@@ -56,10 +56,7 @@ def check_classification_fields(fields: dict[str, Any]) -> None:
     raise ValueError(
         f"config field delimiter must be one character or one of "
         f"{list(CSV_DELIMITERS)}, got {delimiter!r}.")
-  if not isinstance(fields["drop_nonfinite"], bool):
-    raise ValueError(
-        f"config field drop_nonfinite must be True or False, got "
-        f"{fields['drop_nonfinite']!r}.")
+  _fields.check_bool(fields, "drop_nonfinite", "config field ")
   _fields.check_fraction(fields, "test_fraction",
                          "it is used when test_path is empty")
   _fields.check_int(fields, "split_seed", 0)

@@ -242,11 +242,7 @@ def check_abalone_fields(fields: dict[str, Any]) -> None:
 
 
 def check_age_fields(fields: dict[str, Any]) -> None:
-  size = fields["image_size"]
-  if int(size) != size or size < 1:
-    raise ValueError(
-        f"config.data.image_size: must be a positive integer, got "
-        f"{size!r}.")
+  _fields.check_count(fields, "image_size", 1)
   if fields["num_workers"] < 0:
     raise ValueError(
         f"config.data.num_workers: must be >= 0, got "

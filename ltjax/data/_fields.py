@@ -184,10 +184,21 @@ def require_file(fields: dict[str, Any], what: str, example: str) -> None:
         f"config.data.path: {fields['path']!r} is not a file ({what}).")
 
 
+def check_count(fields: dict[str, Any], key: str, minimum: int = 0) -> None:
+  """Checks that config.data.<key> is an integer >= minimum (regression)."""
+  value = fields[key]
+  if int(value) != value or value < minimum:
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    raise ValueError(f"config.data.{key}: must be {what}, got {value!r}.")
+
+
 def check_val_per_label(fields: dict[str, Any]) -> None:
   """Checks the DIR holdout size config.data.val_per_label (regression)."""
-  value = fields["val_per_label"]
-  if int(value) != value or value < 0:
+  check_count(fields, "val_per_label")
+
+
+def check_bool(fields: dict[str, Any], key: str, prefix: str) -> None:
+  """Checks that field `key` is True or False (`prefix` names it)."""
+  if not isinstance(fields[key], bool):
     raise ValueError(
-        f"config.data.val_per_label: must be an integer >= 0, got "
-        f"{value!r}.")
+        f"{prefix}{key} must be True or False, got {fields[key]!r}.")

@@ -69,10 +69,7 @@ def _check_keys(fields: dict[str, Any], prefix: str) -> None:
       raise ValueError(
           f"{prefix}{key} must name an array in the .npz file (e.g. "
           f"{_KEY_FIELDS[key]!r}), got {fields[key]!r}.")
-  if not isinstance(fields["drop_nonfinite"], bool):
-    raise ValueError(
-        f"{prefix}drop_nonfinite must be True or False, got "
-        f"{fields['drop_nonfinite']!r}.")
+  _fields.check_bool(fields, "drop_nonfinite", prefix)
 
 
 def check_classification_fields(fields: dict[str, Any]) -> None:
@@ -135,11 +132,11 @@ def read_npz(path: str, *, inputs_key: str = "x", target_key: str = "y",
       keys = list(npz.keys())
       missing = [k for k in (inputs_key, target_key) if k not in keys]
       if missing:
+        key, what = (("inputs_key", "inputs") if missing[0] == inputs_key
+                     else ("target_key", "labels / targets"))
         raise ValueError(
             f"{path} has no array {missing[0]!r} (it has {keys}); set config "
-            f"field {'inputs_key' if missing[0] == inputs_key else 'target_key'}"
-            f" to the name of the "
-            f"{'inputs' if missing[0] == inputs_key else 'labels / targets'}.")
+            f"field {key} to the name of the {what}.")
       inputs, target = npz[inputs_key], npz[target_key]
   except (zipfile.BadZipFile, OSError, EOFError) as e:
     raise ValueError(
