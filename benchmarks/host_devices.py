@@ -33,26 +33,16 @@ def child(devices: int) -> None:
   from ltjax import runtime
   runtime.configure_host_devices(devices)
   import jax
-  import numpy as np
+  from benchmarks import synthetic_batches
   from experiments.configs import common
-  from ltjax import data
   from ltjax import train
-  from ltjax.train import _loop
   # pylint: enable=g-import-not-at-top
-  counts = (5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50)
-  labels = np.repeat(np.arange(10), counts)
-  images = np.random.default_rng(0).integers(
-      0, 256, (labels.size, 32, 32, 3), dtype=np.uint8)
-  dataset = data.LongTailedDataset(
-      name="cifar10_lt", train=data.ArraySplit(images=images, labels=labels),
-      val=None, test=data.ArraySplit(images=images[:500], labels=labels[:500]),
-      class_names=tuple(str(i) for i in range(10)),
-      train_class_counts=np.asarray(counts), metadata={})
+  dataset = synthetic_batches.cifar_lt()
   config = common.build("cifar10_lt", "ce")
   config.batch_size = _BATCH.value
   run = train.build_run(config, dataset)
-  plan = _loop.epoch_plan(run, 0)
-  batches = [_loop.train_batch(run, s, plan) for s in range(_STEPS.value)]
+  batches = synthetic_batches.train_batches(run, dataset.train, _STEPS.value,
+                                            _BATCH.value)
   state = run.init_state()
   state, metrics = run.train_step(state, batches[0])
   jax.block_until_ready(metrics)

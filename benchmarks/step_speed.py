@@ -42,11 +42,10 @@ runtime.configure_host_devices()  # the default of experiments.main
 import jax
 import numpy as np
 
+from benchmarks import synthetic_batches
 from experiments.configs import common
-from ltjax import data
 from ltjax import regression
 from ltjax import train
-from ltjax.train import _loop
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 _SECTIONS = flags.DEFINE_list("sections", ["step", "losses"],
@@ -63,22 +62,6 @@ _DTYPE = flags.DEFINE_string("dtype", "float32", "ltjax compute dtype.")
 _TORCH = flags.DEFINE_bool("torch", True, "Include the PyTorch baselines.")
 _OUT = flags.DEFINE_string("out", "", "Also write the results as JSON here.")
 
-COUNTS = (5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50)
-
-
-def synthetic_cifar_lt(seed=0) -> data.LongTailedDataset:
-  """Random uint8 images with the CIFAR-10-LT rho=100 class counts."""
-  rng = np.random.default_rng(seed)
-  labels = np.repeat(np.arange(10), COUNTS)
-  images = rng.integers(0, 256, (labels.size, 32, 32, 3), dtype=np.uint8)
-  train_split = data.ArraySplit(images=images, labels=labels)
-  test = data.ArraySplit(images=images[:500], labels=labels[:500])
-  return data.LongTailedDataset(
-      name="cifar10_lt", train=train_split, val=None, test=test,
-      class_names=tuple(str(i) for i in range(10)),
-      train_class_counts=np.asarray(COUNTS), metadata={})
-
-
 def classification_stepper(method: str, dataset):
   config = common.build("cifar10_lt", method)
   config.batch_size = _BATCH.value
@@ -86,8 +69,8 @@ def classification_stepper(method: str, dataset):
   if _CONV.value:
     config.model.conv = _CONV.value
   run = train.build_run(config, dataset)
-  return _stepper(run, lambda step, plan: _loop.train_batch(run, step, plan),
-                  lambda epoch: _loop.epoch_plan(run, epoch))
+  return _stepper(run, synthetic_batches.train_batches(
+      run, dataset.train, _STEPS.value, _BATCH.value))
 
 
 def regression_stepper(fds: bool, dataset):
@@ -103,15 +86,12 @@ def regression_stepper(fds: bool, dataset):
   reg_data = regression.RegressionDataset(
       name="synthetic", train=split, val=split, test=split, metadata={})
   run = regression.build_run(config, reg_data)
-  loop = sys.modules[type(run).__module__]
-  return _stepper(run, lambda step, plan: loop.train_batch(run, step, plan),
-                  lambda epoch: loop.epoch_plan(run, epoch))
+  return _stepper(run, synthetic_batches.train_batches(
+      run, split, _STEPS.value, _BATCH.value, regression=True))
 
 
-def _stepper(run, batch_fn, plan_fn):
+def _stepper(run, batches):
   """A callable timing `--steps` steps (state carried across calls)."""
-  plan = plan_fn(0)
-  batches = [batch_fn(s, plan) for s in range(_STEPS.value)]
   holder = {"state": run.init_state()}
   holder["state"], metrics = run.train_step(holder["state"], batches[0])
   jax.block_until_ready(metrics)  # compiled
@@ -162,14 +142,17 @@ def section_pipeline(dataset):
   run = train.build_run(config, dataset)
   augment = jax.jit(run.preprocess)
   key = jax.random.PRNGKey(0)
-  plan = _loop.epoch_plan(run, 0)
-  augment(_loop.train_batch(run, 0, plan)["image"], key)
+
+  def batch(step):
+    return synthetic_batches.train_batch(run, dataset.train, step,
+                                         _BATCH.value)["image"]
+
+  augment(batch(0), key)
 
   def pipeline():
     start = time.perf_counter()
     for step in range(_STEPS.value * 4):
-      out = augment(_loop.train_batch(run, step, plan)["image"],
-                    jax.random.fold_in(key, step))
+      out = augment(batch(step), jax.random.fold_in(key, step))
     jax.block_until_ready(out)
     return _STEPS.value * 4 * _BATCH.value / (time.perf_counter() - start)
 
@@ -204,7 +187,7 @@ def section_epoch() -> dict:
 
 def main(argv):
   del argv
-  dataset = synthetic_cifar_lt()
+  dataset = synthetic_batches.cifar_lt()
   results = {"devices": jax.device_count(), "batch_size": _BATCH.value,
              "steps_per_round": _STEPS.value, "rounds": _ROUNDS.value,
              "dtype": _DTYPE.value, "conv": _CONV.value or "default",

@@ -13,7 +13,7 @@ gradient all-reduce: every thread asleep (`benchmarks/cpu_deadlock.py`
 reproduces it in seconds; with one device, or the host at most ~30 steps
 ahead, it never happened). So the default is now one CPU device, which uses
 every core through XLA's intra-op threads and has no collectives; the train
-loop keeps at most `ltjax.train._driver.MAX_STEPS_IN_FLIGHT` steps queued;
+loop keeps at most `ltjax.train.MAX_STEPS_IN_FLIGHT` steps queued;
 and a watchdog (`ltjax._watchdog`) turns any hang into stack dumps and an
 error.
 
