@@ -149,13 +149,13 @@ class FromArraysTrainTest(absltest.TestCase):
 class FeatureScalingTest(absltest.TestCase):
 
   def test_features_of_any_scale_are_standardised(self):
-    from ltjax.train import _loop  # pylint: disable=g-import-not-at-top
     x, y = blobs([50, 50], gap=1.0)
     x = x * np.array([1e-4, 1e-2, 1.0, 1e5])  # Columns of very different units.
     ds = data.from_arrays((x, y), test=(x, y))
     config = load_config_file("experiments/configs/csv_lt/ce.py")
-    mean, std = _loop.normalization(config, ds)
-    z = np.asarray(data.augment(ds.train.features, None, mean=mean, std=std))
+    # The run's own input pipeline (public: `build_run(...).preprocess`).
+    run = train.build_run(config, ds)
+    z = np.asarray(run.preprocess(ds.train.features, None))
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-4)
     np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-3)
 
