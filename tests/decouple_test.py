@@ -1,7 +1,9 @@
 """Tests for tau-normalisation, tau selection, NCM, cRT / LWS, the command."""
 
+import glob
 import json
 import os
+import shutil
 import tempfile
 
 from absl.testing import absltest
@@ -288,6 +290,37 @@ class DecoupleCommandTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "config.expect_num_classes"):
       decouple.decouple_and_evaluate(config, self.stage1,
                                      testdata.make_tempdir(self))
+
+  def test_stage1_checkpoints_are_opened_read_only(self):
+    # An unreadable newest checkpoint is skipped, not moved aside: the
+    # stage-1 workdir is never written.
+    other = testdata.make_tempdir(self)
+    shutil.copytree(os.path.join(self.stage1, "checkpoints"),
+                    os.path.join(other, "checkpoints"))
+    shutil.copy(os.path.join(self.stage1, "config.json"), other)
+    directory = os.path.join(other, "checkpoints")
+    newest = max(int(s) for s in os.listdir(directory) if s.isdigit())
+    shutil.copytree(os.path.join(directory, str(newest)),
+                    os.path.join(directory, str(newest + 1)))
+    for path in glob.glob(os.path.join(directory, str(newest + 1), "**", "*"),
+                          recursive=True):
+      if os.path.isfile(path) and os.sep + "d" + os.sep in path:
+        with open(path, "wb") as f:
+          f.write(b"corrupt")
+    before = sorted(os.listdir(directory))
+    config = self.config()
+    config.methods = ("joint",)
+    result = decouple.decouple_and_evaluate(config, other,
+                                            testdata.make_tempdir(self))
+    self.assertEqual(result["checkpoint_step"], newest)
+    self.assertEqual(sorted(os.listdir(directory)), before)
+
+  def test_regression_run_is_refused(self):
+    other = testdata.make_tempdir(self)
+    with open(os.path.join(other, "config.json"), "w") as f:
+      json.dump({"task": "regression"}, f)
+    with self.assertRaisesRegex(ValueError, "needs a classification run"):
+      decouple.decouple_and_evaluate(self.config(), other, other)
 
   def test_missing_stage1_is_explained(self):
     with self.assertRaisesRegex(FileNotFoundError, "config.json"):

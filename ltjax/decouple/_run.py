@@ -8,7 +8,6 @@ norms against class counts and accuracy-against-tau curves.
 """
 
 import dataclasses
-import json
 import os
 from typing import Any
 
@@ -26,10 +25,6 @@ from ltjax import posthoc
 from ltjax import train
 from ltjax.decouple import _ncm
 from ltjax.decouple import _stage2
-from ltjax.train import _checkpoint as train_checkpoint
-from ltjax.train import _loop
-from ltjax.train import _parallel
-from ltjax.train import _report
 
 METHODS = ("joint", "ncm", "crt", "tau_norm", "lws", "posthoc_la")
 FEATURE_MODES = ("cached", "augmented")
@@ -86,38 +81,31 @@ def validate_config(config) -> None:
 
 
 def load_stage1_config(checkpoint_dir: str, data_overrides) -> Any:
-  path = os.path.join(checkpoint_dir, "config.json")
-  if not os.path.exists(path):
-    raise FileNotFoundError(
-        f"{path} not found: --checkpoint must be the workdir of a stage-1 "
-        f"run (it holds config.json and checkpoints/).")
-  with open(path) as f:
-    saved = json.load(f)
-  # Fields added to the schema after the run was made take their defaults.
-  stage1 = train.default_config()
-  _merge(stage1, saved)
+  """The stage-1 run's config (`ltjax.train.load_config`), data overridden."""
+  stage1 = train.load_config(checkpoint_dir)
+  if stage1.get("task", "classification") != "classification":
+    raise ValueError(
+        f"--checkpoint: {checkpoint_dir} is a {stage1.task} run; decoupling "
+        f"needs a classification run (a regression run re-trains its "
+        f"regressor with config.rrt).")
   for key, value in data_overrides.items():
     if value:
       stage1.data[key] = value
   return stage1
 
 
-def _merge(config, values: dict) -> None:
-  """Writes `values` (nested dicts) into `config`, adding unknown keys."""
-  with config.unlocked():
-    for key, value in values.items():
-      if isinstance(value, dict) and key in config and isinstance(
-          config[key], ml_collections.ConfigDict):
-        _merge(config[key], value)
-      else:
-        config[key] = value
-
-
-def _check_checkpoint(checkpointer, step, like, stage1, checkpoint_dir,
+def _check_checkpoint(saved, step, expected, stage1, checkpoint_dir,
                       config) -> None:
-  """Explains a checkpoint that does not fit the model before restoring."""
-  expected = jax.tree.map(lambda x: tuple(x.shape), like.params)
-  saved = checkpointer.saved_shapes(step)["params"]
+  """Checks the expectations; explains a checkpoint that does not fit.
+
+  Args:
+    saved: the checkpoint's pytree of parameter shapes.
+    step: its step.
+    expected: the stage-1 model's pytree of parameter shapes.
+    stage1: the stage-1 config.
+    checkpoint_dir: the stage-1 workdir.
+    config: the decoupling config (`expect_model`, `expect_num_classes`).
+  """
   model = stage1.model.name
   if config.expect_model and config.expect_model != model:
     raise ValueError(
@@ -148,52 +136,39 @@ def _check_checkpoint(checkpointer, step, like, stage1, checkpoint_dir,
 
 
 def restore_stage1(checkpoint_dir: str, config):
-  """(stage-1 config, dataset, run, state) of a stage-1 workdir."""
+  """(stage-1 config, dataset, run, state, step) of a stage-1 workdir.
+
+  The checkpoint is opened read-only (`ltjax.train.read_checkpoint`):
+  nothing in the stage-1 workdir is moved or written.
+  """
   stage1 = load_stage1_config(checkpoint_dir, config.data)
   dataset = ltdata.load_dataset(stage1.data)
-  run = train.build_run(stage1, dataset, _parallel.data_mesh())
-  like = jax.eval_shape(run.init_state)
-  checkpointer = train.Checkpointer(
-      os.path.join(checkpoint_dir, "checkpoints"), every_steps=1,
-      keep=max(1, stage1.keep_checkpoints))
-  step = checkpointer.latest_step()
-  if step is None:
-    raise FileNotFoundError(
-        f"no checkpoint in {checkpoint_dir}/checkpoints: train a stage-1 "
-        f"model first (python -m experiments.main ... --workdir="
-        f"{checkpoint_dir}).")
-  _check_checkpoint(checkpointer, step, like, stage1, checkpoint_dir, config)
-  state, step = checkpointer.restore_latest(run.init_state())
-  checkpointer.close()
-  if state is None:
-    raise ValueError(f"no readable checkpoint in {checkpoint_dir}.")
+  run = train.build_run(stage1, dataset)
+  like = run.init_state()
+  expected = jax.tree.map(lambda x: tuple(x.shape), like.params)
+  try:
+    state, step = train.read_checkpoint(checkpoint_dir, like)
+  except train.CheckpointMismatchError as error:
+    _check_checkpoint(error.saved_shapes["params"], error.step, expected,
+                      stage1, checkpoint_dir, config)
+    raise
+  _check_checkpoint(expected, step, expected, stage1, checkpoint_dir, config)
   variables = state.variables()
-  if not train_checkpoint.all_finite(variables):
-    where = ", ".join(train_checkpoint.non_finite_leaves(variables))
+  where = train.non_finite_leaves(variables)
+  if where:
     raise ValueError(
         f"the checkpoint at step {step} in {checkpoint_dir} has non-finite "
-        f"parameters ({where}): the stage-1 run diverged. Retrain it with a lower "
-        f"config.optim.lr; decoupling it would report meaningless numbers.")
+        f"parameters ({', '.join(where)}): the stage-1 run diverged. Retrain "
+        f"it with a lower config.optim.lr; decoupling it would report "
+        f"meaningless numbers.")
   return stage1, dataset, run, state, step
 
 
 def extract(run, variables, split, *, batch_size: int):
   """(features [N, D], logits [N, C]) of the frozen model on `split`."""
-
-  @jax.jit
-  def forward(variables, images):
-    logits, features = run.model.apply(variables, run.preprocess(images, None),
-                                       train=False)
-    return features, logits
-
-  features, logits = [], []
-  for start in range(0, len(split), batch_size):
-    indices = np.arange(start, min(start + batch_size, len(split)))
-    images, _ = split.get_batch(indices)
-    f, z = forward(variables, images)
-    features.append(np.asarray(f))
-    logits.append(np.asarray(z))
-  return np.concatenate(features), np.concatenate(logits)
+  return train.extract_features(run.model, variables, split,
+                                preprocess=run.preprocess, mesh=run.mesh,
+                                batch_size=batch_size, with_outputs=True)
 
 
 def _scores(logits, labels, train_counts, many, few) -> dict[str, float]:
@@ -221,7 +196,7 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
   Returns:
     The content of decouple.json.
   """
-  _report.quiet_library_logs()
+  train.quiet_library_logs()
   validate_config(config)
   if jax.process_count() > 1:
     raise ValueError("decoupling runs in a single process; features of a "
@@ -281,7 +256,8 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
     crt_params, crt_logits = _stage2.crt_init(num_classes,
                                               feats["train"].shape[1], key)
     crt_params, eval_feats = _fit(config, config.crt, crt_params, crt_logits,
-                                  run, variables, feats, labels, train_counts)
+                                  run, dataset, variables, feats, labels,
+                                  train_counts)
     record("crt", crt_logits(crt_params, eval_feats["val"]),
            crt_logits(crt_params, eval_feats["test"]))
     norms["crt"] = posthoc.weight_norms(crt_params["kernel"])
@@ -289,7 +265,8 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
     lws_params, lws_logits = _stage2.lws_init(head_params, head_kind,
                                               num_classes)
     lws_params, eval_feats = _fit(config, config.lws, lws_params, lws_logits,
-                                  run, variables, feats, labels, train_counts)
+                                  run, dataset, variables, feats, labels,
+                                  train_counts)
     record("lws", lws_logits(lws_params, eval_feats["val"]),
            lws_logits(lws_params, eval_feats["test"]),
            scales=np.asarray(lws_params["scales"]).tolist())
@@ -350,15 +327,15 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
       "notes": notes,
       "config": config.to_dict(),
   }
-  _report.write_json(os.path.join(workdir, "decouple.json"), result)
+  train.write_json(os.path.join(workdir, "decouple.json"), result)
   with open(os.path.join(workdir, "decouple.md"), "w") as f:
     f.write(markdown_table(result) + "\n")
   logging.info("\n%s", markdown_table(result))
   return result
 
 
-def _fit(config, options_cfg, params, logits_fn, run, variables, feats,
-         labels, train_counts):
+def _fit(config, options_cfg, params, logits_fn, run, dataset, variables,
+         feats, labels, train_counts):
   """Trains a stage-2 classifier; returns it and the eval features to use."""
   options = _stage2.Stage2Options(**options_cfg)
   if config.features == "cached":
@@ -366,12 +343,12 @@ def _fit(config, options_cfg, params, logits_fn, run, variables, feats,
                                      labels["train"], train_counts, options)
     return params, feats
   params, drifted = _stage2.fit_with_backbone(
-      params, logits_fn, run.model, variables, run.dataset.train,
+      params, logits_fn, run.model, variables, dataset.train,
       run.preprocess, train_counts, options, bn_train=config.bn_train)
   if not config.bn_train:
     return params, feats
   # The original evaluates with the drifted BatchNorm statistics.
-  eval_feats = {name: extract(run, drifted, getattr(run.dataset, name),
+  eval_feats = {name: extract(run, drifted, getattr(dataset, name),
                               batch_size=config.eval_batch_size)[0]
                 for name in ("val", "test")}
   return params, eval_feats

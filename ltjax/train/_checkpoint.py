@@ -15,9 +15,14 @@ nothing is moved.
 
 No checkpoint with a non-finite value is written: `maybe_save` checks the
 state first (one compiled reduction) and raises `DivergenceError`.
+
+`read_checkpoint(workdir, like)` opens another run's checkpoints read-only
+(decoupling, a frozen RRT encoder, `load_model`): the newest readable one is
+restored and nothing in the folder is moved or written.
 """
 
 import os
+from typing import Any
 
 from absl import logging
 import jax
@@ -27,7 +32,19 @@ import orbax.checkpoint as ocp
 
 
 class CheckpointMismatchError(ValueError):
-  """A readable checkpoint whose tree does not fit this run's state."""
+  """A readable checkpoint whose tree does not fit this run's state.
+
+  Attributes:
+    saved_shapes: the checkpoint's pytree of array shapes (nested dicts of
+      tuples), for callers that explain the difference in their own terms.
+    step: the step of that checkpoint.
+  """
+
+  def __init__(self, message: str, *, saved_shapes=None,
+               step: int | None = None):
+    super().__init__(message)
+    self.saved_shapes = saved_shapes
+    self.step = step
 
 
 class DivergenceError(FloatingPointError):
@@ -91,27 +108,99 @@ def tree_differences(saved, expected, limit: int = 5) -> list[str]:
   return lines[:limit]
 
 
+def _shapes(metadata):
+  """The pytree of array shapes of a checkpoint's metadata tree."""
+  return jax.tree.map(lambda m: tuple(m.shape), dict(metadata),
+                      is_leaf=lambda m: hasattr(m, "shape"))
+
+
+def _as_saved_on_one_device(metadata):
+  """Abstract arrays of a metadata tree, placed on this process's device 0.
+
+  The saved sharding names the devices of the saving job; restoring onto one
+  local device works on any topology.
+  """
+  sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding),
+      dict(metadata), is_leaf=lambda m: hasattr(m, "shape"))
+
+
+def _restore_newest(manager: ocp.CheckpointManager, like, on_unreadable):
+  """(tree, step) of the newest readable checkpoint, or (None, None).
+
+  Args:
+    manager: the checkpoint manager.
+    like: a state (or its `jax.ShapeDtypeStruct`s, with shardings) giving
+      the structure, dtypes and placement; None restores the saved tree (as
+      nested dicts) onto this process's first device.
+    on_unreadable: `f(step, error)`, called for a checkpoint whose metadata
+      or arrays cannot be read, before the previous one is tried.
+
+  Raises:
+    CheckpointMismatchError: the newest readable checkpoint holds a tree
+      other than `like`'s.
+  """
+  abstract = (None if like is None else
+              jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      saved = manager.item_metadata(step)
+      saved = getattr(saved, "tree", saved)
+      if saved is None:
+        raise ValueError("no metadata")
+    except Exception as error:  # pylint: disable=broad-except
+      on_unreadable(step, error)
+      continue
+    target = abstract
+    if target is None:
+      target = _as_saved_on_one_device(saved)
+    else:
+      differences = tree_differences(saved, target)
+      if differences:
+        raise CheckpointMismatchError(
+            f"the checkpoint at step {step} in {manager.directory} does not "
+            f"fit this run's state (a different model, class count or "
+            f"method?): {'; '.join(differences)}. Use a new workdir or "
+            f"--overwrite (train_and_evaluate(..., overwrite=True)).",
+            saved_shapes=_shapes(saved), step=step)
+    try:
+      tree = manager.restore(step, args=ocp.args.StandardRestore(target))
+    except Exception as error:  # pylint: disable=broad-except
+      on_unreadable(step, error)
+      continue
+    return tree, step
+  return None, None
+
+
 class Checkpointer:
-  """Saves every `every_steps` steps (and when forced), keeps `keep`."""
+  """Saves every `every_steps` steps (and when forced), keeps `keep`.
+
+  The cadence is orbax's own save-decision policy (a `FixedIntervalPolicy`:
+  steps that are multiples of `every_steps`, step 0 included) and the
+  rotation its `max_to_keep`.
+  """
 
   def __init__(self, directory: str, *, every_steps: int, keep: int):
     if every_steps < 1 or keep < 1:
       raise ValueError(
           f"checkpoint_every_steps and keep_checkpoints must be >= 1, got "
           f"{every_steps} and {keep}.")
-    self._every = every_steps
     # orbax needs an absolute path; a relative workdir is common on the
     # command line.
     self._manager = ocp.CheckpointManager(
         os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True,
+            save_decision_policy=ocp.checkpoint_managers.FixedIntervalPolicy(
+                every_steps)),
         item_handlers=ocp.StandardCheckpointHandler())
 
   def maybe_save(self, step: int, state, *, force: bool = False) -> bool:
     """Saves (asynchronously) if `step` is due or `force`; returns whether."""
-    if not force and step % self._every:
-      return False
     if step in self._manager.all_steps():
+      return False
+    if not force and not self._manager.should_save(step):
       return False
     if not all_finite(state):
       raise DivergenceError(
@@ -119,11 +208,14 @@ class Checkpointer:
           f"({', '.join(non_finite_leaves(state))}); it was not saved, so "
           f"the checkpoints in {self._manager.directory} (newest: step "
           f"{self._manager.latest_step()}) are kept. Lower config.optim.lr.")
+    # Due by the policy (checked above) or forced.
     return self._manager.save(step, args=ocp.args.StandardSave(state),
                               force=True)
 
   def restore_latest(self, target):
     """Restores the newest readable checkpoint into `target`'s structure.
+
+    An unreadable newer checkpoint is moved aside to `<step>.unreadable`.
 
     Args:
       target: a state (or its `jax.ShapeDtypeStruct`s, with shardings) giving
@@ -136,32 +228,7 @@ class Checkpointer:
       CheckpointMismatchError: the newest readable checkpoint holds a tree
         other than `target`'s (nothing is moved aside).
     """
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-    directory = str(self._manager.directory)
-    for step in sorted(self._manager.all_steps(), reverse=True):
-      try:
-        saved = self._manager.item_metadata(step)
-        saved = getattr(saved, "tree", saved)
-        if saved is None:
-          raise ValueError("no metadata")
-      except Exception as error:  # pylint: disable=broad-except
-        self._set_aside(step, error)
-        continue
-      differences = tree_differences(saved, abstract)
-      if differences:
-        raise CheckpointMismatchError(
-            f"the checkpoint at step {step} in {directory} does not fit this "
-            f"run's state (a different model, class count or method?): "
-            f"{'; '.join(differences)}. Use a new workdir or --overwrite "
-            f"(train_and_evaluate(..., overwrite=True)).")
-      try:
-        state = self._manager.restore(
-            step, args=ocp.args.StandardRestore(abstract))
-      except Exception as error:  # pylint: disable=broad-except
-        self._set_aside(step, error)
-        continue
-      return state, step
-    return None, None
+    return _restore_newest(self._manager, target, self._set_aside)
 
   def _set_aside(self, step: int, error: Exception) -> None:
     """Moves an unreadable checkpoint to `<step>.unreadable` (kept)."""
@@ -182,9 +249,7 @@ class Checkpointer:
   def saved_shapes(self, step: int):
     """The pytree of array shapes saved at `step` (no array is read)."""
     metadata = self._manager.item_metadata(step)
-    tree = getattr(metadata, "tree", metadata)
-    return jax.tree.map(lambda m: tuple(m.shape), dict(tree),
-                        is_leaf=lambda m: hasattr(m, "shape"))
+    return _shapes(getattr(metadata, "tree", metadata))
 
   def wait(self) -> None:
     self._manager.wait_until_finished()
@@ -192,6 +257,67 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def read_checkpoint(workdir: str, like=None) -> tuple[Any, int]:
+  """Restores the newest readable checkpoint of a run, read-only.
+
+  For reading another run's checkpoints (decoupling, a frozen RRT encoder,
+  `load_model`): nothing in the folder is moved, written or deleted. A
+  newest checkpoint that cannot be read is skipped with a warning naming
+  its step, and the previous one is tried.
+
+  Example:
+    state, step = ltjax.train.read_checkpoint("/tmp/ltjax/ce",
+                                              run.init_state())
+
+  Args:
+    workdir: the run's workdir (its checkpoints are in `checkpoints/`).
+    like: a state (or its `jax.ShapeDtypeStruct`s, with shardings) giving
+      the structure, dtypes and placement to restore into; None (default)
+      restores the tree as saved, as nested dicts on this process's first
+      device, whatever device count the saving job had.
+
+  Returns:
+    (state, step): the restored tree and its step.
+
+  Raises:
+    FileNotFoundError: the workdir has no checkpoint.
+    ValueError: it has checkpoints but none can be read.
+    CheckpointMismatchError: the newest readable checkpoint holds a tree
+      other than `like`'s (its `saved_shapes` tell how).
+  """
+  directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(
+        f"no checkpoint in {directory} (no such folder): {workdir} must be "
+        f"the workdir of a trained run (python -m experiments.main "
+        f"--config=... --workdir={workdir}).")
+  manager = ocp.CheckpointManager(
+      directory, options=ocp.CheckpointManagerOptions(read_only=True),
+      item_handlers=ocp.StandardCheckpointHandler())
+  unreadable = []
+
+  def skip(step, error):
+    unreadable.append(step)
+    logging.warning(
+        "Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
+        "previous one (left in place).", step, directory,
+        type(error).__name__, str(error)[:300])
+
+  try:
+    tree, step = _restore_newest(manager, like, skip)
+  finally:
+    manager.close()
+  if step is None and not unreadable:
+    raise FileNotFoundError(
+        f"no checkpoint in {directory}: {workdir} must be the workdir of a "
+        f"trained run (python -m experiments.main --config=... "
+        f"--workdir={workdir}).")
+  if step is None:
+    raise ValueError(f"no readable checkpoint in {directory}: steps "
+                     f"{sorted(unreadable)} cannot be read.")
+  return tree, step
 
 
 def _unused_path(path: str) -> str:

@@ -5,13 +5,10 @@ import os
 from typing import Any
 
 from absl import logging
-import jax
-import jax.numpy as jnp
 import ml_collections
-import orbax.checkpoint as ocp
 
-from ltjax import models
-from ltjax.train import _config
+from ltjax.train import _checkpoint
+from ltjax.train import _task
 
 
 def _merge(config: ml_collections.ConfigDict, values: dict) -> None:
@@ -26,7 +23,17 @@ def _merge(config: ml_collections.ConfigDict, values: dict) -> None:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The run's config.json over the schema's defaults (either task)."""
+  """The run's config.json over the current defaults of its task's schema.
+
+  Fields added to the schema after the run was made take their defaults.
+
+  Args:
+    workdir: the workdir of a classification or regression run.
+
+  Returns:
+    The run's config, over a classification or regression schema as
+    its "task" field says.
+  """
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(
@@ -34,47 +41,9 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         f"(it holds config.json and checkpoints/).")
   with open(path) as f:
     saved = json.load(f)
-  if saved.get("task", "classification") == "regression":
-    from ltjax import regression  # pylint: disable=g-import-not-at-top
-    config = regression.default_config()
-  else:
-    config = _config.default_config()
-  # Fields added to the schema after the run was made take their defaults.
+  config = _task.get_task(saved.get("task", "classification")).default_config()
   _merge(config, saved)
   return config
-
-
-def _restore_on_one_device(directory: str) -> tuple[dict[str, Any], int]:
-  """The newest readable checkpoint as a dict of single-device arrays."""
-  manager = ocp.CheckpointManager(
-      directory, options=ocp.CheckpointManagerOptions(read_only=True),
-      item_handlers=ocp.StandardCheckpointHandler())
-  device = jax.local_devices()[0]
-  sharding = jax.sharding.SingleDeviceSharding(device)
-  try:
-    steps = sorted(manager.all_steps(), reverse=True)
-    if not steps:
-      raise FileNotFoundError(f"no checkpoint in {directory}.")
-    for step in steps:
-      try:
-        metadata = manager.item_metadata(step)
-        metadata = getattr(metadata, "tree", metadata)
-        # The saved sharding names the devices of the saving job; restoring
-        # into one local device works on any topology.
-        abstract = jax.tree.map(
-            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype,
-                                           sharding=sharding),
-            dict(metadata), is_leaf=lambda m: hasattr(m, "shape"))
-        tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-      except Exception as error:  # pylint: disable=broad-except
-        logging.warning("load_model: checkpoint at step %d in %s cannot be "
-                        "read (%s: %s); trying the previous one.", step,
-                        directory, type(error).__name__, str(error)[:300])
-        continue
-      return tree, step
-  finally:
-    manager.close()
-  raise ValueError(f"no readable checkpoint in {directory}.")
 
 
 def load_model(workdir: str) -> tuple[Any, dict[str, Any], Any]:
@@ -99,21 +68,10 @@ def load_model(workdir: str) -> tuple[Any, dict[str, Any], Any]:
     config over the current defaults).
   """
   config = load_config(workdir)
-  tree, step = _restore_on_one_device(
-      os.path.join(os.path.abspath(workdir), "checkpoints"))
-  params, batch_stats = tree["params"], tree.get("batch_stats") or {}
-  if config.get("task", "classification") == "regression":
-    from ltjax.regression import _loop as regression_loop  # pylint: disable=g-import-not-at-top
-    model = regression_loop.build_model(config)
-    params = params["model"]
-  else:
-    model_kwargs = {}
-    if models.has_convolutions(config.model.name):
-      model_kwargs["conv"] = models.conv_for(config.model.conv)
-    num_classes = int(params["head"]["kernel"].shape[-1])
-    model = models.build_model(
-        config.model.name, num_classes=num_classes, head=config.model.head,
-        dtype=jnp.dtype(config.model.dtype), **model_kwargs)
+  tree, step = _checkpoint.read_checkpoint(workdir)
+  task = _task.get_task(config.get("task", "classification"))
+  model, params = task.restore_model(config, tree["params"])
+  batch_stats = tree.get("batch_stats") or {}
   variables = {"params": params}
   if batch_stats:
     variables["batch_stats"] = batch_stats
