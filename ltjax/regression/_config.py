@@ -1,10 +1,16 @@
-"""The regression config schema and its start-up validation.
+"""The regression sections of the config schema and their checks.
 
-`default_config()` lists every field a deep-imbalanced-regression run reads
-(the abalone MLP recipe); `ltjax.regression.build_config(dataset, method)`
-gives the per-dataset, per-method configs. `validate_config` runs before any
-data is read or anything is compiled and raises a `ValueError` naming
-`config.<field>`.
+A regression config is the run fields every task shares
+(`ltjax.train.default_run_fields("regression")`: the DIR reference's Adam
+schedule) plus the sections below (`default_config`);
+`ltjax.train.validate_config` checks both (this module's
+`validate_task_fields` is the regression part), raising a `ValueError`
+naming `config.<field>`. `ltjax.recipes` gives the per-dataset, per-method
+configs (`ltjax.regression.build_config`).
+
+`fds.start_update` / `fds.start_smooth` are absolute epoch counts (the
+statistics' warm-up, as in the reference), so the `:EPOCHS` argument does not
+scale them; `rrt.epochs` is a duration and is scaled.
 """
 
 import os
@@ -14,7 +20,7 @@ from ml_collections import config_dict
 import numpy as np
 
 from ltjax import models
-from ltjax.train import _config as train_config
+from ltjax import train
 from ltjax.regression import _bins
 from ltjax.regression import _data
 from ltjax.regression import _kernels
@@ -32,9 +38,7 @@ SELECT_METRICS = tuple(f"{m}_{g}" for m in ("mae", "mse", "gm")
 
 def default_config() -> ml_collections.ConfigDict:
   """Every field of a regression run, with the abalone MLP recipe."""
-  config = ml_collections.ConfigDict()
-  config.task = "regression"
-  config.seed = 0
+  config = train.default_run_fields("regression")
   config.data = _data.default_data_config("abalone")
   # Label bins for LDS, FDS and the shot groups, in label units. Unset
   # (None) fields come from the training targets (`data_bin_edges`): range
@@ -49,18 +53,15 @@ def default_config() -> ml_collections.ConfigDict:
       width=config_dict.placeholder(float),
       num_bins=config_dict.placeholder(int),
       outside="error"))
-  config.model = ml_collections.ConfigDict(dict(
-      name="mlp",  # mlp | resnet50 | any ltjax.models name; 1 output
-      widths=(128, 128),  # mlp hidden widths (features = the last)
-      dtype="float32",
-      conv="auto"))  # auto | xla | patches (convolutional models)
+  config.model.name = "mlp"  # mlp | resnet50 | any ltjax.models name
+  config.model.widths = (128, 128)  # mlp hidden widths (features = the last)
   # Images only: on-device pad-and-crop, flip, normalisation of x / 255.
   config.augment = ml_collections.ConfigDict(dict(
       padding=16, flip=True, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
   config.loss = ml_collections.ConfigDict(dict(
       name="l1",  # l1 | mse | focal_l1 | focal_mse | huber | bmc | bni | gai
       # Fields marked [label units] are in the units of the target (of its
-      # std with data.standardize_targets); see ltjax.regression._recipes.
+      # std with data.standardize_targets); see ltjax.recipes.
       activation="sigmoid",  # focal: sigmoid | tanh
       beta=0.2,  # focal: scale of |e| [1 / label units]
       gamma=1.0,  # focal
@@ -85,6 +86,7 @@ def default_config() -> ml_collections.ConfigDict:
       enabled=False,
       kernel="gaussian", ks=5, sigma=2.0,
       momentum=0.9,
+      # Absolute epochs (not scaled by `:EPOCHS`): the statistics' warm-up.
       start_update=0,  # first epoch whose features update the statistics
       start_smooth=1,  # first epoch whose features are calibrated
       clip=(0.1, 10.0),
@@ -98,16 +100,6 @@ def default_config() -> ml_collections.ConfigDict:
       epochs=90,  # the reference re-trains on the full schedule
       lr=1e-3,  # Adam, no weight decay, stage 1's schedule shape
       encoder_workdir=""))
-  config.optim = ml_collections.ConfigDict(dict(
-      name="adam",  # adam (PyTorch-style coupled L2 decay) | sgd
-      lr=1e-3, weight_decay=1e-4, momentum=0.9,
-      schedule="warmup_step",  # warmup_step | cosine | constant
-      warmup_epochs=0, decay_epochs=(60, 80), decay_factors=(0.1, 0.01)))
-  config.num_epochs = 90
-  config.batch_size = 256  # global, over all devices and hosts
-  config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
-  config.eval_every_epochs = 1
-  config.eval_batch_size = 512
   config.select_metric = "mae_all"  # validation metric (lower is better)
   # Shot groups of the bins by training count. "absolute": many-shot bins
   # have > shot_many training targets, few-shot < shot_few (the DIR
@@ -116,18 +108,17 @@ def default_config() -> ml_collections.ConfigDict:
   # data sets, where every bin would be few-shot); the thresholds used are in
   # metrics.json["shots"].
   config.shot_thresholds = "absolute"
-  config.shot_many = 100
-  config.shot_few = 20
   config.shot_quantiles = (1 / 3, 2 / 3)
-  config.log_every_steps = 50
-  config.checkpoint_every_steps = 1000
-  config.keep_checkpoints = 3
   return config
 
 
-# The same field checks as the classification config: one message format.
-_require = train_config._require  # pylint: disable=protected-access
-_known = train_config._known  # pylint: disable=protected-access
+# The same field checks as every config section: one message format.
+def _require(condition: bool, field: str, message: str) -> None:
+  train.require_field(condition, field, message)
+
+
+def _known(value, known, field: str) -> None:
+  train.require_known(value, known, field)
 
 
 def _kernel(section, field: str) -> None:
@@ -204,13 +195,20 @@ def check_bins_for_run(config, edges) -> None:
 
 
 def validate_config(config, *, check_data: bool = True) -> None:
-  """Checks names and ranges; raises ValueError naming `config.<field>`."""
+  """`ltjax.train.validate_config` of a config that must be a regression's.
+
+  A config without `task` is checked as a regression config here.
+  """
   _require(config.get("task", "regression") == "regression", "task",
            f"must be 'regression' for ltjax.regression, got "
            f"{config.get('task')!r}.")
-  loss, reweight, fds, rrt, optim, model = (
-      config.loss, config.reweight, config.fds, config.rrt, config.optim,
-      config.model)
+  train.validate_config(config, check_data=check_data, task="regression")
+
+
+def validate_task_fields(config, *, check_data: bool = True) -> None:
+  """Checks the regression sections (run fields: `validate_config`)."""
+  loss, reweight, fds, rrt, model = (
+      config.loss, config.reweight, config.fds, config.rrt, config.model)
   _check_bins(config)
   _known(loss.name, LOSSES, "loss.name")
   _known(loss.activation, _losses.ACTIVATIONS, "loss.activation")
@@ -269,11 +267,8 @@ def validate_config(config, *, check_data: bool = True) -> None:
              f"{rrt.encoder_workdir!r} has no checkpoints/ folder (a finished "
              f"run's workdir).")
   _known(model.name, models.MODELS, "model.name")
-  _known(model.conv, ("auto",) + tuple(models.CONVS), "model.conv")
   _require(len(model.widths) >= 1 and all(w >= 1 for w in model.widths),
            "model.widths", f"must be positive widths, got {model.widths}.")
-  _known(optim.name, OPTIMIZERS, "optim.name")
-  train_config.validate_run_fields(config)
   _known(config.select_metric, SELECT_METRICS, "select_metric")
   _known(config.shot_thresholds, SHOT_THRESHOLDS, "shot_thresholds")
   q = tuple(config.shot_quantiles)

@@ -4,7 +4,11 @@ from ltjax.train._checkpoint import CheckpointMismatchError
 from ltjax.train._checkpoint import Checkpointer
 from ltjax.train._checkpoint import DivergenceError
 from ltjax.train._config import default_config
+from ltjax.train._config import default_run_fields
+from ltjax.train._config import epoch_fields
 from ltjax.train._config import epochs_argument
+from ltjax.train._config import require_field
+from ltjax.train._config import require_known
 from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
@@ -14,7 +18,9 @@ from ltjax.train._loop import train_and_evaluate
 from ltjax.train._objectives import LOSSES
 from ltjax.train._objectives import make_objective
 from ltjax.train._objectives import REWEIGHTS
+from ltjax.train._optim import adam
 from ltjax.train._optim import cosine_schedule
+from ltjax.train._optim import make_optimizer
 from ltjax.train._optim import sgd
 from ltjax.train._optim import warmup_step_schedule
 from ltjax.train._parallel import data_mesh
@@ -40,14 +46,20 @@ __all__ = (
     "cosine_schedule",
     "create_train_state",
     "data_mesh",
+    "adam",
     "default_config",
+    "default_run_fields",
+    "epoch_fields",
     "epochs_argument",
     "global_batch",
     "load_model",
     "load_run",
     "make_eval_step",
+    "make_optimizer",
     "make_objective",
     "make_train_step",
+    "require_field",
+    "require_known",
     "scale_schedule",
     "sgd",
     "train_and_evaluate",

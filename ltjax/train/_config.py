@@ -1,11 +1,35 @@
-"""The training config schema and its start-up validation.
+"""The config schema of every run: run fields once, task sections on top.
 
-`default_config()` lists every field a classification run reads, with the
-LDAM-DRW CIFAR recipe's values; experiment configs
-(`experiments/configs/<dataset>/<method>.py`) start from it and change fields.
-`validate_config` runs before any data is read or anything is compiled and
-raises a `ValueError` that names the field and the fix.
+A config is the run fields (`default_run_fields`: seed, `task`, epochs,
+batch sizes, `max_steps`, the optimizer and its schedule `optim.*`, the
+evaluation, logging and checkpoint cadence, the shot thresholds
+`shot_many` / `shot_few`, `model.dtype` / `model.conv`), which every task
+reads the same way, plus the sections of its task (`config.task`):
+classification (`data`, `augment`, `model.name` / `head`, `loss`,
+`sampler`, `select_metric`, `posthoc_tau`; here) or regression (`data`,
+`bins`, `augment`, `model.name` / `widths`, `loss`, `reweight`, `fds`,
+`rrt`, `select_metric`, the shot rule; `ltjax.regression`).
+`default_config(task)` gives every field with the reference recipe's values;
+the recipes (`ltjax.recipes`) start from it and change fields.
+
+`validate_config(config)` is the one validator: it runs before any data is
+read or anything is compiled, checks the run fields, then the sections of
+`config.task` ("classification" if the field is absent), and raises a
+`ValueError` "config.<field>: <what is wrong and the fix>".
+
+Durations. A numeric field whose name ends in `epoch` or `epochs` (e.g.
+`optim.warmup_epochs`, `optim.decay_epochs`, `loss.drw_start_epoch`,
+`sampler.start_epoch`, `rrt.epochs`) is a point or length of the schedule:
+`scale_schedule` (the config files' `:EPOCHS` argument) scales every such
+field by the same rule, so a new one scales without being listed anywhere.
+Not scaled: periods named `*_every_epochs`, and FDS's `fds.start_update` /
+`fds.start_smooth`, which are absolute epoch counts of the statistics'
+warm-up (the reference's), the same in a short run.
 """
+
+import importlib
+import re
+import warnings
 
 import ml_collections
 import numpy as np
@@ -15,17 +39,89 @@ from ltjax import sampling
 from ltjax.train import _objectives
 from ltjax.train import _optim
 
+TASKS = ("classification", "regression")
 DTYPES = ("float32", "bfloat16")
 SELECT_METRICS = ("balanced", "top1")
 
+# Each task's own defaults and section checks, imported when first used (so
+# this package never imports ltjax.regression at start-up).
+_TASK_SCHEMAS = {
+    "classification": "ltjax.train._config",
+    "regression": "ltjax.regression._config",
+}
 
-def default_config() -> ml_collections.ConfigDict:
+# The run fields whose defaults differ by task: each task's reference recipe
+# (LDAM-DRW CIFAR-LT; the DIR reference's Adam schedule).
+_RUN_DEFAULTS = {
+    "classification": dict(
+        num_epochs=200, batch_size=128, eval_batch_size=500,
+        optim=dict(name="sgd", lr=0.1, weight_decay=2e-4, warmup_epochs=5,
+                   decay_epochs=(160, 180), decay_factors=(0.01, 1e-4))),
+    "regression": dict(
+        num_epochs=90, batch_size=256, eval_batch_size=512,
+        optim=dict(name="adam", lr=1e-3, weight_decay=1e-4, warmup_epochs=0,
+                   decay_epochs=(60, 80), decay_factors=(0.1, 0.01))),
+}
+
+# A duration by its name: ends in "epoch" or "epochs", but not a period.
+_EPOCH_FIELD = re.compile(r"(^|_)epochs?$")
+_PERIOD_FIELD = re.compile(r"_every_epochs$")
+
+
+def default_run_fields(task: str = "classification"
+                       ) -> ml_collections.ConfigDict:
+  """The fields every task's run reads, with `task`'s reference values."""
+  require_known(task, TASKS, "task")
+  run = _RUN_DEFAULTS[task]
+  config = ml_collections.ConfigDict()
+  config.task = task
+  config.seed = 0
+  config.model = ml_collections.ConfigDict(dict(
+      dtype="float32",  # float32 | bfloat16 (parameters stay float32)
+      conv="auto",  # auto | xla | patches (see ltjax.models.conv_for)
+  ))
+  config.optim = ml_collections.ConfigDict(dict(
+      name=run["optim"]["name"],  # sgd | adam (both coupled L2 decay)
+      lr=run["optim"]["lr"],
+      momentum=0.9,  # sgd
+      nesterov=False,  # sgd
+      weight_decay=run["optim"]["weight_decay"],
+      schedule="warmup_step",  # warmup_step | cosine | constant
+      warmup_epochs=run["optim"]["warmup_epochs"],
+      decay_epochs=run["optim"]["decay_epochs"],
+      decay_factors=run["optim"]["decay_factors"],
+  ))
+  config.num_epochs = run["num_epochs"]
+  config.batch_size = run["batch_size"]  # global, over all devices and hosts
+  config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
+  config.eval_every_epochs = 1
+  config.eval_batch_size = run["eval_batch_size"]
+  config.shot_many = 100  # many-shot: > shot_many training examples
+  config.shot_few = 20  # few-shot: < shot_few training examples
+  config.log_every_steps = 50
+  config.checkpoint_every_steps = 1000
+  config.keep_checkpoints = 3
+  return config
+
+
+def _schema(task: str):
+  require_known(task, TASKS, "task")
+  return importlib.import_module(_TASK_SCHEMAS[task])
+
+
+def default_config(task: str = "classification") -> ml_collections.ConfigDict:
+  """Every field of a `task` run, with its reference recipe's values."""
+  if task == "classification":
+    return classification_config()
+  return _schema(task).default_config()
+
+
+def classification_config() -> ml_collections.ConfigDict:
   """Every field of a classification run, with the CIFAR-LT recipe."""
   # Imported here: ltjax.data is only needed to build a data config.
   from ltjax import data  # pylint: disable=g-import-not-at-top
 
-  config = ml_collections.ConfigDict()
-  config.seed = 0
+  config = default_run_fields("classification")
   config.data = data.default_data_config("cifar10_lt")
   config.augment = ml_collections.ConfigDict(dict(
       padding=4,  # random crop after zero padding (0: no crop)
@@ -33,10 +129,8 @@ def default_config() -> ml_collections.ConfigDict:
       mean=(),  # per-channel mean of x / 255; () = the dataset's standard
       std=(),
   ))
-  config.model = ml_collections.ConfigDict(dict(
-      name="resnet32", head="linear", dtype="float32",
-      conv="auto",  # auto | xla | patches (see ltjax.models.conv_for)
-  ))
+  config.model.name = "resnet32"
+  config.model.head = "linear"
   config.loss = ml_collections.ConfigDict(dict(
       name="ce",
       reweight="default",  # default | none | inverse | sqrt_inverse |
@@ -56,96 +150,191 @@ def default_config() -> ml_collections.ConfigDict:
       beta=0.9999,  # effective_number
       group_size=1,  # consecutive examples per class draw (original: 4)
   ))
-  config.optim = ml_collections.ConfigDict(dict(
-      lr=0.1, momentum=0.9, nesterov=False, weight_decay=2e-4,
-      schedule="warmup_step",  # warmup_step | cosine | constant
-      warmup_epochs=5, decay_epochs=(160, 180), decay_factors=(0.01, 1e-4),
-  ))
-  config.num_epochs = 200
-  config.batch_size = 128  # global, over all devices and hosts
-  config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
-  config.eval_every_epochs = 1
-  config.eval_batch_size = 500
   config.select_metric = "balanced"  # validation metric for the best epoch
   config.posthoc_tau = 1.0  # post-hoc adjusted accuracy reported for CE runs
-  config.shot_many = 100
-  config.shot_few = 20
-  config.log_every_steps = 50
-  config.checkpoint_every_steps = 1000
-  config.keep_checkpoints = 3
   return config
 
 
-def _require(condition: bool, field: str, message: str) -> None:
+def require_field(condition: bool, field: str, message: str) -> None:
+  """Raises `ValueError("config.<field>: <message>")` unless `condition`."""
   if not condition:
     raise ValueError(f"config.{field}: {message}")
 
 
-def _known(value, known, field: str) -> None:
-  _require(value in known, field,
-           f"{value!r} is not one of {sorted(known)}.")
+def require_known(value, known, field: str) -> None:
+  """Raises the config error for a `value` that is not one of `known`."""
+  require_field(value in known, field,
+                f"{value!r} is not one of {sorted(known)}.")
 
 
 def validate_run_fields(config) -> None:
-  """The fields every ltjax training loop shares.
+  """Checks the fields every task shares (`default_run_fields`).
 
-  `model.dtype`, the optimizer's schedule (`optim.*`), the loop sizes,
-  `max_steps`, the shot thresholds and the augmentation's padding and
-  normalisation. Raises a ValueError naming `config.<field>`.
+  Also the augmentation's padding and normalisation, which every task with
+  an `augment` section reads the same way. Raises a ValueError naming
+  `config.<field>`.
   """
   optim = config.optim
-  _known(config.model.dtype, DTYPES, "model.dtype")
-  _known(optim.schedule, _optim.SCHEDULES, "optim.schedule")
-  _require(optim.lr > 0, "optim.lr", f"must be > 0, got {optim.lr}.")
-  _require(optim.weight_decay >= 0, "optim.weight_decay",
-           f"must be >= 0, got {optim.weight_decay}.")
-  _require(0 <= optim.momentum < 1, "optim.momentum",
-           f"must be in [0, 1), got {optim.momentum}.")
-  _require(len(optim.decay_epochs) == len(optim.decay_factors),
-           "optim.decay_factors",
-           f"needs one factor per decay epoch, got {optim.decay_epochs} and "
-           f"{optim.decay_factors}.")
-  _require(list(optim.decay_epochs) == sorted(optim.decay_epochs),
-           "optim.decay_epochs", f"must increase, got {optim.decay_epochs}.")
-  _require(optim.warmup_epochs >= 0, "optim.warmup_epochs",
-           f"must be >= 0, got {optim.warmup_epochs}.")
+  require_known(config.model.dtype, DTYPES, "model.dtype")
+  require_known(config.model.conv, ("auto",) + tuple(models.CONVS),
+                "model.conv")
+  require_known(optim.get("name", "sgd"), _optim.OPTIMIZERS, "optim.name")
+  require_known(optim.schedule, _optim.SCHEDULES, "optim.schedule")
+  require_field(optim.lr > 0, "optim.lr", f"must be > 0, got {optim.lr}.")
+  require_field(optim.weight_decay >= 0, "optim.weight_decay",
+                f"must be >= 0, got {optim.weight_decay}.")
+  require_field(0 <= optim.momentum < 1, "optim.momentum",
+                f"must be in [0, 1), got {optim.momentum}.")
+  require_field(len(optim.decay_epochs) == len(optim.decay_factors),
+                "optim.decay_factors",
+                f"needs one factor per decay epoch, got {optim.decay_epochs} "
+                f"and {optim.decay_factors}.")
+  require_field(list(optim.decay_epochs) == sorted(optim.decay_epochs),
+                "optim.decay_epochs",
+                f"must increase, got {optim.decay_epochs}.")
+  require_field(optim.warmup_epochs >= 0, "optim.warmup_epochs",
+                f"must be >= 0, got {optim.warmup_epochs}.")
   for field in ("num_epochs", "batch_size", "eval_every_epochs",
                 "eval_batch_size", "log_every_steps", "checkpoint_every_steps",
                 "keep_checkpoints"):
-    _require(config[field] >= 1, field, f"must be >= 1, got {config[field]}.")
-  _require(config.max_steps == -1 or config.max_steps >= 1, "max_steps",
-           f"must be -1 (the whole schedule) or >= 1, got {config.max_steps}.")
-  _require(0 <= config.shot_few <= config.shot_many, "shot_few",
-           f"must satisfy 0 <= shot_few <= shot_many, got {config.shot_few} "
-           f"and {config.shot_many}.")
-  _require(config.augment.padding >= 0, "augment.padding",
-           f"must be >= 0, got {config.augment.padding}.")
-  _require(len(config.augment.mean) == len(config.augment.std),
-           "augment.std", "needs one entry per entry of augment.mean.")
-  _require(np.all(np.asarray(config.augment.std, float) > 0), "augment.std",
-           "must be positive.")
+    require_field(config[field] >= 1, field,
+                  f"must be >= 1, got {config[field]}.")
+  require_field(config.max_steps == -1 or config.max_steps >= 1, "max_steps",
+                f"must be -1 (the whole schedule) or >= 1, got "
+                f"{config.max_steps}.")
+  require_field(0 <= config.shot_few <= config.shot_many, "shot_few",
+                f"must satisfy 0 <= shot_few <= shot_many, got "
+                f"{config.shot_few} and {config.shot_many}.")
+  if "augment" in config:
+    augment = config.augment
+    require_field(augment.padding >= 0, "augment.padding",
+                  f"must be >= 0, got {augment.padding}.")
+    require_field(len(augment.mean) == len(augment.std), "augment.std",
+                  "needs one entry per entry of augment.mean.")
+    require_field(np.all(np.asarray(augment.std, float) > 0), "augment.std",
+                  "must be positive.")
+
+
+def validate_config(config, *, check_data: bool = True,
+                    task: str | None = None) -> None:
+  """Checks a config of any task; raises ValueError naming the field.
+
+  Args:
+    config: a config of `default_config(config.task)`'s schema.
+    check_data: also check `config.data` (False: the run was given a dataset
+      object, and `config.data` is only recorded).
+    task: the task to check it as; None: `config.task` ("classification"
+      if absent).
+  """
+  task = task or config.get("task", "classification")
+  schema = _schema(task)
+  validate_run_fields(config)
+  schema.validate_task_fields(config, check_data=check_data)
+
+
+def validate_task_fields(config, *, check_data: bool = True) -> None:
+  """Checks the classification sections (run fields: `validate_config`)."""
+  loss, sampler, model = config.loss, config.sampler, config.model
+  require_known(loss.name, _objectives.LOSSES, "loss.name")
+  require_known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
+  require_field(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
+  require_field(loss.gamma >= 0, "loss.gamma",
+                f"must be >= 0, got {loss.gamma}.")
+  require_field(0 <= loss.beta < 1, "loss.beta",
+                f"must be in [0, 1), got {loss.beta}.")
+  require_field(loss.max_margin >= 0, "loss.max_margin",
+                f"must be >= 0, got {loss.max_margin}.")
+  require_field(loss.scale > 0, "loss.scale",
+                f"must be > 0, got {loss.scale}.")
+  require_field(loss.drw_start_epoch >= 0, "loss.drw_start_epoch",
+                f"must be >= 0, got {loss.drw_start_epoch}.")
+  require_known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
+  require_known(model.name, models.MODELS, "model.name")
+  require_known(model.head, models.HEADS, "model.head")
+  require_field(model.conv == "auto" or models.has_convolutions(model.name),
+                "model.conv", f"model {model.name!r} has no convolutions; "
+                f"leave model.conv at 'auto'.")
+  if _objectives.LOSSES[loss.name].needs_normalized_head:
+    require_field(model.head == "normalized" or loss.scale == 1.0,
+                  "model.head",
+                  f"loss {loss.name!r} scales logits by loss.scale="
+                  f"{loss.scale}, which expects cosine logits: set "
+                  f"model.head='normalized' (or loss.scale=1.0).")
+  require_known(sampler.name, sampling.SAMPLERS, "sampler.name")
+  require_known(sampler.balanced, ("class_balanced", "effective_number"),
+                "sampler.balanced")
+  require_field(0 <= sampler.beta < 1, "sampler.beta",
+                f"must be in [0, 1), got {sampler.beta}.")
+  require_field(sampler.group_size >= 1, "sampler.group_size",
+                f"must be >= 1, got {sampler.group_size}.")
+  require_field(sampler.start_epoch >= 0, "sampler.start_epoch",
+                f"must be >= 0, got {sampler.start_epoch}.")
+  require_known(config.select_metric, SELECT_METRICS, "select_metric")
+  require_field(config.posthoc_tau >= 0, "posthoc_tau",
+                f"must be >= 0, got {config.posthoc_tau}.")
+  if check_data:
+    from ltjax import data  # pylint: disable=g-import-not-at-top
+    data.validate_data_config(config.data)
+
+
+def is_epoch_field(name: str) -> bool:
+  """Whether the field `name` (its last part) is a duration in epochs."""
+  return (bool(_EPOCH_FIELD.search(name)) and not _PERIOD_FIELD.search(name)
+          and name != "num_epochs")
+
+
+def epoch_fields(config) -> list[str]:
+  """The dotted paths of the numeric duration fields (`is_epoch_field`)."""
+  paths = []
+  for name, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      paths += [f"{name}.{path}" for path in epoch_fields(value)]
+    elif is_epoch_field(name) and _is_epochs(value):
+      paths.append(name)
+  return paths
+
+
+def _is_epochs(value) -> bool:
+  values = value if isinstance(value, (tuple, list)) else (value,)
+  return all(isinstance(v, (int, float, np.integer, np.floating)) and
+             not isinstance(v, bool) for v in values)
 
 
 def scale_schedule(config, num_epochs: int, *,
                    also: tuple[str, ...] = ()) -> None:
   """Compresses the schedule into `num_epochs`, keeping its proportions.
 
-  Scales `optim.warmup_epochs`, `optim.decay_epochs` and the epoch fields
-  named in `also` (dotted paths, e.g. "loss.drw_start_epoch") by
-  num_epochs / config.num_epochs; a nonzero epoch stays >= 1.
+  Every duration field (`epoch_fields`: a numeric field named `*epoch` or
+  `*epochs`, not `*_every_epochs`; scalars or sequences) is scaled by
+  num_epochs / config.num_epochs and rounded; a nonzero epoch stays >= 1.
+  Then `config.num_epochs = num_epochs`.
+
+  Args:
+    config: a config (changed in place).
+    num_epochs: the new schedule length, >= 1.
+    also: deprecated and unneeded (the fields are found by their name);
+      extra dotted paths to scale, each at most once.
   """
   if num_epochs < 1:
     raise ValueError(f"the schedule needs >= 1 epoch, got {num_epochs}.")
+  paths = epoch_fields(config)
+  if also:
+    warnings.warn(
+        "scale_schedule(also=...) is no longer needed: every field named "
+        "*epoch / *epochs is scaled.", DeprecationWarning, stacklevel=2)
+    paths += [path for path in also if path not in paths]
   ratio = num_epochs / config.num_epochs
   scale = lambda e: max(1, round(e * ratio)) if e else 0  # pylint: disable=g-long-lambda
-  config.optim.warmup_epochs = scale(config.optim.warmup_epochs)
-  config.optim.decay_epochs = tuple(scale(e) for e in config.optim.decay_epochs)
-  for path in also:
+  for path in paths:
     parent, _, leaf = path.rpartition(".")
     section = config
     for part in filter(None, parent.split(".")):
       section = section[part]
-    section[leaf] = scale(section[leaf])
+    value = section[leaf]
+    if isinstance(value, (tuple, list)):
+      section[leaf] = type(value)(scale(e) for e in value)
+    else:
+      section[leaf] = scale(value)
   config.num_epochs = num_epochs
 
 
@@ -159,46 +348,3 @@ def epochs_argument(arg: str | None, method: str) -> int | None:
     raise ValueError(
         f"config argument {arg!r} must be a number of epochs, e.g. "
         f"--config=...{method}.py:30") from e
-
-
-def validate_config(config) -> None:
-  """Checks names and ranges; raises ValueError naming the field."""
-  loss, sampler, model = config.loss, config.sampler, config.model
-  _known(loss.name, _objectives.LOSSES, "loss.name")
-  _known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
-  _require(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
-  _require(loss.gamma >= 0, "loss.gamma", f"must be >= 0, got {loss.gamma}.")
-  _require(0 <= loss.beta < 1, "loss.beta",
-           f"must be in [0, 1), got {loss.beta}.")
-  _require(loss.max_margin >= 0, "loss.max_margin",
-           f"must be >= 0, got {loss.max_margin}.")
-  _require(loss.scale > 0, "loss.scale", f"must be > 0, got {loss.scale}.")
-  _require(loss.drw_start_epoch >= 0, "loss.drw_start_epoch",
-           f"must be >= 0, got {loss.drw_start_epoch}.")
-  _known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
-  _known(model.name, models.MODELS, "model.name")
-  _known(model.head, models.HEADS, "model.head")
-  _known(model.conv, ("auto",) + tuple(models.CONVS), "model.conv")
-  _require(model.conv == "auto" or models.has_convolutions(model.name),
-           "model.conv", f"model {model.name!r} has no convolutions; leave "
-           f"model.conv at 'auto'.")
-  if _objectives.LOSSES[loss.name].needs_normalized_head:
-    _require(model.head == "normalized" or loss.scale == 1.0, "model.head",
-             f"loss {loss.name!r} scales logits by loss.scale="
-             f"{loss.scale}, which expects cosine logits: set "
-             f"model.head='normalized' (or loss.scale=1.0).")
-  _known(sampler.name, sampling.SAMPLERS, "sampler.name")
-  _known(sampler.balanced, ("class_balanced", "effective_number"),
-         "sampler.balanced")
-  _require(0 <= sampler.beta < 1, "sampler.beta",
-           f"must be in [0, 1), got {sampler.beta}.")
-  _require(sampler.group_size >= 1, "sampler.group_size",
-           f"must be >= 1, got {sampler.group_size}.")
-  _require(sampler.start_epoch >= 0, "sampler.start_epoch",
-           f"must be >= 0, got {sampler.start_epoch}.")
-  validate_run_fields(config)
-  _known(config.select_metric, SELECT_METRICS, "select_metric")
-  _require(config.posthoc_tau >= 0, "posthoc_tau",
-           f"must be >= 0, got {config.posthoc_tau}.")
-  from ltjax import data  # pylint: disable=g-import-not-at-top
-  data.validate_data_config(config.data)

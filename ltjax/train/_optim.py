@@ -1,11 +1,20 @@
-"""Optimizer and learning-rate schedules of the long-tail recipes."""
+"""Optimizers and learning-rate schedules of the long-tail recipes.
+
+`make_optimizer(config.optim, schedule)` is the one optimizer builder of
+every task: `optim.name` "sgd" (the LDAM-DRW / classifier-balancing recipes)
+or "adam" (the DIR recipes), both with PyTorch-style coupled L2 decay
+(`weight_decay * p` added to the gradient before the update rule, as
+`torch.optim.SGD` / `torch.optim.Adam` do; not AdamW).
+"""
 
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import optax
 
 SCHEDULES = ("warmup_step", "cosine", "constant")
+OPTIMIZERS = ("sgd", "adam")
 
 
 def warmup_step_schedule(base_lr: float, *, steps_per_epoch: int,
@@ -87,3 +96,57 @@ def sgd(schedule: optax.Schedule, *, momentum: float = 0.9,
   return optax.chain(
       optax.add_decayed_weights(weight_decay),
       optax.sgd(schedule, momentum=momentum or None, nesterov=nesterov))
+
+
+def adam(schedule: optax.Schedule, *, weight_decay: float = 1e-4,
+         b1: float = 0.9, b2: float = 0.999,
+         eps: float = 1e-8) -> optax.GradientTransformation:
+  """Adam with coupled L2 weight decay, as `torch.optim.Adam(weight_decay)`.
+
+  The decay term weight_decay * p is added to the gradient before the Adam
+  moments (the DIR reference's optimizer; AdamW would decay after them).
+  """
+  if weight_decay < 0:
+    raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+  return optax.chain(optax.add_decayed_weights(weight_decay),
+                     optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
+                     optax.scale_by_learning_rate(schedule))
+
+
+def make_optimizer(optim_config, schedule: optax.Schedule, *,
+                   loss_lr: float | None = None
+                   ) -> optax.GradientTransformation:
+  """The optimizer that `config.optim` names, on `schedule`.
+
+  Args:
+    optim_config: `config.optim`: `name` ("sgd" or "adam"), `weight_decay`,
+      and for SGD `momentum` and `nesterov` (absent: False).
+    schedule: step -> learning rate of the model's parameters.
+    loss_lr: None: the optimizer is over the model's parameters. A float:
+      the parameters are {"model": ..., "loss": ...} and the loss's own
+      parameters (e.g. Balanced MSE's learnable sigma) get a constant
+      `optax.adam(loss_lr)`, outside the schedule (the reference's separate
+      parameter group).
+
+  Returns:
+    The gradient transformation.
+  """
+  name = optim_config.name
+  if name == "sgd":
+    model_tx = sgd(schedule, momentum=optim_config.momentum,
+                   nesterov=bool(optim_config.get("nesterov", False)),
+                   weight_decay=optim_config.weight_decay)
+  elif name == "adam":
+    model_tx = adam(schedule, weight_decay=optim_config.weight_decay)
+  else:
+    raise ValueError(
+        f"config.optim.name: {name!r} is not one of {list(OPTIMIZERS)}.")
+  if loss_lr is None:
+    return model_tx
+
+  def labels(params):
+    return {part: jax.tree.map(lambda _, p=part: p, params[part])
+            for part in params}
+
+  return optax.multi_transform(
+      {"model": model_tx, "loss": optax.adam(loss_lr)}, labels)

@@ -25,8 +25,9 @@ before any data is read) does three things:
   `data.num_workers` (decoding threads). A path to *different* data with
   otherwise equal data fields is not detected here; a different class count
   still is, as a checkpoint structure mismatch. Fields the saved config lacks
-  (added to the schema after the run was made) are compared with their
-  defaults.
+  (added to the schema after the run was made, e.g. `task` and `optim.name`)
+  are compared with their defaults: those of the config's task
+  (`ltjax.train.default_config(task)`) unless the caller gives others.
 * **Overwrite.** With `overwrite=True` a differing workdir's contents are
   moved (not deleted) to a sibling folder `<workdir>.replaced-<UTC time>`,
   which the log names, and the run starts afresh.
@@ -167,6 +168,14 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], *,
   return lines
 
 
+def schema_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
+  """The defaults of the schema of `config_dict`'s task, as a dict."""
+  # Imported here: the schema imports the tasks' modules when first used.
+  from ltjax.train import _config  # pylint: disable=g-import-not-at-top
+  task = config_dict.get("task", "classification")
+  return _config.default_config(task).to_dict()
+
+
 def open_workdir(workdir: str, config_dict: dict[str, Any], *,
                  overwrite: bool = False,
                  defaults: dict[str, Any] | None = None,
@@ -177,7 +186,8 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
     workdir: the run's directory (created if absent).
     config_dict: this run's config as a dict.
     overwrite: move a differing run's files aside instead of refusing.
-    defaults: the schema's defaults (see `config_differences`).
+    defaults: the schema's defaults (see `config_differences`); None: those
+      of `config_dict["task"]` (`default_config(task)`).
     neutral: fields allowed to change on a resume.
 
   Returns:
@@ -188,6 +198,8 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
     WorkdirLockedError: another job holds the workdir.
     ConfigMismatchError: the saved config differs and not `overwrite`.
   """
+  if defaults is None:
+    defaults = schema_defaults(config_dict)
   os.makedirs(workdir, exist_ok=True)
   lock, locked_error = None, None
   if jax.process_index() == 0:

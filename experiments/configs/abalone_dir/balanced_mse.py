@@ -1,24 +1,17 @@
-r"""Abalone-DIR, balanced_mse: Balanced MSE, batch Monte-Carlo form (Ren et al.
-2022, arXiv 2203.16427), learnable sigma initialised to 1.0 (Adam, lr 1e-2).
+r"""Abalone-DIR, balanced_mse.
 
-UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
-128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/abalone_dir/balanced_mse.py \
+  python -m experiments.main --config=abalone_dir/balanced_mse \
       --workdir=/tmp/ltjax/abalone_dir/balanced_mse \
-      --config.data.path=../shared/data/abalone/abalone.data
+      --config.data.path=/path/to/abalone.data
 
-No published figure (abalone is not in the paper): compare methods with each
-other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+Balanced MSE, batch Monte-Carlo form (Ren et al. 2022, arXiv 2203.16427),
+learnable sigma initialised to 1.0 (Adam, lr 1e-2).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `balanced_mse.py:30`). Data paths come only from
-`config.data`.
+No published figure (abalone is not in the DIR paper).
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("abalone_dir", "balanced_mse", arg)
+  return recipes.build("abalone_dir", "balanced_mse", arg)

@@ -1,23 +1,17 @@
-r"""Abalone-DIR, fds: L1 with feature distribution smoothing (gaussian, ks = 5,
-sigma = 2, momentum 0.9, statistics from epoch 0, calibration from epoch 1).
+r"""Abalone-DIR, fds.
 
-UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
-128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/abalone_dir/fds.py \
+  python -m experiments.main --config=abalone_dir/fds \
       --workdir=/tmp/ltjax/abalone_dir/fds \
-      --config.data.path=../shared/data/abalone/abalone.data
+      --config.data.path=/path/to/abalone.data
 
-No published figure (abalone is not in the paper): compare methods with each
-other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+L1 with feature distribution smoothing (gaussian, ks = 5, sigma = 2, momentum
+0.9, statistics from epoch 0, calibration from epoch 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `fds.py:30`). Data paths come only from `config.data`.
+No published figure (abalone is not in the DIR paper).
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("abalone_dir", "fds", arg)
+  return recipes.build("abalone_dir", "fds", arg)

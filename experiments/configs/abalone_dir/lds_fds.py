@@ -1,23 +1,16 @@
-r"""Abalone-DIR, lds_fds: sqrt-inverse LDS weights and FDS together (the paper's
-best row).
+r"""Abalone-DIR, lds_fds.
 
-UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
-128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/abalone_dir/lds_fds.py \
+  python -m experiments.main --config=abalone_dir/lds_fds \
       --workdir=/tmp/ltjax/abalone_dir/lds_fds \
-      --config.data.path=../shared/data/abalone/abalone.data
+      --config.data.path=/path/to/abalone.data
 
-No published figure (abalone is not in the paper): compare methods with each
-other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+Sqrt-inverse LDS weights and FDS together (the paper's best row).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `lds_fds.py:30`). Data paths come only from `config.data`.
+No published figure (abalone is not in the DIR paper).
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("abalone_dir", "lds_fds", arg)
+  return recipes.build("abalone_dir", "lds_fds", arg)

@@ -1,24 +1,18 @@
-r"""Abalone-DIR, rrt: regressor re-training; the encoder is trained with plain
-L1, then frozen, and the final regressor re-initialised and re-trained on its
-features with sqrt-inverse LDS weights (RRT + LDS).
+r"""Abalone-DIR, rrt.
 
-UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
-128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/abalone_dir/rrt.py \
+  python -m experiments.main --config=abalone_dir/rrt \
       --workdir=/tmp/ltjax/abalone_dir/rrt \
-      --config.data.path=../shared/data/abalone/abalone.data
+      --config.data.path=/path/to/abalone.data
 
-No published figure (abalone is not in the paper): compare methods with each
-other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+Regressor re-training: the encoder is trained with plain L1 and frozen, then
+the regressor is re-initialised and re-trained on its features with
+sqrt-inverse LDS weights (RRT + LDS).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `rrt.py:30`). Data paths come only from `config.data`.
+No published figure (abalone is not in the DIR paper).
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("abalone_dir", "rrt", arg)
+  return recipes.build("abalone_dir", "rrt", arg)

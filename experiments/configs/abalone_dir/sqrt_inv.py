@@ -1,23 +1,17 @@
-r"""Abalone-DIR, sqrt_inv: L1 weighted by the inverse square root of the label
-counts per bin (no smoothing).
+r"""Abalone-DIR, sqrt_inv.
 
-UCI abalone (rings 1..29; val/test balanced, min(30, n//3) per ring), MLP (128,
-128), Adam 1e-3, batch 64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/abalone_dir/sqrt_inv.py \
+  python -m experiments.main --config=abalone_dir/sqrt_inv \
       --workdir=/tmp/ltjax/abalone_dir/sqrt_inv \
-      --config.data.path=../shared/data/abalone/abalone.data
+      --config.data.path=/path/to/abalone.data
 
-No published figure (abalone is not in the paper): compare methods with each
-other; see benchmarks/RESULTS.md (2026-11-23) for 3-seed runs.
+L1 weighted by the inverse square root of the label counts per bin (no
+smoothing).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `sqrt_inv.py:30`). Data paths come only from `config.data`.
+No published figure (abalone is not in the DIR paper).
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("abalone_dir", "sqrt_inv", arg)
+  return recipes.build("abalone_dir", "sqrt_inv", arg)

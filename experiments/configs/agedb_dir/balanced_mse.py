@@ -1,25 +1,17 @@
-r"""AgeDB-DIR, balanced_mse: Balanced MSE, batch Monte-Carlo form (Ren et al.
-2022, arXiv 2203.16427), learnable sigma initialised to 1.0 (Adam, lr 1e-2).
+r"""AgeDB-DIR, balanced_mse.
 
-AgeDB-DIR (12,208 train / 2,140 val / 2,140 test), ResNet-50 from scratch,
-224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/agedb_dir/balanced_mse.py \
+  python -m experiments.main --config=agedb_dir/balanced_mse \
       --workdir=/tmp/ltjax/agedb_dir/balanced_mse \
-      --config.data.path=/path/to/agedb.csv \
-      --config.data.image_root=/path/to/data
+      --config.data.path=/data/agedb.csv --config.data.image_root=/data
 
-No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 1
-(vanilla 7.77 and LDS + FDS 7.55 MAE overall bracket it).
+Balanced MSE, batch Monte-Carlo form (Ren et al. 2022, arXiv 2203.16427),
+learnable sigma initialised to 1.0 (Adam, lr 1e-2).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `balanced_mse.py:30`). Data paths come only from
-`config.data`.
+No published figure for this row; Table 1 of the paper brackets it.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("agedb_dir", "balanced_mse", arg)
+  return recipes.build("agedb_dir", "balanced_mse", arg)

@@ -1,22 +1,15 @@
-r"""CIFAR-100-LT, ce: cross-entropy (ERM) with instance-balanced sampling.
+r"""CIFAR-100-LT, ce.
 
-CIFAR-100-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar100_lt/ce.py \
+  python -m experiments.main --config=cifar100_lt/ce \
       --workdir=/tmp/ltjax/cifar100_lt/ce
 
-Should approach the published top-1 on the balanced CIFAR-100 test set: ERM
-38.32 (Cao et al. 2019); post-hoc logit adjustment (metrics.json `test_posthoc`)
-44.07 (Menon et al. 2021).
+Cross-entropy (ERM) with instance-balanced sampling.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ce.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+Published top-1: 38.32 (Cao et al. 2019), post-hoc adjusted 44.07.
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar100_lt", "ce", arg)
+  return recipes.build("cifar100_lt", "ce", arg)

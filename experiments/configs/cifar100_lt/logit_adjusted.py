@@ -1,21 +1,15 @@
-r"""CIFAR-100-LT, logit_adjusted: logit-adjusted loss (tau = 1).
+r"""CIFAR-100-LT, logit_adjusted.
 
-CIFAR-100-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar100_lt/logit_adjusted.py \
+  python -m experiments.main --config=cifar100_lt/logit_adjusted \
       --workdir=/tmp/ltjax/cifar100_lt/logit_adjusted
 
-Should approach the published top-1 on the balanced CIFAR-100 test set: 44.06
-(Menon et al. 2021).
+Logit-adjusted loss (tau = 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `logit_adjusted.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+Published top-1: 44.06 (Menon et al. 2021).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar100_lt", "logit_adjusted", arg)
+  return recipes.build("cifar100_lt", "logit_adjusted", arg)

@@ -1,22 +1,15 @@
 r"""CIFAR-10-LT, ce_drs.
 
-Cross-entropy with deferred re-sampling (class-balanced from epoch 160);
-CIFAR-10-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/ce_drs.py \
+  python -m experiments.main --config=cifar10_lt/ce_drs \
       --workdir=/tmp/ltjax/cifar10_lt/ce_drs
 
-No published top-1 on the balanced CIFAR-10 test set is recorded for this row in
-../shared/METHODS.md; compare it with the `ce` config.
+Cross-entropy with deferred re-sampling (class-balanced from epoch 160).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ce_drs.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure for this row; compare with the `ce` config.
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar10_lt", "ce_drs", arg)
+  return recipes.build("cifar10_lt", "ce_drs", arg)

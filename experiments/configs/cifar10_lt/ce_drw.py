@@ -1,22 +1,16 @@
 r"""CIFAR-10-LT, ce_drw.
 
-Cross-entropy with deferred re-weighting (effective-number weights from epoch
-160); CIFAR-10-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/ce_drw.py \
+  python -m experiments.main --config=cifar10_lt/ce_drw \
       --workdir=/tmp/ltjax/cifar10_lt/ce_drw
 
-Should approach the published top-1 on the balanced CIFAR-10 test set: 74.82
-(Cao et al. 2019).
+Cross-entropy with deferred re-weighting (effective-number weights from epoch
+160).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ce_drw.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+Published top-1: 74.82 (Cao et al. 2019).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar10_lt", "ce_drw", arg)
+  return recipes.build("cifar10_lt", "ce_drw", arg)

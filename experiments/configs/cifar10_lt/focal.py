@@ -1,21 +1,15 @@
-r"""CIFAR-10-LT, focal: focal loss (gamma = 1).
+r"""CIFAR-10-LT, focal.
 
-CIFAR-10-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/focal.py \
+  python -m experiments.main --config=cifar10_lt/focal \
       --workdir=/tmp/ltjax/cifar10_lt/focal
 
-Should approach the published top-1 on the balanced CIFAR-10 test set: about
-70.4 (Cao et al. 2019).
+Focal loss (gamma = 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `focal.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+Published top-1: about 70.4 (Cao et al. 2019).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar10_lt", "focal", arg)
+  return recipes.build("cifar10_lt", "focal", arg)

@@ -1,22 +1,16 @@
 r"""CIFAR-10-LT, progressive.
 
-Cross-entropy with progressively-balanced sampling; CIFAR-10-LT (exponential
-profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/progressive.py \
+  python -m experiments.main --config=cifar10_lt/progressive \
       --workdir=/tmp/ltjax/cifar10_lt/progressive
 
-No published top-1 on the balanced CIFAR-10 test set is recorded for this row in
-../shared/METHODS.md; compare it with the `ce` config.
+Cross-entropy with progressively-balanced sampling (instance-balanced to
+class-balanced over the run).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `progressive.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure for this row; compare with the `ce` config.
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar10_lt", "progressive", arg)
+  return recipes.build("cifar10_lt", "progressive", arg)

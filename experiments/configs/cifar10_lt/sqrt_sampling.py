@@ -1,21 +1,16 @@
-r"""CIFAR-10-LT, sqrt_sampling: cross-entropy with square-root sampling.
+r"""CIFAR-10-LT, sqrt_sampling.
 
-CIFAR-10-LT (exponential profile, rho = 100), ResNet-32, 200 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/sqrt_sampling.py \
+  python -m experiments.main --config=cifar10_lt/sqrt_sampling \
       --workdir=/tmp/ltjax/cifar10_lt/sqrt_sampling
 
-No published top-1 on the balanced CIFAR-10 test set is recorded for this row in
-../shared/METHODS.md; compare it with the `ce` config.
+Cross-entropy with square-root sampling: a class is drawn in proportion to the
+square root of its count.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `sqrt_sampling.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure for this row; compare with the `ce` config.
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("cifar10_lt", "sqrt_sampling", arg)
+  return recipes.build("cifar10_lt", "sqrt_sampling", arg)

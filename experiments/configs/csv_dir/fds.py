@@ -1,31 +1,17 @@
-r"""Your CSV table, fds: L1 with feature distribution smoothing (gaussian, ks =
-5, sigma = 2, momentum 0.9, statistics from epoch 0, calibration from epoch 1).
+r"""Your CSV table, fds.
 
-A regression task from one CSV file: features (numeric; text columns
-one-hot) and a target column named by header or 0-based index. Seeded
-random 80 / 10 / 10 split (`--config.data.split=balanced` for the DIR
-protocol's balanced val / test), bins from the training targets, targets
-standardised for training (metrics and predictions.npz in the original
-units), shot groups by count quantiles; MLP (128, 128), Adam 1e-3, batch
-64, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/csv_dir/fds.py \
+  python -m experiments.main --config=csv_dir/fds \
       --workdir=/tmp/ltjax/csv_dir/fds \
-      --config.data.name=csv --config.data.path=/path/to/table.csv \
-      --config.data.target=price
+      --config.data.path=/path/to/table.csv --config.data.target=price
 
-Other data fields: missing (the missing-value marker, e.g. "?"),
-categorical, header, delimiter, drop_nonfinite, val_fraction, test_fraction,
-split_seed, standardize_targets (see ltjax.regression.load_csv).
+L1 with feature distribution smoothing (gaussian, ks = 5, sigma = 2, momentum
+0.9, statistics from epoch 0, calibration from epoch 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the
-learning-rate decays scaled (e.g. `fds.py:30`). Data paths come only from
-`config.data`.
+No published figure: your own regression data.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("csv_dir", "fds", arg)
+  return recipes.build("csv_dir", "fds", arg)

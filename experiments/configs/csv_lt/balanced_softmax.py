@@ -1,24 +1,16 @@
-r"""Your CSV table, balanced_softmax: balanced softmax loss.
+r"""Your CSV table, balanced_softmax.
 
-MLP on the table's features (see experiments/configs/csv_lt/__init__.py):
-
-  python -m experiments.main \
-      --config=experiments/configs/csv_lt/balanced_softmax.py \
+  python -m experiments.main --config=csv_lt/balanced_softmax \
       --workdir=/tmp/ltjax/csv_lt/balanced_softmax \
       --config.data.path=/path/to/table.csv --config.data.target=label
 
-No published figure: your data. Without --config.data.test_path, a seeded
-20 % of each class is the test split (test_fraction, split_seed); validation
-is val_per_class rows of each class held out of training. Other data fields:
-missing (e.g. "?"), categorical, header, delimiter, drop_nonfinite,
-val_path, imbalance_profile (README, "Your own data").
+Balanced softmax loss.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole
-schedule scaled (e.g. `balanced_softmax.py:10`).
+No published figure: your data.
 """
 
-from experiments.configs import csv_lt
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return csv_lt.build("balanced_softmax", arg)
+  return recipes.build("csv_lt", "balanced_softmax", arg)

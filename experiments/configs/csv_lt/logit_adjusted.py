@@ -1,24 +1,16 @@
-r"""Your CSV table, logit_adjusted: logit-adjusted loss (tau = 1).
+r"""Your CSV table, logit_adjusted.
 
-MLP on the table's features (see experiments/configs/csv_lt/__init__.py):
-
-  python -m experiments.main \
-      --config=experiments/configs/csv_lt/logit_adjusted.py \
+  python -m experiments.main --config=csv_lt/logit_adjusted \
       --workdir=/tmp/ltjax/csv_lt/logit_adjusted \
       --config.data.path=/path/to/table.csv --config.data.target=label
 
-No published figure: your data. Without --config.data.test_path, a seeded
-20 % of each class is the test split (test_fraction, split_seed); validation
-is val_per_class rows of each class held out of training. Other data fields:
-missing (e.g. "?"), categorical, header, delimiter, drop_nonfinite,
-val_path, imbalance_profile (README, "Your own data").
+Logit-adjusted loss (tau = 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole
-schedule scaled (e.g. `logit_adjusted.py:10`).
+No published figure: your data.
 """
 
-from experiments.configs import csv_lt
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return csv_lt.build("logit_adjusted", arg)
+  return recipes.build("csv_lt", "logit_adjusted", arg)

@@ -1,24 +1,17 @@
-r"""IMDB-WIKI-DIR, balanced_mse: Balanced MSE, batch Monte-Carlo form (Ren et
-al. 2022, arXiv 2203.16427), learnable sigma initialised to 1.0 (Adam, lr 1e-2).
+r"""IMDB-WIKI-DIR, balanced_mse.
 
-IMDB-WIKI-DIR (191.5K train / 11.0K val / 11.0K test), ResNet-50 from scratch,
-224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/imdb_wiki_dir/balanced_mse.py \
+  python -m experiments.main --config=imdb_wiki_dir/balanced_mse \
       --workdir=/tmp/ltjax/imdb_wiki_dir/balanced_mse \
-      --config.data.path=/path/to/imdb_wiki.csv \
-      --config.data.image_root=/path/to/data
+      --config.data.path=/data/imdb/wiki.csv --config.data.image_root=/data/imdb
 
-No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 2.
+Balanced MSE, batch Monte-Carlo form (Ren et al. 2022, arXiv 2203.16427),
+learnable sigma initialised to 1.0 (Adam, lr 1e-2).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `balanced_mse.py:30`). Data paths come only from
-`config.data`.
+No published figure for this row in the paper; compare with its Table 2.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("imdb_wiki_dir", "balanced_mse", arg)
+  return recipes.build("imdb_wiki_dir", "balanced_mse", arg)

@@ -1,24 +1,18 @@
-r"""IMDB-WIKI-DIR, rrt: regressor re-training; the encoder is trained with plain
-L1, then frozen, and the final regressor re-initialised and re-trained on its
-features with sqrt-inverse LDS weights (RRT + LDS).
+r"""IMDB-WIKI-DIR, rrt.
 
-IMDB-WIKI-DIR (191.5K train / 11.0K val / 11.0K test), ResNet-50 from scratch,
-224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/imdb_wiki_dir/rrt.py \
+  python -m experiments.main --config=imdb_wiki_dir/rrt \
       --workdir=/tmp/ltjax/imdb_wiki_dir/rrt \
-      --config.data.path=/path/to/imdb_wiki.csv \
-      --config.data.image_root=/path/to/data
+      --config.data.path=/data/imdb/wiki.csv --config.data.image_root=/data/imdb
 
-No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 2.
+Regressor re-training: the encoder is trained with plain L1 and frozen, then
+the regressor is re-initialised and re-trained on its features with
+sqrt-inverse LDS weights (RRT + LDS).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `rrt.py:30`). Data paths come only from `config.data`.
+No published figure for this row in the paper; compare with its Table 2.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("imdb_wiki_dir", "rrt", arg)
+  return recipes.build("imdb_wiki_dir", "rrt", arg)

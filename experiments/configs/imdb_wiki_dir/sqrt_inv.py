@@ -1,23 +1,17 @@
-r"""IMDB-WIKI-DIR, sqrt_inv: L1 weighted by the inverse square root of the label
-counts per bin (no smoothing).
+r"""IMDB-WIKI-DIR, sqrt_inv.
 
-IMDB-WIKI-DIR (191.5K train / 11.0K val / 11.0K test), ResNet-50 from scratch,
-224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/imdb_wiki_dir/sqrt_inv.py \
+  python -m experiments.main --config=imdb_wiki_dir/sqrt_inv \
       --workdir=/tmp/ltjax/imdb_wiki_dir/sqrt_inv \
-      --config.data.path=/path/to/imdb_wiki.csv \
-      --config.data.image_root=/path/to/data
+      --config.data.path=/data/imdb/wiki.csv --config.data.image_root=/data/imdb
 
-No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 2.
+L1 weighted by the inverse square root of the label counts per bin (no
+smoothing).
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `sqrt_inv.py:30`). Data paths come only from `config.data`.
+No published figure for this row in the paper; compare with its Table 2.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("imdb_wiki_dir", "sqrt_inv", arg)
+  return recipes.build("imdb_wiki_dir", "sqrt_inv", arg)

@@ -1,22 +1,16 @@
-r"""IMDB-WIKI-DIR, vanilla: plain L1 loss, no re-weighting.
+r"""IMDB-WIKI-DIR, vanilla.
 
-IMDB-WIKI-DIR (191.5K train / 11.0K val / 11.0K test), ResNet-50 from scratch,
-224x224, Adam 1e-3, batch 256, 90 epochs, x0.1 at 60 and 80.
-
-  python -m experiments.main \
-      --config=experiments/configs/imdb_wiki_dir/vanilla.py \
+  python -m experiments.main --config=imdb_wiki_dir/vanilla \
       --workdir=/tmp/ltjax/imdb_wiki_dir/vanilla \
-      --config.data.path=/path/to/imdb_wiki.csv \
-      --config.data.image_root=/path/to/data
+      --config.data.path=/data/imdb/wiki.csv --config.data.image_root=/data/imdb
 
-No figure for this row in METHODS.md; compare with Yang et al. 2021, Table 2.
+Plain L1 loss, no re-weighting.
 
-Append `:EPOCHS` to the config path for a shorter run with the learning-rate
-decays scaled (e.g. `vanilla.py:30`). Data paths come only from `config.data`.
+No published figure for this row in the paper; compare with its Table 2.
 """
 
-from ltjax import regression
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return regression.build_config("imdb_wiki_dir", "vanilla", arg)
+  return recipes.build("imdb_wiki_dir", "vanilla", arg)

@@ -1,21 +1,15 @@
-r"""MNIST-LT, balanced_softmax: balanced softmax loss.
+r"""MNIST-LT, balanced_softmax.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/balanced_softmax.py \
+  python -m experiments.main --config=mnist_lt/balanced_softmax \
       --workdir=/tmp/ltjax/mnist_lt/balanced_softmax
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Balanced softmax loss.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `balanced_softmax.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "balanced_softmax", arg)
+  return recipes.build("mnist_lt", "balanced_softmax", arg)

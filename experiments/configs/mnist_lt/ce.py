@@ -1,21 +1,15 @@
-r"""MNIST-LT, ce: cross-entropy (ERM) with instance-balanced sampling.
+r"""MNIST-LT, ce.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/ce.py \
+  python -m experiments.main --config=mnist_lt/ce \
       --workdir=/tmp/ltjax/mnist_lt/ce
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Cross-entropy (ERM) with instance-balanced sampling.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ce.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "ce", arg)
+  return recipes.build("mnist_lt", "ce", arg)

@@ -1,22 +1,15 @@
 r"""MNIST-LT, ce_drs.
 
-Cross-entropy with deferred re-sampling (class-balanced from epoch 8 of 10);
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/ce_drs.py \
+  python -m experiments.main --config=mnist_lt/ce_drs \
       --workdir=/tmp/ltjax/mnist_lt/ce_drs
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Cross-entropy with deferred re-sampling (class-balanced from epoch 8 of 10).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ce_drs.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "ce_drs", arg)
+  return recipes.build("mnist_lt", "ce_drs", arg)

@@ -1,21 +1,15 @@
-r"""MNIST-LT, focal: focal loss (gamma = 1).
+r"""MNIST-LT, focal.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/focal.py \
+  python -m experiments.main --config=mnist_lt/focal \
       --workdir=/tmp/ltjax/mnist_lt/focal
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Focal loss (gamma = 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `focal.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "focal", arg)
+  return recipes.build("mnist_lt", "focal", arg)

@@ -1,21 +1,15 @@
-r"""MNIST-LT, ldam: LDAM loss (max margin 0.5, scale 30, cosine head).
+r"""MNIST-LT, ldam.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/ldam.py \
+  python -m experiments.main --config=mnist_lt/ldam \
       --workdir=/tmp/ltjax/mnist_lt/ldam
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+LDAM loss (max margin 0.5, scale 30, cosine head).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `ldam.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "ldam", arg)
+  return recipes.build("mnist_lt", "ldam", arg)

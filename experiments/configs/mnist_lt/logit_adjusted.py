@@ -1,21 +1,15 @@
-r"""MNIST-LT, logit_adjusted: logit-adjusted loss (tau = 1).
+r"""MNIST-LT, logit_adjusted.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/logit_adjusted.py \
+  python -m experiments.main --config=mnist_lt/logit_adjusted \
       --workdir=/tmp/ltjax/mnist_lt/logit_adjusted
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Logit-adjusted loss (tau = 1).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `logit_adjusted.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "logit_adjusted", arg)
+  return recipes.build("mnist_lt", "logit_adjusted", arg)

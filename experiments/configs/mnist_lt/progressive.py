@@ -1,21 +1,16 @@
-r"""MNIST-LT, progressive: cross-entropy with progressively-balanced sampling.
+r"""MNIST-LT, progressive.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/progressive.py \
+  python -m experiments.main --config=mnist_lt/progressive \
       --workdir=/tmp/ltjax/mnist_lt/progressive
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Cross-entropy with progressively-balanced sampling (instance-balanced to
+class-balanced over the run).
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `progressive.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "progressive", arg)
+  return recipes.build("mnist_lt", "progressive", arg)

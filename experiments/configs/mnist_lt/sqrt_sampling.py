@@ -1,21 +1,16 @@
-r"""MNIST-LT, sqrt_sampling: cross-entropy with square-root sampling.
+r"""MNIST-LT, sqrt_sampling.
 
-MNIST-LT (exponential profile, rho = 100), small CNN, 10 epochs.
-
-  python -m experiments.main \
-      --config=experiments/configs/mnist_lt/sqrt_sampling.py \
+  python -m experiments.main --config=mnist_lt/sqrt_sampling \
       --workdir=/tmp/ltjax/mnist_lt/sqrt_sampling
 
-No published figure: a quick run (minutes on a CPU) for comparing methods with
-each other.
+Cross-entropy with square-root sampling: a class is drawn in proportion to the
+square root of its count.
 
-Append `:EPOCHS` to the config path for a shorter run with the whole schedule
-scaled (e.g. `sqrt_sampling.py:30`); give a local copy of the data with
-`--config.data.path=...` (see README).
+No published figure: a quick run (minutes on a CPU).
 """
 
-from experiments.configs import common
+from ltjax import recipes
 
 
 def get_config(arg=None):
-  return common.build("mnist_lt", "sqrt_sampling", arg)
+  return recipes.build("mnist_lt", "sqrt_sampling", arg)

@@ -1,0 +1,325 @@
+"""The benchmark recipes of every task: one table of datasets x methods.
+
+`build(dataset, method, arg)` is the config every
+`experiments/configs/<dataset>/<method>.py` returns: the task's
+`ltjax.train.default_config(task)`, the dataset's recipe (`DATASETS`), then
+the method's changes (`METHODS[task]`). `arg` (after a colon in
+`--config=`) is a number of epochs for a shorter run: every duration field
+(named `*epoch` / `*epochs`: the warm-up, the learning-rate decays, the DRW
+/ DRS switch, `rrt.epochs`) is scaled by the same factor
+(`ltjax.train.scale_schedule`), so each method keeps its relative schedule.
+
+    config = recipes.build("cifar10_lt", "ldam_drw", "30")
+
+Classification (`cifar10_lt`, `cifar100_lt`: ResNet-32, SGD 0.1, batch 128,
+200 epochs, x0.01 at 160 and x0.0001 at 180, the LDAM-DRW recipe;
+`mnist_lt`: a small CNN, 10 epochs; `csv_lt`: your own table, an MLP, 30
+epochs) with the methods `METHODS["classification"]`. Regression
+(`abalone_dir`: an MLP, a CPU-sized task; `agedb_dir`, `imdb_wiki_dir`:
+ResNet-50 from scratch on 224 x 224 faces, Adam 1e-3, weight decay 1e-4,
+batch 256, 90 epochs, x0.1 at 60 and 80, L1 loss, as the reference scripts;
+`csv_dir`: your own table, abalone's recipe with bins from the training
+targets, standardised targets and quantile shot thresholds) with the methods
+`METHODS["regression"]`.
+
+Regression hyperparameters are in label units. The bins (`bins.low` /
+`high` / `width`), the Huber threshold `loss.huber_beta`, focal-R's
+`loss.beta` (it scales |e|), Balanced MSE's `loss.noise_sigma` (initial or
+fixed sigma) and its `loss.mse_weight` (per squared unit) are in the units
+of the target; LDS and FDS kernels (`ks`, `sigma`) are in bins, so their
+reach in label units is the bin width times that. The optimiser couples to
+the units too: with L1 the gradient does not scale with the target but the
+size of the output the network must reach does (a target x100 needs x100
+larger weights: far more steps at the same `optim.lr`, and a coupled
+`optim.weight_decay` pulls harder on them); with MSE / Balanced MSE the
+gradients scale with the target. With `data.standardize_targets` (default
+for `csv_dir`) the loss, the output and `loss.huber_beta`, `loss.beta`,
+`loss.noise_sigma` and `loss.mse_weight` are in units of the training
+targets' std instead; the bins, metrics and predictions stay in the
+original units.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import ml_collections
+
+from ltjax import data
+from ltjax import train
+
+Recipe = Callable[[ml_collections.ConfigDict], None]
+
+
+# Classification methods.
+
+
+def _ce(config):
+  config.loss.name = "ce"
+
+
+def _focal(config):
+  config.loss.name = "focal"
+  config.loss.gamma = 1.0
+
+
+def _cb_focal(config):
+  config.loss.name = "cb_focal"  # focal + effective-number weights
+  config.loss.gamma = 1.0
+  config.loss.beta = 0.9999
+
+
+def _ldam(config):
+  config.loss.name = "ldam"
+  config.model.head = "normalized"
+
+
+def _ldam_drw(config):
+  _ldam(config)
+  config.loss.reweight = "drw"
+
+
+def _ce_drw(config):
+  config.loss.name = "ce"
+  config.loss.reweight = "drw"
+
+
+def _logit_adjusted(config):
+  config.loss.name = "logit_adjusted"
+  config.loss.tau = 1.0
+
+
+def _balanced_softmax(config):
+  config.loss.name = "balanced_softmax"
+
+
+def _sampled(name, **fields):
+  def recipe(config):
+    config.loss.name = "ce"
+    config.sampler.name = name
+    config.sampler.update(fields)
+  return recipe
+
+
+# Regression methods.
+
+
+def _vanilla(config):
+  config.loss.name = "l1"
+
+
+def _sqrt_inv(config):
+  config.reweight.name = "sqrt_inv"
+
+
+def _lds(config):
+  config.reweight.name = "sqrt_inv"
+  config.reweight.lds = True  # gaussian, ks = 5, sigma = 2
+
+
+def _fds(config):
+  config.fds.enabled = True  # gaussian, ks = 5, sigma = 2, momentum 0.9
+
+
+def _lds_fds(config):
+  _lds(config)
+  _fds(config)
+
+
+def _focal_r(config):
+  config.loss.name = "focal_l1"
+  config.loss.activation = "sigmoid"
+  config.loss.beta = 0.2
+  config.loss.gamma = 1.0
+
+
+def _rrt(config):
+  # Encoder trained with plain L1; the regressor re-trained with
+  # sqrt-inverse + LDS weights (the paper's "RRT + LDS").
+  _lds(config)
+  config.rrt.enabled = True
+
+
+def _balanced_mse(config):
+  config.loss.name = "bmc"
+  config.loss.noise_sigma = 1.0
+  config.loss.learn_sigma = True
+  config.loss.sigma_lr = 1e-2
+
+
+METHODS: dict[str, dict[str, Recipe]] = {
+    "classification": {
+        "ce": _ce,
+        "focal": _focal,
+        "cb_focal": _cb_focal,
+        "ldam": _ldam,
+        "ldam_drw": _ldam_drw,
+        "ce_drw": _ce_drw,
+        "logit_adjusted": _logit_adjusted,
+        "balanced_softmax": _balanced_softmax,
+        "cb_resample": _sampled("class_balanced"),
+        "sqrt_sampling": _sampled("square_root"),
+        "progressive": _sampled("progressive"),
+        "ce_drs": _sampled("deferred", balanced="class_balanced"),
+    },
+    "regression": {
+        "vanilla": _vanilla,
+        "sqrt_inv": _sqrt_inv,
+        "lds": _lds,
+        "fds": _fds,
+        "lds_fds": _lds_fds,
+        "focal_r": _focal_r,
+        "rrt": _rrt,
+        "balanced_mse": _balanced_mse,
+    },
+}
+
+
+# Datasets: the fields a dataset's recipe sets on the task's defaults.
+
+
+def _schedule(config, *, epochs, lr, weight_decay, warmup, decays, factors,
+              switch=None):
+  """The run's length and learning-rate schedule (and the DRW/DRS switch)."""
+  config.num_epochs = epochs
+  config.optim.lr = lr
+  config.optim.weight_decay = weight_decay
+  config.optim.warmup_epochs = warmup
+  config.optim.decay_epochs = decays
+  config.optim.decay_factors = factors
+  if switch is not None:  # classification: the deferred re-weighting/sampling
+    config.loss.drw_start_epoch = switch
+    config.sampler.start_epoch = switch
+
+
+def _cifar(name):
+  def recipe(config):
+    config.data = data.default_data_config(name)
+    config.model.name = "resnet32"
+    config.batch_size = 128
+    _schedule(config, epochs=200, lr=0.1, weight_decay=2e-4, warmup=5,
+              decays=(160, 180), factors=(0.01, 1e-4), switch=160)
+  return recipe
+
+
+def _no_crop_or_flip(config):
+  config.augment.padding = 0
+  config.augment.flip = False
+
+
+def _mnist(config):
+  config.data = data.default_data_config("mnist_lt")
+  config.model.name = "mnist_cnn"
+  _no_crop_or_flip(config)  # digits
+  config.batch_size = 128
+  _schedule(config, epochs=10, lr=0.05, weight_decay=5e-4, warmup=1,
+            decays=(8, 9), factors=(0.1, 0.01), switch=8)
+  config.checkpoint_every_steps = 500
+
+
+def _csv_lt(config):
+  # The `csv` source (`ltjax.data.read_csv_table`); an MLP (256, 256) on the
+  # standardised features.
+  config.data = data.default_data_config("csv")
+  config.model.name = "mlp"
+  _no_crop_or_flip(config)  # feature vectors
+  config.batch_size = 64
+  config.eval_batch_size = 256
+  _schedule(config, epochs=30, lr=0.05, weight_decay=5e-4, warmup=1,
+            decays=(24, 27), factors=(0.1, 0.01), switch=24)
+
+
+def _dir(name, *, model, batch_size, eval_batch_size, log_every_steps,
+         checkpoint_every_steps, bins=None):
+  """A DIR dataset: the reference's Adam 1e-3 schedule, 90 epochs."""
+  def recipe(config):
+    from ltjax import regression  # pylint: disable=g-import-not-at-top
+    config.data = regression.default_data_config(name)
+    if bins is None:  # from the training targets
+      config.bins.low = config.bins.high = config.bins.width = None
+      config.bins.num_bins = None
+    else:
+      config.bins.low, config.bins.high, config.bins.width = bins
+    config.model.name = model
+    if model == "mlp":
+      config.model.widths = (128, 128)
+    config.batch_size = batch_size
+    config.eval_batch_size = eval_batch_size
+    config.num_epochs = 90
+    config.optim.decay_epochs = (60, 80)
+    config.optim.decay_factors = (0.1, 0.01)
+    config.rrt.epochs = 90
+    config.log_every_steps = log_every_steps
+    config.checkpoint_every_steps = checkpoint_every_steps
+  return recipe
+
+
+def _faces(name):
+  # The reference's LDS bins (ages 0..120); FDS and the shot groups use them
+  # too (its FDS merges ages < 3 into one bucket and has 100 buckets).
+  return _dir(name, model="resnet50", batch_size=256, eval_batch_size=256,
+              log_every_steps=50, checkpoint_every_steps=1000,
+              bins=(0.0, 121.0, 1.0))
+
+
+def _csv_dir(config):
+  # Your own table: bins, target scale and shot thresholds come from the
+  # data, so nothing here is in the units of a particular target.
+  _dir("csv", model="mlp", batch_size=64, eval_batch_size=512,
+       log_every_steps=500, checkpoint_every_steps=2000)(config)
+  config.shot_thresholds = "quantile"
+
+
+class Dataset(NamedTuple):
+  """A dataset's recipe: its task and the fields it sets."""
+  task: str
+  recipe: Recipe
+
+
+DATASETS: dict[str, Dataset] = {
+    "cifar10_lt": Dataset("classification", _cifar("cifar10_lt")),
+    "cifar100_lt": Dataset("classification", _cifar("cifar100_lt")),
+    "mnist_lt": Dataset("classification", _mnist),
+    "csv_lt": Dataset("classification", _csv_lt),
+    "abalone_dir": Dataset("regression", _dir(
+        "abalone", model="mlp", batch_size=64, eval_batch_size=512,
+        log_every_steps=500, checkpoint_every_steps=2000,
+        bins=(1.0, 30.0, 1.0))),
+    "agedb_dir": Dataset("regression", _faces("agedb_dir")),
+    "imdb_wiki_dir": Dataset("regression", _faces("imdb_wiki_dir")),
+    "csv_dir": Dataset("regression", _csv_dir),
+}
+
+
+def datasets_of(task: str) -> tuple[str, ...]:
+  """The names of `task`'s datasets."""
+  return tuple(name for name, d in DATASETS.items() if d.task == task)
+
+
+def build(dataset: str, method: str,
+          arg: str | None = None) -> ml_collections.ConfigDict:
+  """The config of `method` on `dataset`.
+
+  Args:
+    dataset: a key of `DATASETS`.
+    method: a key of `METHODS[<the dataset's task>]`.
+    arg: None, or a number of epochs (a string, from `--config=...:EPOCHS`)
+      for a shorter run with every duration scaled in proportion.
+
+  Returns:
+    The config (unlocked).
+  """
+  if dataset not in DATASETS:
+    raise ValueError(f"unknown dataset {dataset!r}; known: {list(DATASETS)}.")
+  task, recipe = DATASETS[dataset]
+  methods = METHODS[task]
+  if method not in methods:
+    raise ValueError(
+        f"unknown method {method!r} for {dataset} ({task}); known: "
+        f"{list(methods)}.")
+  config = train.default_config(task)
+  recipe(config)
+  methods[method](config)
+  epochs = train.epochs_argument(arg, method)
+  if epochs:
+    train.scale_schedule(config, epochs)
+  return config
