@@ -23,7 +23,7 @@ import numpy as np
 
 from ltjax import decouple
 from ltjax import train
-from ltjax.train import _loop
+from ltjax.train import _engine
 import testdata
 import train_loop_test
 import workdir_safety_test
@@ -47,7 +47,7 @@ def _finite_checkpoints(workdir):
 
 def _poisoned_build_run(at_step):
   """build_run whose train step makes the state and loss NaN at `at_step`."""
-  build_run = _loop.build_run
+  build_run = _engine.build_run
 
   def build(config, dataset, mesh=None):
     run = build_run(config, dataset, mesh)
@@ -75,7 +75,7 @@ class DivergenceTest(testdata.TinyBenchmarksTestCase):
     # save of step 6.
     config = workdir_safety_test.tiny_config(
         self.paths, max_steps=8, log_every_steps=4, keep_checkpoints=2)
-    with mock.patch.object(_loop, "build_run", _poisoned_build_run(5)):
+    with mock.patch.object(_engine, "build_run", _poisoned_build_run(5)):
       with self.assertRaises(train.DivergenceError) as caught:
         train.train_and_evaluate(config, workdir)
     message = str(caught.exception)

@@ -171,12 +171,12 @@ class WatchdogProcessTest(absltest.TestCase):
           from experiments.configs import common
           from ltjax import runtime
           from ltjax import train
-          from ltjax.train import _loop
+          from ltjax.train import _engine
 
           def evaluation_that_never_returns(*args, **kwargs):
             threading.Event().wait()
 
-          _loop.evaluate_splits = evaluation_that_never_returns
+          _engine.evaluate_splits = evaluation_that_never_returns
           runtime.set_watchdog_seconds(2)
           config = common.build("mnist_lt", "ce", "1")
           config.data.path = {paths["mnist_lt"]!r}
