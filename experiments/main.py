@@ -4,9 +4,9 @@ r"""Trains and evaluates a long-tailed model (the thin entry point).
       --config=experiments/configs/cifar10_lt/ldam_drw.py \
       --workdir=/tmp/ltjax/cifar10_lt_ldam_drw
 
-The config's `task` field picks the loop: "classification" (the default,
-`ltjax.train.train_and_evaluate`) or "regression" (deep imbalanced
-regression, `ltjax.regression.train_and_evaluate`). Fields are overridden from
+Every task runs through `ltjax.train.train_and_evaluate`; the config's `task`
+field ("classification", the default, or "regression") picks the task inside
+the library. Fields are overridden from
 the command line (`--config.loss.tau=1.5`); an
 unknown field is an error. A workdir that already has a checkpoint resumes;
 one whose run was made with a different config is refused (the message lists
@@ -75,18 +75,13 @@ def main(argv):
                                process_id=_PROCESS_ID.value)
   logging.info("JAX %s, process %d of %d, devices: %s", jax.__version__,
                jax.process_index(), jax.process_count(), jax.devices())
-  config = _CONFIG.value
-  task = config.get("task", "classification")
-  if task == "classification":
-    train.train_and_evaluate(config, _WORKDIR.value,
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
                              overwrite=_OVERWRITE.value)
-  elif task == "regression":
-    from ltjax import regression  # pylint: disable=g-import-not-at-top
-    regression.train_and_evaluate(config, _WORKDIR.value,
-                                  overwrite=_OVERWRITE.value)
-  else:
-    raise app.UsageError(
-        f"config.task must be 'classification' or 'regression', got {task!r}.")
+  except ValueError as error:
+    if str(error).startswith("config.task:"):
+      raise app.UsageError(str(error)) from None
+    raise
 
 
 def run():

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from ltjax import regression
-from ltjax.regression import _loop
+from ltjax import train
 from ltjax.regression import _recipes
 from ltjax.train import _checkpoint
 from ltjax.train import _parallel
@@ -103,9 +103,9 @@ class EveryConfigTest(TinyDataTestCase):
     # is a compile per config (the jitted one runs in the tests below).
     with jax.disable_jit():
       state = jax.device_put(run.init_state(), _parallel.replicated(run.mesh))
-    plan = _loop.epoch_plan(run, 0)
+    plan = run.task.epoch_plan(0)
     for step in range(2):
-      state, metrics = run.train_step(state, _loop.train_batch(run, step,
+      state, metrics = run.train_step(state, train.train_batch(run, step,
                                                                plan))
       self.assertTrue(np.isfinite(float(metrics["loss"])), path)
     self.assertEqual(int(state.step), 2)
@@ -130,9 +130,9 @@ class EveryConfigTest(TinyDataTestCase):
         config, regression.load_regression_dataset(config.data))
     with jax.disable_jit():
       state = jax.device_put(run.init_state(), _parallel.replicated(run.mesh))
-    plan = _loop.epoch_plan(run, 0)
+    plan = run.task.epoch_plan(0)
     for step in range(2):
-      state, metrics = run.train_step(state, _loop.train_batch(run, step,
+      state, metrics = run.train_step(state, train.train_batch(run, step,
                                                                plan))
     self.assertTrue(np.isfinite(float(metrics["loss"])))
     self.assertNotEqual(float(state.params["loss"]["noise_sigma"]), 1.0)
@@ -165,8 +165,8 @@ class CompiledStepTest(TinyDataTestCase):
     per_epoch = run.steps_per_epoch
     self.assertGreater(per_epoch, 1)
     for step in range(3 * per_epoch):
-      plan = _loop.epoch_plan(run, step // per_epoch)
-      state, _ = run.train_step(state, _loop.train_batch(run, step, plan))
+      plan = run.task.epoch_plan(step // per_epoch)
+      state, _ = run.train_step(state, train.train_batch(run, step, plan))
       fds = state.extra["fds"]
       if step + 1 == per_epoch:
         # The first commit: every training example counted once.

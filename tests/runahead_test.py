@@ -15,8 +15,8 @@ import ml_collections
 
 import numpy as np
 
+from ltjax import train
 from ltjax.train import _driver
-from ltjax.train import _loop
 from ltjax.train import _parallel
 
 
@@ -104,9 +104,11 @@ class RunAheadTest(absltest.TestCase):
                 np.asarray(indices) % 3)
 
     mesh = _parallel.data_mesh(jax.devices()[:1])
+    task = types.SimpleNamespace(input_key="image", target_key="label",
+                                 target_dtype=np.int32)
     run = types.SimpleNamespace(eval_batch_size=8, mesh=mesh,
-                                eval_step=eval_step)
-    total = _loop.evaluate(run, jnp.eye(384) * 0.5, Split())
+                                eval_step=eval_step, task=task)
+    total = train.evaluate(run, jnp.eye(384) * 0.5, Split())
     self.assertLen(lags, 40)
     self.assertLessEqual(max(lags), _driver.MAX_STEPS_IN_FLIGHT)
     self.assertTrue(np.isfinite(float(total["plain"])))

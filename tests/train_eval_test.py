@@ -16,7 +16,7 @@ from experiments.configs import common
 from ltjax import data
 from ltjax import metrics
 from ltjax import train
-from ltjax.train import _loop
+from ltjax.train import _classification
 import testdata
 
 
@@ -76,7 +76,7 @@ class CosineHeadCalibrationTest(TinyMnistTestCase):
     run = train.build_run(config, dataset)
     self.assertEqual(run.logit_scale, scale)
     state = run.init_state()
-    counts = _loop.evaluate(run, state, dataset.test)["plain"]
+    counts = train.evaluate(run, state, dataset.test)["plain"]
 
     # Independently: features of the same model, cosines and ECE in NumPy.
     images, labels = dataset.test.get_batch(np.arange(len(dataset.test)))
@@ -96,9 +96,9 @@ class CosineHeadCalibrationTest(TinyMnistTestCase):
 
   def test_scale_is_one_for_unscaled_losses(self):
     for method in ("ce", "logit_adjusted", "balanced_softmax", "focal"):
-      self.assertEqual(_loop.eval_logit_scale(self.config(method)), 1.0)
+      self.assertEqual(_classification.eval_logit_scale(self.config(method)), 1.0)
     self.assertEqual(
-        _loop.eval_logit_scale(self.config("ldam_drw", scale=12.5)), 12.5)
+        _classification.eval_logit_scale(self.config("ldam_drw", scale=12.5)), 12.5)
 
 
 class PredictionsFileTest(TinyMnistTestCase):

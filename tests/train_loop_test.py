@@ -25,7 +25,6 @@ import numpy as np
 from experiments.configs import common
 from ltjax import data
 from ltjax import train
-from ltjax.train import _loop
 import testdata
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -71,9 +70,9 @@ class EveryConfigTest(TinyDataTestCase):
     dataset = data.load_dataset(config.data)
     run = train.build_run(config, dataset)
     state = run.init_state()
-    plan = _loop.epoch_plan(run, 0)
+    plan = run.task.epoch_plan(0)
     for step in range(2):
-      state, metrics = run.train_step(state, _loop.train_batch(run, step,
+      state, metrics = run.train_step(state, train.train_batch(run, step,
                                                                plan))
       self.assertTrue(np.isfinite(float(metrics["loss"])), path)
     self.assertEqual(int(state.step), 2)

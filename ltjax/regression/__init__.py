@@ -50,8 +50,8 @@ from ltjax.regression._lds import lds_bin_weights
 from ltjax.regression._lds import lds_weights
 from ltjax.regression._lds import REWEIGHTS
 from ltjax.regression._lds import smoothed_label_density
-from ltjax.regression._loop import build_run
-from ltjax.regression._loop import train_and_evaluate
+from ltjax.train import build_run
+from ltjax.train import train_and_evaluate
 from ltjax.regression._losses import bmc_loss
 from ltjax.regression._losses import bni_loss
 from ltjax.regression._losses import focal_l1_loss

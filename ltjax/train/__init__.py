@@ -1,8 +1,17 @@
-"""Training long-tailed classifiers: state, objectives, compiled steps, loop."""
+"""The one engine: `train_and_evaluate(config, workdir)` for every task.
+
+See `_task` for the task contract (classification and regression are two
+`Task`s) and `_step` for the one compiled step and its extension points
+(batch transforms, multi-output models, extra state, frozen auxiliary
+parameters, the gradient procedure); README "Architecture" has the map and
+"Adding a method" an example.
+"""
 
 from ltjax.train._checkpoint import CheckpointMismatchError
 from ltjax.train._checkpoint import Checkpointer
 from ltjax.train._checkpoint import DivergenceError
+from ltjax.train._checkpoint import non_finite_leaves
+from ltjax.train._checkpoint import read_checkpoint
 from ltjax.train._config import default_config
 from ltjax.train._config import default_run_fields
 from ltjax.train._config import epoch_fields
@@ -13,8 +22,16 @@ from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
 from ltjax.train._load import load_model
-from ltjax.train._loop import build_run
-from ltjax.train._loop import train_and_evaluate
+from ltjax.train._load import load_config
+from ltjax.train._classification import ClassificationTask
+from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
+from ltjax.train._engine import build_run
+from ltjax.train._engine import evaluate
+from ltjax.train._engine import extract_split_features
+from ltjax.train._engine import make_schedule
+from ltjax.train._engine import Run
+from ltjax.train._engine import train_and_evaluate
+from ltjax.train._engine import train_batch
 from ltjax.train._objectives import LOSSES
 from ltjax.train._objectives import make_objective
 from ltjax.train._objectives import REWEIGHTS
@@ -25,15 +42,53 @@ from ltjax.train._optim import sgd
 from ltjax.train._optim import warmup_step_schedule
 from ltjax.train._parallel import data_mesh
 from ltjax.train._parallel import global_batch
+from ltjax.train._report import quiet_library_logs
+from ltjax.train._report import write_json
+from ltjax.train._retrain import extract_features
+from ltjax.train._retrain import retrain_head
+from ltjax.train._report import is_writer
 from ltjax.train._report import load_run
 from ltjax.train._state import create_train_state
 from ltjax.train._state import TrainState
-from ltjax.train._step import make_eval_step
+from ltjax.train._classification import make_eval_step
+from ltjax.train._classification import make_predict_step
+from ltjax.train._step import augmentation
+from ltjax.train._step import make_step
 from ltjax.train._step import make_train_step
+from ltjax.train._step import sam_gradient
+from ltjax.train._step import value_and_grad
+from ltjax.train._task import get_task
+from ltjax.train._task import register_task
+from ltjax.train._task import Task
+from ltjax.train._task import TASKS
 from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
+    "evaluate",
+    "train_batch",
+    "value_and_grad",
+    "sam_gradient",
+    "register_task",
+    "make_step",
+    "make_schedule",
+    "make_predict_step",
+    "is_writer",
+    "get_task",
+    "extract_split_features",
+    "augmentation",
+    "TASKS",
+    "Task",
+    "Run",
+    "MAX_STEPS_IN_FLIGHT",
+    "ClassificationTask",
+    "extract_features",
+    "load_config",
+    "non_finite_leaves",
+    "quiet_library_logs",
+    "read_checkpoint",
+    "retrain_head",
+    "write_json",
     "CheckpointMismatchError",
     "Checkpointer",
     "ConfigMismatchError",

@@ -1,5 +1,6 @@
 """The training state: one pytree of arrays, advanced by pure functions."""
 
+from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -41,7 +42,9 @@ class TrainState:
 
 def create_train_state(model, tx: optax.GradientTransformation,
                        sample_input: jax.Array, *, seed: int,
-                       extra: Any = None) -> TrainState:
+                       extra: Any = None,
+                       params_fn: Callable[[Any], Any] | None = None
+                       ) -> TrainState:
   """Initialises parameters, batch statistics and optimizer state.
 
   Args:
@@ -51,6 +54,8 @@ def create_train_state(model, tx: optax.GradientTransformation,
     seed: the run's seed; parameters use `fold_in(key, 0)` and training
       randomness `fold_in(key, 1)`.
     extra: initial `extra` state.
+    params_fn: the trained parameters from the model's (e.g. regression's
+      {"model": ..., "loss": ...}); default: the model's.
 
   Returns:
     The step-0 state.
@@ -59,6 +64,8 @@ def create_train_state(model, tx: optax.GradientTransformation,
   variables = model.init(jax.random.fold_in(key, 0), sample_input,
                          train=False)
   params = variables["params"]
+  if params_fn is not None:
+    params = params_fn(params)
   return TrainState(
       step=jnp.zeros((), jnp.int32), params=params,
       batch_stats=variables.get("batch_stats", {}),

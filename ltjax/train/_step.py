@@ -1,22 +1,153 @@
-"""The compiled train and eval steps.
+"""The one compiled train step, and its extension points.
 
-Both are pure functions of (state, batch). The train step is compiled once for
+`make_step` builds `train_step(state, batch) -> (state, metrics)` for every
+task and method. It is a pure function of (state, batch), compiled once for
 the whole schedule: everything that depends on the step (learning rate,
-deferred re-weighting, augmentation randomness) reads `state.step` as data.
+deferred re-weighting, FDS's start epochs, augmentation randomness) reads
+`state.step` as data. What a method changes is passed in as a function:
+
+- `transforms`: batch transforms `(batch, key) -> batch`, applied in order
+  to the host batch with the step's key (`fold_in(state.rng, state.step)`,
+  split once per transform after the first). The task's augmentation is the
+  first (it writes the model input); a mixing method (mixup / CutMix) adds
+  one that returns mixed inputs and targets.
+- `loss`: `(params, outputs, batch, state) -> (scalar loss, aux)`. `outputs`
+  is whatever the model returns (a pytree: (logits, features) for every
+  ltjax model; several expert heads or a projection head are more leaves),
+  so a method can use any output. `state` gives the step, the `extra`
+  state and any frozen auxiliary parameters kept there (a teacher).
+- `trainable`: `params -> model params` when the optimizer trains more than
+  the model (regression's {"model", "loss"} with a learnable Balanced-MSE
+  sigma); default: the params are the model's.
+- `advance`: `(extra, aux, batch, step) -> extra`, the pure update of the
+  method state in `TrainState.extra` (FDS statistics; later a feature queue
+  or class-wise statistics). Entries it does not touch are carried as they
+  are, which is how frozen auxiliary parameters live in the state.
+- `gradient`: the gradient procedure `(loss_fn, params) -> ((loss, aux),
+  grads)`; `value_and_grad` by default, `sam_gradient(rho)` for
+  sharpness-aware minimisation (two passes).
+- `metrics`: `(aux, batch) -> dict` of extra per-step scalars.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from ltjax import metrics as ltmetrics
-from ltjax import posthoc
 from ltjax.train._state import TrainState
 
-Batch = dict[str, jax.Array]  # {"image": uint8 [B, H, W, K], "label": [B]}
+Batch = dict[str, jax.Array]
+Transform = Callable[[Batch, jax.Array], Batch]
+LossFn = Callable[[Any, Any, Batch, TrainState], tuple[jax.Array, Any]]
+Gradient = Callable[[Callable[[Any], tuple[jax.Array, Any]], Any],
+                    tuple[tuple[jax.Array, Any], Any]]
+
+
+def value_and_grad(loss_fn, params):
+  """The default gradient procedure: one pass of `jax.value_and_grad`."""
+  return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+
+def sam_gradient(rho: float) -> Gradient:
+  """Sharpness-aware minimisation's gradient (Foret et al., 2010.01412).
+
+  g = grad L(w); e = rho g / ||g||; the update uses grad L(w + e). The loss,
+  the auxiliary outputs (hence the BatchNorm statistics and any method state
+  advanced from them) are those of the first pass at w, as in the
+  reference implementations, which freeze the running statistics during the
+  second pass.
+
+  Args:
+    rho: the neighbourhood radius (> 0).
+
+  Returns:
+    A gradient procedure for `make_step(gradient=...)`.
+  """
+  if not rho > 0:
+    raise ValueError(f"SAM's rho must be > 0, got {rho}.")
+
+  def gradient(loss_fn, params):
+    (loss, aux), grads = value_and_grad(loss_fn, params)
+    scale = rho / (optax.tree.norm(grads) + 1e-12)
+    perturbed = jax.tree.map(lambda p, g: p + scale * g, params, grads)
+    _, sharp_grads = value_and_grad(loss_fn, perturbed)
+    return (loss, aux), sharp_grads
+
+  return gradient
+
+
+def _apply_transforms(transforms: Sequence[Transform], batch: Batch,
+                      key: jax.Array) -> Batch:
+  for i, transform in enumerate(transforms):
+    batch = transform(batch, key if i == 0 else jax.random.fold_in(key, i))
+  return batch
+
+
+def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
+              learning_rate: optax.Schedule,
+              transforms: Sequence[Transform] = (),
+              input_key: str = "input",
+              trainable: Callable[[Any], Any] | None = None,
+              advance: Callable[..., Any] | None = None,
+              gradient: Gradient | None = None,
+              metrics: Callable[[Any, Batch], dict[str, jax.Array]]
+              | None = None
+              ) -> Callable[[TrainState, Batch],
+                            tuple[TrainState, dict[str, jax.Array]]]:
+  """Returns `train_step(state, batch) -> (state, metrics)` (not jitted).
+
+  Args:
+    model: Flax module, `apply(variables, x, train=True)` -> outputs.
+    tx: the optimizer over `state.params`.
+    loss: `(params, outputs, batch, state) -> (scalar, aux)`.
+    learning_rate: the schedule, only for the reported `lr` metric.
+    transforms: batch transforms `(batch, key) -> batch` (see the module
+      docstring); the model input is `batch[input_key]` after them.
+    input_key: the batch entry the model reads.
+    trainable: `params -> the model's params` (default: identity).
+    advance: `(extra, aux, batch, step) -> extra` (default: unchanged).
+    gradient: gradient procedure (default: `value_and_grad`).
+    metrics: `(aux, batch) -> {name: scalar}` reported with "loss", "lr"
+      and "grad_norm" (of the model's parameters).
+
+  Returns:
+    The step; its metrics are "loss", the task's, "lr" and "grad_norm".
+  """
+  trainable = trainable or (lambda params: params)
+  gradient = gradient or value_and_grad
+
+  def train_step(state: TrainState, batch: Batch):
+    key = jax.random.fold_in(state.rng, state.step)
+    batch = _apply_transforms(transforms, batch, key)
+
+    def loss_fn(params):
+      variables = {"params": trainable(params)}
+      if state.batch_stats:
+        variables["batch_stats"] = state.batch_stats
+      outputs, updates = model.apply(variables, batch[input_key], train=True,
+                                     mutable=["batch_stats"])
+      value, aux = loss(params, outputs, batch, state)
+      return value, (aux, updates)
+
+    (value, (aux, updates)), grads = gradient(loss_fn, state.params)
+    param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    extra = (state.extra if advance is None else
+             advance(state.extra, aux, batch, state.step))
+    new_state = state.replace(
+        step=state.step + 1,
+        params=optax.apply_updates(state.params, param_updates),
+        batch_stats=updates.get("batch_stats", state.batch_stats),
+        opt_state=opt_state, extra=extra)
+    step_metrics = {"loss": value}
+    if metrics is not None:
+      step_metrics.update(metrics(aux, batch))
+    step_metrics["lr"] = jnp.asarray(learning_rate(state.step), jnp.float32)
+    step_metrics["grad_norm"] = optax.tree.norm(trainable(grads))
+    return new_state, step_metrics
+
+  return train_step
 
 
 def make_train_step(model, tx: optax.GradientTransformation,
@@ -26,7 +157,7 @@ def make_train_step(model, tx: optax.GradientTransformation,
                     learning_rate: optax.Schedule
                     ) -> Callable[[TrainState, Batch],
                                   tuple[TrainState, dict[str, jax.Array]]]:
-  """Returns `train_step(state, batch) -> (state, metrics)` (not yet jitted).
+  """The classification step on {"image", "label"} batches (`make_step`).
 
   Args:
     model: Flax module, `apply(variables, x, train=True)` -> (logits, feats).
@@ -36,107 +167,32 @@ def make_train_step(model, tx: optax.GradientTransformation,
       step's key for training augmentation.
     learning_rate: the schedule, only for the reported `lr` metric.
   """
-
-  def train_step(state: TrainState, batch: Batch):
-    key = jax.random.fold_in(state.rng, state.step)
-    images = preprocess(batch["image"], key)
-    labels = batch["label"]
-
-    def loss_fn(params):
-      variables = {**state.variables(), "params": params}
-      (logits, _), updates = model.apply(variables, images, train=True,
-                                         mutable=["batch_stats"])
-      return objective(logits, labels, state.step), (logits, updates)
-
-    (loss, (logits, updates)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params)
-    param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new_state = state.replace(
-        step=state.step + 1,
-        params=optax.apply_updates(state.params, param_updates),
-        batch_stats=updates.get("batch_stats", state.batch_stats),
-        opt_state=opt_state)
-    step_metrics = {
-        "loss": loss,
-        "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
-        "lr": jnp.asarray(learning_rate(state.step), jnp.float32),
-        "grad_norm": optax.tree.norm(grads),
-    }
-    return new_state, step_metrics
-
-  return train_step
+  return make_step(
+      model, tx, loss=classification_loss(objective),
+      learning_rate=learning_rate, transforms=(augmentation(preprocess),),
+      metrics=classification_metrics)
 
 
-def _eval_logits(model, preprocess, logit_scale, state: TrainState,
-                 batch: Batch) -> jax.Array:
-  """The model's logits on the scale the training loss sees them."""
-  images = preprocess(batch["image"], None)
-  logits, _ = model.apply(state.variables(), images, train=False)
-  return logits * jnp.asarray(logit_scale, logits.dtype)
+def augmentation(preprocess, *, source: str = "image",
+                 target: str = "input") -> Transform:
+  """The batch transform writing `preprocess(batch[source], key)`."""
+
+  def transform(batch: Batch, key: jax.Array) -> Batch:
+    return {**batch, target: preprocess(batch[source], key)}
+
+  return transform
 
 
-def make_eval_step(model, preprocess, *, logit_scale: float = 1.0,
-                   class_priors: jax.Array | None = None,
-                   posthoc_tau: float = 1.0
-                   ) -> Callable[[TrainState, Batch], dict[str, Any]]:
-  """Returns `eval_step(state, batch) -> {"plain": counts[, "posthoc": ...]}`.
+def classification_loss(objective) -> LossFn:
+  """`objective(logits, labels, step)` as a `make_step` loss."""
 
-  The batch carries a bool "mask" (False for padding of the last batch).
-  With `class_priors`, also counts the post-hoc logit-adjusted prediction
-  argmax(z - tau log pi) (`ltjax.posthoc.adjust_logits`).
+  def loss(params, outputs, batch, state):
+    del params
+    logits = outputs[0]
+    return objective(logits, batch["label"], state.step), logits
 
-  Args:
-    model: Flax module, `apply(variables, x, train=False)` -> (logits, feats).
-    preprocess: `(uint8 images, None) -> model input`.
-    logit_scale: factor applied to the model's logits before they are
-      counted, the one the training loss applies (LDAM's s on a cosine head;
-      `build_run` passes `Run.logit_scale`). Predictions (argmax) do not depend on it;
-      the confidences, hence the ECE, do: softmax over unscaled cosines in
-      [-1, 1] is nearly uniform.
-    class_priors: optional float [C], for the post-hoc counts.
-    posthoc_tau: tau of the post-hoc adjustment.
-  """
-
-  def eval_step(state: TrainState, batch: Batch):
-    logits = _eval_logits(model, preprocess, logit_scale, state, batch)
-    counts = {"plain": ltmetrics.ClassificationCounts.from_logits(
-        logits, batch["label"], mask=batch["mask"])}
-    if class_priors is not None:
-      adjusted = posthoc.adjust_logits(logits, class_priors=class_priors,
-                                       tau=posthoc_tau)
-      counts["posthoc"] = ltmetrics.ClassificationCounts.from_logits(
-          adjusted, batch["label"], mask=batch["mask"])
-    return counts
-
-  return eval_step
+  return loss
 
 
-def make_predict_step(model, preprocess, *, logit_scale: float = 1.0,
-                      class_priors: jax.Array | None = None,
-                      posthoc_tau: float = 1.0
-                      ) -> Callable[[TrainState, Batch], dict[str, jax.Array]]:
-  """Returns `predict_step(state, batch) -> per-example outputs`.
-
-  The outputs, for every row of the batch (padding included; "mask" says
-  which rows are real): "logits" float32 [B, C] scaled as in
-  `make_eval_step`, "prediction" int32 [B] their argmax (-1 for a row with a
-  non-finite logit), "label" and "mask" as given, and with `class_priors`
-  "prediction_posthoc", the post-hoc logit-adjusted argmax.
-  """
-
-  def predict(logits):
-    finite = jnp.all(jnp.isfinite(logits), axis=-1)
-    return jnp.where(finite, jnp.argmax(logits, axis=-1), -1).astype(
-        jnp.int32)
-
-  def predict_step(state: TrainState, batch: Batch):
-    logits = _eval_logits(model, preprocess, logit_scale, state, batch)
-    out = {"logits": logits.astype(jnp.float32),
-           "prediction": predict(logits), "label": batch["label"],
-           "mask": batch["mask"]}
-    if class_priors is not None:
-      out["prediction_posthoc"] = predict(posthoc.adjust_logits(
-          logits, class_priors=class_priors, tau=posthoc_tau))
-    return out
-
-  return predict_step
+def classification_metrics(logits, batch: Batch) -> dict[str, jax.Array]:
+  return {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}

@@ -1,0 +1,316 @@
+"""The classification task: long-tailed classifiers on the one engine.
+
+Objective: a `LOSSES` entry (with re-weighting / DRW read from the step);
+epoch plans from the config's sampler; evaluation: mergeable
+`ClassificationCounts` (plus post-hoc logit-adjusted counts for plain CE
+runs); outputs: per_class.csv and predictions.npz (logits on the loss's
+scale).
+"""
+
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ltjax import data as ltdata
+from ltjax import metrics as ltmetrics
+from ltjax import models
+from ltjax import posthoc
+from ltjax import sampling
+from ltjax.data import _augment
+from ltjax.train import _config
+from ltjax.train import _objectives
+from ltjax.train import _optim
+from ltjax.train import _step
+from ltjax.train import _task
+
+_STANDARD_NORMALIZATION = {
+    "cifar10_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
+    "cifar100_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
+    "mnist_lt": (_augment.MNIST_MEAN, _augment.MNIST_STD),
+    "imagenet_lt": (_augment.IMAGENET_MEAN, _augment.IMAGENET_STD),
+    "places_lt": (_augment.IMAGENET_MEAN, _augment.IMAGENET_STD),
+}
+
+
+def normalization(config, dataset) -> tuple[tuple[float, ...],
+                                            tuple[float, ...]]:
+  """The config's mean/std, else the dataset's standard, else computed."""
+  if config.augment.mean:
+    return tuple(config.augment.mean), tuple(config.augment.std)
+  if dataset.name in _STANDARD_NORMALIZATION:
+    return _STANDARD_NORMALIZATION[dataset.name]
+  images, _ = dataset.train.get_batch(
+      np.arange(min(len(dataset.train), 10_000)))
+  scaled = images.astype(np.float64) / 255.0
+  axes = tuple(range(scaled.ndim - 1))
+  std = scaled.std(axis=axes)
+  # Pixels: a floor for near-constant channels. Feature vectors [N, D] may
+  # have any scale: only a constant column (std 0) is left unscaled.
+  std = (np.maximum(std, 1e-3) if scaled.ndim == 4 else
+         np.where(std > 0, std, 1.0))
+  return tuple(scaled.mean(axis=axes).tolist()), tuple(std.tolist())
+
+
+def reports_posthoc(config) -> bool:
+  """Post-hoc adjustment is reported for plain cross-entropy (ERM) runs.
+
+  Its premise is a model whose softmax estimates the long-tailed p(y | x);
+  re-weighted, re-sampled or margin-adjusted models (LDAM) are already
+  corrected.
+  """
+  return (config.loss.name == "ce"
+          and _objectives.resolve_reweight(config.loss) == "none"
+          and config.sampler.name == "instance")
+
+
+def eval_logit_scale(config) -> float:
+  """The factor the training loss applies to the model's logits.
+
+  LDAM multiplies the (cosine) logits by `loss.scale` s before its softmax;
+  every other loss takes the logits as they are. Evaluation uses the same
+  factor, so the confidences (ECE, predictions.npz) are those of the
+  softmax the model was trained with, not of softmax(cos), which is nearly
+  uniform over [-1, 1]. Argmax predictions do not depend on it.
+  """
+  if _objectives.LOSSES[config.loss.name].needs_normalized_head:
+    return float(config.loss.scale)
+  return 1.0
+
+
+def make_eval_step(model, preprocess, *, logit_scale: float = 1.0,
+                   class_priors: jax.Array | None = None,
+                   posthoc_tau: float = 1.0):
+  """Returns `eval_step(state, batch) -> {"plain": counts[, "posthoc": ...]}`.
+
+  The batch carries a bool "mask" (False for padding of the last batch).
+  With `class_priors`, also counts the post-hoc logit-adjusted prediction
+  argmax(z - tau log pi) (`ltjax.posthoc.adjust_logits`).
+
+  Args:
+    model: Flax module, `apply(variables, x, train=False)` -> (logits, feats).
+    preprocess: `(uint8 images, None) -> model input`.
+    logit_scale: factor applied to the model's logits before they are
+      counted, the one the training loss applies (LDAM's s on a cosine
+      head). Predictions (argmax) do not depend on it; the confidences,
+      hence the ECE, do: softmax over unscaled cosines in [-1, 1] is nearly
+      uniform.
+    class_priors: optional float [C], for the post-hoc counts.
+    posthoc_tau: tau of the post-hoc adjustment.
+  """
+  return _eval_from_forward(_plain_forward(model, preprocess),
+                            logit_scale=logit_scale,
+                            class_priors=class_priors, posthoc_tau=posthoc_tau)
+
+
+def make_predict_step(model, preprocess, *, logit_scale: float = 1.0,
+                      class_priors: jax.Array | None = None,
+                      posthoc_tau: float = 1.0):
+  """Returns `predict_step(state, batch) -> per-example outputs`.
+
+  The outputs, for every row of the batch (padding included; "mask" says
+  which rows are real): "logits" float32 [B, C] scaled as in
+  `make_eval_step`, "prediction" int32 [B] their argmax (-1 for a row with a
+  non-finite logit), "label" and "mask" as given, and with `class_priors`
+  "prediction_posthoc", the post-hoc logit-adjusted argmax.
+  """
+  return _predict_from_forward(_plain_forward(model, preprocess),
+                               logit_scale=logit_scale,
+                               class_priors=class_priors,
+                               posthoc_tau=posthoc_tau)
+
+
+def _plain_forward(model, preprocess):
+  def forward(state, batch):
+    images = preprocess(batch["image"], None)
+    return model.apply(state.variables(), images, train=False)
+  return forward
+
+
+def _eval_from_forward(forward, *, logit_scale, class_priors, posthoc_tau):
+
+  def eval_step(state, batch):
+    logits = _scaled(forward(state, batch)[0], logit_scale)
+    counts = {"plain": ltmetrics.ClassificationCounts.from_logits(
+        logits, batch["label"], mask=batch["mask"])}
+    if class_priors is not None:
+      adjusted = posthoc.adjust_logits(logits, class_priors=class_priors,
+                                       tau=posthoc_tau)
+      counts["posthoc"] = ltmetrics.ClassificationCounts.from_logits(
+          adjusted, batch["label"], mask=batch["mask"])
+    return counts
+
+  return eval_step
+
+
+def _predict_from_forward(forward, *, logit_scale, class_priors,
+                          posthoc_tau):
+
+  def predict(logits):
+    finite = jnp.all(jnp.isfinite(logits), axis=-1)
+    return jnp.where(finite, jnp.argmax(logits, axis=-1), -1).astype(
+        jnp.int32)
+
+  def predict_step(state, batch):
+    logits = _scaled(forward(state, batch)[0], logit_scale)
+    out = {"logits": logits.astype(jnp.float32),
+           "prediction": predict(logits), "label": batch["label"],
+           "mask": batch["mask"]}
+    if class_priors is not None:
+      out["prediction_posthoc"] = predict(posthoc.adjust_logits(
+          logits, class_priors=class_priors, tau=posthoc_tau))
+    return out
+
+  return predict_step
+
+
+def _scaled(logits, logit_scale):
+  return logits * jnp.asarray(logit_scale, logits.dtype)
+
+
+def build_classifier(config, num_classes: int):
+  """The classifier of `config.model` with `num_classes` outputs."""
+  kwargs = {}
+  if models.has_convolutions(config.model.name):
+    kwargs["conv"] = models.conv_for(config.model.conv)
+  return models.build_model(config.model.name, num_classes=num_classes,
+                            head=config.model.head,
+                            dtype=jnp.dtype(config.model.dtype), **kwargs)
+
+
+class ClassificationTask(_task.Task):
+  """Long-tailed classification (`config.task` "classification")."""
+  name = "classification"
+
+  default_config = staticmethod(_config.default_config)
+  load_data = staticmethod(ltdata.load_dataset)
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data  # the data config is checked even with a dataset given
+    _config.validate_config(config)
+
+  def __init__(self, config, dataset, *, steps_per_epoch: int):
+    super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
+    self.counts = np.asarray(dataset.train_class_counts)
+    self.dtype = jnp.dtype(config.model.dtype)
+    self.mean, self.std = normalization(config, dataset)
+    self.logit_scale = eval_logit_scale(config)
+    self.priors = (self.counts / self.counts.sum()
+                   if reports_posthoc(config) and np.all(self.counts > 0)
+                   else None)
+    self.objective = _objectives.make_objective(
+        config.loss, self.counts, steps_per_epoch=steps_per_epoch)
+
+  @classmethod
+  def restore_model(cls, config, params):
+    num_classes = int(params["head"]["kernel"].shape[-1])
+    return build_classifier(config, num_classes), params
+
+  def build_model(self):
+    return build_classifier(self.config, self.dataset.num_classes)
+
+  def preprocess(self, images, key):
+    augment = self.config.augment
+    return _augment.augment(images, key, mean=self.mean, std=self.std,
+                            padding=augment.padding, flip=augment.flip,
+                            dtype=self.dtype)
+
+  def sample_input(self):
+    return jnp.zeros((1, *self.dataset.image_shape), self.dtype)
+
+  def optimizer(self, schedule):
+    optim = self.config.optim
+    return _optim.sgd(schedule, momentum=optim.momentum,
+                      nesterov=optim.nesterov, weight_decay=optim.weight_decay)
+
+  def loss(self, params, outputs, batch, state):
+    return _step.classification_loss(self.objective)(params, outputs, batch,
+                                                     state)
+
+  def train_metrics(self, aux, batch):
+    return _step.classification_metrics(aux, batch)
+
+  def epoch_plan(self, epoch: int) -> np.ndarray:
+    config, s = self.config, self.config.sampler
+    probs = sampling.sampling_probabilities(
+        s.name, self.dataset.train_class_counts, epoch=epoch,
+        num_epochs=config.num_epochs, start_epoch=s.start_epoch,
+        balanced=s.balanced, beta=s.beta)
+    return sampling.epoch_plan(np.asarray(self.dataset.train.labels),
+                               seed=config.seed, epoch=epoch,
+                               class_probabilities=probs,
+                               group_size=s.group_size)
+
+  def make_eval_step(self, forward):
+    return _eval_from_forward(forward, logit_scale=self.logit_scale,
+                              class_priors=self.priors,
+                              posthoc_tau=self.config.posthoc_tau)
+
+  def make_predict_step(self, forward):
+    return _predict_from_forward(forward, logit_scale=self.logit_scale,
+                                 class_priors=self.priors,
+                                 posthoc_tau=self.config.posthoc_tau)
+
+  def summaries(self, metric) -> dict[str, dict[str, Any]]:
+    config = self.config
+    out = {}
+    for kind, value in metric.items():
+      if int(ltmetrics.unscored(value)):
+        logging.warning(
+            "%d evaluated rows had a non-finite logit and %d a label outside "
+            "[0, %d): every metric of this evaluation is NaN.",
+            int(value.nonfinite), int(value.out_of_range),
+            self.dataset.num_classes)
+      summary = ltmetrics.classification_summary(
+          value, self.counts, many=config.shot_many, few=config.shot_few)
+      summary["per_class"] = np.asarray(
+          ltmetrics.per_class_accuracy(value)).tolist()
+      out["" if kind == "plain" else f"_{kind}"] = summary
+    return out
+
+  def predict_arrays(self, outputs):
+    """predictions.npz: the test split's per-example outputs.
+
+    {"index": int64 [N] position in the split, "label": int32 [N],
+    "prediction": int32 [N] (argmax; -1 for a row with a non-finite logit),
+    "logits": float32 [N, C] on the loss's scale (softmax of them is the
+    model's probability), "logit_scale": float scalar (LDAM's s, else 1),
+    "class_names" [C], and "prediction_posthoc" int32 [N] for a run that
+    reports post-hoc adjustment}.
+    """
+    out = dict(outputs)
+    out["index"] = np.arange(len(out["label"]))
+    out["logit_scale"] = np.float32(self.logit_scale)
+    out["class_names"] = np.asarray(self.dataset.class_names, dtype=str)
+    return out
+
+  def report_fields(self, stage):
+    del stage
+    return {"train_class_counts": self.counts.tolist()}
+
+  def csv_rows(self, final, best):
+    config, dataset = self.config, self.dataset
+    groups = ltmetrics.shot_groups(self.counts, many=config.shot_many,
+                                   few=config.shot_few)
+    rows = []
+    for c in range(dataset.num_classes):
+      group = next(g for g in ltmetrics.SHOT_GROUPS if groups[g][c])
+      row = {"class": c, "name": dataset.class_names[c],
+             "train_count": int(self.counts[c]), "group": group,
+             "test_acc_final": final["test"]["per_class"][c]}
+      if "test_posthoc" in final:
+        row["test_acc_final_posthoc"] = final["test_posthoc"]["per_class"][c]
+      if best is not None:
+        row["test_acc_best_val"] = best["test"]["per_class"][c]
+      rows.append(row)
+    return rows
+
+  def describe(self, run) -> str:
+    dataset = self.dataset
+    return (f"{dataset.name}: {len(dataset.train)} train / "
+            f"{len(dataset.val) if dataset.val else 0} val / "
+            f"{len(dataset.test)} test images, {dataset.num_classes} "
+            f"classes, counts {self.counts.tolist()[:20]}")

@@ -1,0 +1,413 @@
+"""`train_and_evaluate(config, workdir)`: the one engine for every task.
+
+Order of work: validate the config (the task's schema), hold and check the
+workdir, load the data (both fail before anything is compiled), build the
+task, model, optimizer and the compiled steps (`build_run`), restore the
+newest checkpoint if the workdir has one, train with one compiled step
+(`_driver.run_schedule`), evaluating on the validation split and the test
+set every `eval_every_epochs`, run the task's second stage if it has one,
+and write the results: metrics.json (final and best-validation summaries),
+the task's per-class / per-bin CSV, predictions.npz, history.jsonl,
+config.json, tb/ and checkpoints/.
+
+What differs between classification and regression is a `Task` (`_task`);
+nothing here branches on the task.
+"""
+
+import dataclasses
+import os
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ltjax import _console
+from ltjax import sampling
+from ltjax.train import _driver
+from ltjax.train import _optim
+from ltjax.train import _parallel
+from ltjax.train import _report
+from ltjax.train import _state
+from ltjax.train import _step
+from ltjax.train import _task
+from ltjax.train import _workdir
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything built at start-up, shared by training and evaluation.
+
+  Attributes the task sets up (e.g. a regression run's `edges`, a
+  classification run's `logit_scale`) are read through the run too.
+  """
+  config: Any
+  dataset: Any
+  task: _task.Task
+  mesh: jax.sharding.Mesh
+  steps_per_epoch: int
+  total_steps: int
+  schedule: Any
+  model: Any
+  preprocess: Any  # (host inputs, key or None) -> model input
+  train_step: Any
+  eval_step: Any
+  predict_step: Any
+  feature_step: Any  # (state, batch) -> float [B, D] evaluation features
+  init_state: Any
+  eval_batch_size: int
+
+  def __getattr__(self, name: str):
+    task = self.__dict__.get("task")
+    if task is None or name.startswith("__"):
+      raise AttributeError(name)
+    return getattr(task, name)
+
+
+def make_schedule(config, steps_per_epoch: int):
+  """The learning-rate schedule of `config.optim` over the whole schedule.
+
+  Its horizon is `num_epochs` epochs whatever `max_steps` says: `max_steps`
+  only stops a run early (a smoke run), so it never changes the values.
+  """
+  optim = config.optim
+  horizon = config.num_epochs * steps_per_epoch
+  if optim.schedule == "warmup_step":
+    return _optim.warmup_step_schedule(
+        optim.lr, steps_per_epoch=steps_per_epoch,
+        warmup_epochs=optim.warmup_epochs, decay_epochs=optim.decay_epochs,
+        decay_factors=optim.decay_factors)
+  if optim.schedule == "cosine":
+    return _optim.cosine_schedule(
+        optim.lr, total_steps=horizon,
+        warmup_steps=min(optim.warmup_epochs * steps_per_epoch, horizon - 1))
+  return lambda step: jnp.asarray(optim.lr, jnp.float32)
+
+
+def _forward(model, task: _task.Task):
+  """`forward(state, batch)`: the model's evaluation-mode outputs."""
+
+  def forward(state, batch):
+    variables = {"params": task.trainable(state.params)}
+    if state.batch_stats:
+      variables["batch_stats"] = state.batch_stats
+    inputs = task.preprocess(batch[task.input_key], None)
+    return model.apply(variables, inputs, train=False)
+
+  return forward
+
+
+def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
+  """Builds the task, model, optimizer and the compiled steps of a run."""
+  mesh = _parallel.data_mesh() if mesh is None else mesh
+  _parallel.check_batch_size(config.batch_size, mesh)
+  # Evaluation pads and masks its batches anyway, so its batch size is
+  # rounded up to split evenly rather than refused.
+  eval_batch_size = _parallel.round_up_batch_size(config.eval_batch_size,
+                                                  mesh)
+  steps_per_epoch = sampling.steps_per_epoch(len(dataset.train),
+                                             config.batch_size)
+  total_steps = config.num_epochs * steps_per_epoch
+  if config.max_steps > 0:
+    total_steps = min(total_steps, config.max_steps)
+  task = _task.get_task(_task.task_name(config))(
+      config, dataset, steps_per_epoch=steps_per_epoch)
+  schedule = make_schedule(config, steps_per_epoch)
+  tx = task.optimizer(schedule)
+  model = task.model = task.build_model()
+
+  replicated = _parallel.replicated(mesh)
+  batch = _parallel.batch_sharded(mesh)
+  advance = task.advance
+  train_step = jax.jit(
+      _step.make_step(model, tx, loss=task.loss, learning_rate=schedule,
+                      transforms=task.transforms(), input_key="input",
+                      trainable=task.trainable, advance=advance,
+                      gradient=task.gradient(),
+                      metrics=task.train_metrics),
+      in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
+      donate_argnums=0)
+  forward = _forward(model, task)
+  eval_step = jax.jit(task.make_eval_step(forward),
+                      in_shardings=(replicated, batch),
+                      out_shardings=replicated)
+  predict_step = jax.jit(task.make_predict_step(forward),
+                         in_shardings=(replicated, batch),
+                         out_shardings=replicated)
+  feature_step = jax.jit(lambda state, b: forward(state, b)[1],
+                         in_shardings=(replicated, batch),
+                         out_shardings=replicated)
+  sample = task.sample_input()
+
+  def init():
+    return _state.create_train_state(
+        model, tx, sample, seed=config.seed,
+        extra=task.init_extra(model, sample), params_fn=task.init_params)
+
+  init_state = jax.jit(init, out_shardings=replicated)
+  return Run(config=config, dataset=dataset, task=task, mesh=mesh,
+             steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+             schedule=schedule, model=model, preprocess=task.preprocess,
+             train_step=train_step, eval_step=eval_step,
+             predict_step=predict_step, feature_step=feature_step,
+             init_state=init_state, eval_batch_size=eval_batch_size)
+
+
+def train_batch(run: Run, step: int, plan: np.ndarray) -> dict[str, jax.Array]:
+  """The global batch of `step`, assembled from this process's slice.
+
+  "fresh" is False for the examples that complete the epoch's last batch
+  from the start of the plan (seen twice in the epoch), so statistics
+  gathered in the step (FDS) count every example once per epoch.
+  """
+  config = run.config
+  size, count = config.batch_size, jax.process_count()
+  in_epoch = step % run.steps_per_epoch
+  indices = sampling.batch_indices(
+      plan, in_epoch, global_batch_size=size,
+      process_index=jax.process_index(), process_count=count)
+  per_process = size // count
+  positions = (in_epoch * size + jax.process_index() * per_process
+               + np.arange(per_process))
+  # Host-side randomness (streamed random-resized crops) is a pure function
+  # of (seed, step, process), like everything else a resumed run redraws.
+  rng = np.random.default_rng([config.seed, step, jax.process_index()])
+  inputs, targets = run.dataset.train.get_batch(indices, rng=rng)
+  arrays = run.task.train_arrays(inputs, targets, positions < plan.size)
+  return _parallel.global_batch(arrays, _parallel.batch_sharded(run.mesh))
+
+
+def eval_batches(run: Run, split):
+  """Padded, masked global batches of a whole split (`_driver`)."""
+  task = run.task
+  return _driver.eval_batches(split, batch_size=run.eval_batch_size,
+                              mesh=run.mesh,
+                              keys=(task.input_key, task.target_key),
+                              target_dtype=task.target_dtype)
+
+
+def evaluate(run: Run, state, split):
+  """The task's metric merged over a whole split (padding masked out)."""
+  total = None
+  for i, batch in enumerate(eval_batches(run, split)):
+    value = run.eval_step(state, batch)
+    total = value if total is None else merge(total, value)
+    _driver.keep_up(i, total)  # a bounded queue (the CPU deadlock)
+  return jax.device_get(total)
+
+
+def merge(a, b):
+  """Merges two metrics: `a.merge(b)`, entry-wise for a dict, else a sum.
+
+  `merge` is CLU's `Metric` contract (`ClassificationCounts`,
+  `RegressionSums`); plain arrays (counts) are added.
+  """
+  if isinstance(a, dict):
+    return {k: merge(a[k], b[k]) for k in a}
+  if hasattr(a, "merge"):
+    return a.merge(b)
+  return jax.tree.map(jnp.add, a, b)
+
+
+def evaluate_splits(run: Run, state, step: int) -> dict[str, Any]:
+  """An evaluation record: the task's summaries of val and test."""
+  record = {"epoch": step / run.steps_per_epoch, "step": step,
+            **run.task.record_fields()}
+  for name in ("val", "test"):
+    split = getattr(run.dataset, name, None)
+    if split is None or not len(split):
+      continue
+    for suffix, summary in run.task.summaries(
+        evaluate(run, state, split)).items():
+      record[name + suffix] = summary
+  return record
+
+
+def predict_split(run: Run, state, split) -> dict[str, np.ndarray]:
+  """The predict step's outputs on a whole split, in the split's order."""
+  parts = [jax.device_get(run.predict_step(state, batch))
+           for batch in eval_batches(run, split)]
+  if not parts:
+    return {}
+  out = _task.stack_outputs(parts)
+  got = len(next(iter(out.values())))
+  if got != len(split):
+    raise RuntimeError(f"predictions cover {got} of {len(split)} examples.")
+  return out
+
+
+def extract_split_features(run: Run, state, split) -> np.ndarray:
+  """Evaluation-mode features of a whole split, float32 [N, D]."""
+  parts = [np.asarray(jax.device_get(run.feature_step(state, batch)))
+           for batch in eval_batches(run, split)]
+  return np.concatenate(parts)[:len(split)].astype(np.float32)
+
+
+def write_predictions(workdir: str, arrays: dict[str, np.ndarray]) -> None:
+  """Writes predictions.npz atomically (process 0 only)."""
+  if not _report.is_writer():
+    return
+  path = os.path.join(workdir, "predictions.npz")
+  with open(path + ".tmp", "wb") as f:
+    np.savez(f, **arrays)
+  os.replace(path + ".tmp", path)
+
+
+@dataclasses.dataclass
+class Session:
+  """What a task's second stage may use: the run's outputs."""
+  workdir: str
+  writer: Any
+  history: list
+
+  def record(self, record: dict[str, Any]) -> None:
+    """Logs an evaluation record and appends it to history.jsonl."""
+    _driver.log_evaluation(self.writer, record)
+    _report.append_history(self.workdir, record)
+    self.history.append(record)
+
+  def write_predictions(self, arrays: dict[str, np.ndarray]) -> None:
+    write_predictions(self.workdir, arrays)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       dataset: Any = None,
+                       overwrite: bool = False) -> dict[str, Any]:
+  """Trains and evaluates a model of `config.task`; resumes from `workdir`.
+
+  `config.task` picks the task ("classification" when absent, "regression");
+  everything else is the same engine. A job started on a workdir that holds
+  a run resumes it, exactly, if the config is the same in every field that
+  changes the training state or the result (`ltjax.train._workdir`);
+  otherwise it is refused with a `ConfigMismatchError` listing the fields.
+  Only one job runs on a workdir at a time (`WorkdirLockedError`). A
+  non-finite loss or gradient norm stops the run with a `DivergenceError`;
+  no non-finite state is saved.
+
+  Args:
+    config: a config of the task's schema (`ltjax.train.default_config()`,
+      `ltjax.regression.default_config()`, `ltjax.recipes`).
+    workdir: output directory (checkpoints, metrics, TensorBoard); a job
+      started on a workdir with a checkpoint resumes from it.
+    dataset: a dataset to train on instead of loading `config.data` (e.g.
+      `ltjax.data.from_arrays`); `config.data` is then only recorded, and
+      compared on a resume like any other field.
+    overwrite: if the workdir holds a run with a different config, move its
+      files to `<workdir>.replaced-<UTC time>` (named in the log) and start
+      afresh instead of refusing.
+
+  Returns:
+    The content of `metrics.json`.
+
+  Raises:
+    ConfigMismatchError: the workdir's run has another config.
+    WorkdirLockedError: another job is running on the workdir.
+    DivergenceError: the loss or gradient norm became NaN or inf.
+  """
+  _report.quiet_library_logs()
+  task = _task.get_task(_task.task_name(config))
+  task.validate(config, check_data=dataset is None)
+  lock = _workdir.open_workdir(
+      workdir, config.to_dict(), overwrite=overwrite,
+      defaults=task.default_config().to_dict(),
+      neutral=task.resume_neutral(config, _workdir.RESUME_NEUTRAL))
+  try:
+    if dataset is None:
+      dataset = task.load_data(config.data)
+    return _train_and_evaluate(build_run(config, dataset), workdir)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
+  """`train_and_evaluate` once the workdir is held and checked."""
+  config, task = run.config, run.task
+  logging.info("%s; %d steps (%d per epoch) on %d devices, %d processes.",
+               task.describe(run), run.total_steps, run.steps_per_epoch,
+               run.mesh.devices.size, jax.process_count())
+  state = run.init_state()
+  pretrained = task.pretrained(state)
+  checkpointer, writer = None, None
+  try:
+    if pretrained is not None:
+      state, stage = pretrained
+      first_step = last_step = int(state.step)
+      # Nothing of this workdir is restored: every record is made again.
+      history = _report.resume_history(workdir, -1)
+    else:
+      stage = "train"
+      checkpointer, state = _driver.resume(workdir, config, state)
+      first_step, last_step = int(state.step), run.total_steps
+      # Records after the restored step (or of a later stage) are redone.
+      history = _report.resume_history(
+          workdir, first_step,
+          keep=lambda r: r.get("stage", "train") == "train")
+    _report.write_config(workdir, config.to_dict())
+    writer = _report.MetricWriter(os.path.join(workdir, "tb"))
+    session = Session(workdir=workdir, writer=writer, history=history)
+    hooks = _driver.Hooks(
+        plan=task.epoch_plan,
+        batch=lambda step, plan: train_batch(run, step, plan),
+        evaluate=lambda state, step: evaluate_splits(run, state, step))
+    state, compile_seconds, train_seconds = _driver.run_schedule(
+        run, state, first_step=first_step, last_step=last_step,
+        config=config, workdir=workdir, writer=writer,
+        checkpointer=checkpointer, history=history, hooks=hooks)
+
+    if not history or history[-1]["step"] != int(state.step):
+      # A finished run whose history was lost (or a loaded model): evaluate
+      # its final state.
+      record = evaluate_splits(run, state, int(state.step))
+      if stage != "train":
+        record["stage"] = stage
+      session.record(record)
+    if checkpointer is not None:
+      checkpointer.maybe_save(int(state.step), state, force=True)
+      checkpointer.close()  # waits for the save (a finite state)
+      checkpointer = None
+    if task.writes_predictions():
+      outputs = predict_split(run, state, run.dataset.test)
+      write_predictions(workdir, task.predict_arrays(outputs))
+    task.second_stage(run, state, session)
+  finally:
+    # Waits for a save in flight (a finite state) also when the run stops.
+    if checkpointer is not None:
+      checkpointer.close()
+    if writer is not None:
+      writer.close()
+  return _final_report(run, history, workdir, {
+      "total_steps": run.total_steps,
+      "steps_this_run": int(state.step) - first_step,
+      "train_seconds_this_run": train_seconds,
+      "first_step_seconds": compile_seconds,
+      "devices": int(run.mesh.devices.size),
+      "processes": jax.process_count(),
+  })
+
+
+def _final_report(run: Run, history, workdir, run_info) -> dict[str, Any]:
+  """Writes metrics.json and the task's CSV; returns metrics.json's dict."""
+  config, task = run.config, run.task
+  stage = task.final_stage()
+  final = [r for r in history if r.get("stage", "train") == stage][-1]
+  best = _driver.best_record(history, config.select_metric,
+                             mode=task.select_mode, stage=stage)
+  result = {
+      "final": _driver.without(final, task.per_item_key),
+      "best_val": _driver.without(best, task.per_item_key),
+      "select_metric": config.select_metric,
+      "data": run.dataset.metadata,
+      **task.report_fields(stage),
+      "run": run_info,
+  }
+  _report.write_metrics(workdir, result)
+  _report.write_csv(os.path.join(workdir, task.csv_name),
+                    task.csv_rows(final, best))
+  logging.info("final test: %s", _console.summary(result["final"].get("test")))
+  if best is not None:
+    logging.info("best-validation epoch %.2f test: %s", best["epoch"],
+                 _console.summary(result["best_val"].get("test")))
+  return result
