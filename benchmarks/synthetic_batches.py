@@ -1,8 +1,10 @@
 """Synthetic CIFAR-10-LT data and ready global batches for the benchmarks.
 
 Only public names of ltjax are used: the run of `ltjax.train.build_run`
-(`.mesh`, `.train_step`, `.init_state()`), the split contract's `get_batch`
-and `ltjax.train.global_batch`, as a user's own loop would.
+(`.mesh`, `.train_step`, `.init_state()`), the split contract's `get_batch`,
+the batch entries a task declares (`ltjax.train.get_task(name).input_key`,
+`.target_key`, `.target_dtype`) and `ltjax.train.global_batch`, as a
+user's own loop would.
 """
 
 import jax
@@ -13,10 +15,6 @@ from ltjax import train
 
 # CIFAR-10-LT, imbalance ratio 100: training images per class.
 COUNTS = (5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50)
-
-# The batch entries each task's train step reads (its `Task.train_arrays`).
-_CLASSIFICATION_KEYS = ("image", "label", np.int32)
-_REGRESSION_KEYS = ("input", "target", np.float32)
 
 
 def cifar_lt(seed: int = 0) -> data.LongTailedDataset:
@@ -57,10 +55,10 @@ def train_batch(run, split, step: int, batch_size: int, *,
   start = step * batch_size + jax.process_index() * per_process
   indices = order[(start + np.arange(per_process)) % len(split)]
   inputs, targets = split.get_batch(indices)
-  input_key, target_key, dtype = (
-      _REGRESSION_KEYS if regression else _CLASSIFICATION_KEYS)
-  arrays = {input_key: inputs, target_key: np.asarray(targets, dtype)}
-  if regression:
+  task = train.get_task("regression" if regression else "classification")
+  arrays = {task.input_key: inputs,
+            task.target_key: np.asarray(targets, task.target_dtype)}
+  if regression:  # FDS counts the examples flagged fresh (all, here).
     arrays["fresh"] = np.ones(per_process, bool)
   sharding = jax.sharding.NamedSharding(
       run.mesh, jax.sharding.PartitionSpec("data"))

@@ -1,0 +1,54 @@
+"""The benchmarks' batches are what the engine's train step takes.
+
+benchmarks/step_speed.py and host_devices.py time `run.train_step` on
+batches built from public names only (benchmarks/synthetic_batches.py);
+when the engine's internals move, these still have to fit its step.
+"""
+
+from absl.testing import absltest
+import jax
+import numpy as np
+
+from benchmarks import synthetic_batches
+from experiments.configs import common
+from ltjax import train
+
+
+class SyntheticBatchesTest(absltest.TestCase):
+
+  def test_batches_hold_a_permutation_and_train(self):
+    dataset = synthetic_batches.cifar_lt()
+    self.assertEqual(np.bincount(dataset.train.labels).tolist(),
+                     list(synthetic_batches.COUNTS))
+    config = common.build("cifar10_lt", "ce")
+    config.model.name = "mnist_cnn"
+    config.batch_size = 16
+    run = train.build_run(config, dataset)
+    batches = synthetic_batches.train_batches(run, dataset.train, 3, 16)
+    # Steps 0..2 hold the first 48 positions of one permutation: no example
+    # twice, and each row is the dataset's own image and label.
+    order = np.random.default_rng(0).permutation(len(dataset.train.labels))
+    images = np.concatenate([np.asarray(b["image"]) for b in batches])
+    labels = np.concatenate([np.asarray(b["label"]) for b in batches])
+    np.testing.assert_array_equal(images, dataset.train.images[order[:48]])
+    np.testing.assert_array_equal(labels, dataset.train.labels[order[:48]])
+    self.assertEqual(batches[0]["label"].dtype, np.int32)
+    self.assertEqual(batches[0]["image"].sharding.mesh.shape, run.mesh.shape)
+    state, metrics = run.train_step(run.init_state(), batches[0])
+    self.assertEqual(int(state.step), 1)
+    self.assertTrue(np.isfinite(float(jax.device_get(metrics["loss"]))))
+
+  def test_regression_batches_carry_the_fds_flags(self):
+    dataset = synthetic_batches.cifar_lt()
+    config = common.build("cifar10_lt", "ce")
+    config.model.name = "mnist_cnn"
+    run = train.build_run(config, dataset)  # Only its mesh is used.
+    batch = synthetic_batches.train_batch(
+        run, dataset.train, 2, 16, regression=True)
+    self.assertEqual(set(batch), {"input", "target", "fresh"})
+    self.assertEqual(batch["target"].dtype, np.float32)
+    self.assertTrue(np.all(np.asarray(batch["fresh"])))
+
+
+if __name__ == "__main__":
+  absltest.main()
