@@ -85,7 +85,7 @@ class ReadCheckpointTest(absltest.TestCase):
     directory = _save(workdir, (1, 2))
     _corrupt(directory, 2)
     before = sorted(os.listdir(directory))
-    with self.assertLogs(level="WARNING") as logs:
+    with self.assertLogs("absl", level="WARNING") as logs:
       state, step = train.read_checkpoint(workdir, _state(0.0))
     self.assertEqual(step, 1)
     np.testing.assert_array_equal(state["params"]["w"], np.ones((4, 3)))
