@@ -13,14 +13,12 @@ from typing import Any
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import scipy.stats
 
 from ltjax import data as ltdata
 from ltjax import metrics
-from ltjax import models
 from ltjax import posthoc
 from ltjax import train
 from ltjax.decouple import _ncm
