@@ -232,8 +232,7 @@ def _dir(name, *, model, batch_size, eval_batch_size, log_every_steps,
          checkpoint_every_steps, bins=None):
   """A DIR dataset: the reference's Adam 1e-3 schedule, 90 epochs."""
   def recipe(config):
-    from ltjax import regression  # pylint: disable=g-import-not-at-top
-    config.data = regression.default_data_config(name)
+    config.data = data.default_data_config(name, task="regression")
     if bins is None:  # from the training targets
       config.bins.low = config.bins.high = config.bins.width = None
       config.bins.num_bins = None

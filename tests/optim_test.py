@@ -17,6 +17,7 @@ import optax
 
 from ltjax import regression
 from ltjax import train
+from ltjax.regression import _optim as regression_optim
 
 
 def _optim(name, **fields):
@@ -43,10 +44,12 @@ def _run(tx, params, steps=5):
 
 
 def _assert_same(test, got, want):
-  for a, b in zip(got, want):
-    jax.tree.map(lambda x, y: np.testing.assert_array_equal(  # pylint: disable=g-long-lambda
-        np.asarray(x), np.asarray(y)), a, b)
+  """Bit-identical parameters after every step."""
   test.assertLen(got, len(want))
+  for a, b in zip(got, want):
+    test.assertEqual(jax.tree.structure(a), jax.tree.structure(b))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 SCHEDULE = optax.piecewise_constant_schedule(0.1, {2: 0.5, 4: 0.1})
@@ -92,7 +95,6 @@ class MakeOptimizerTest(parameterized.TestCase):
     want = _run(old, params)
     _assert_same(self, _run(new, params), want)
     # The regression loop's name for it.
-    from ltjax.regression import _optim as regression_optim  # pylint: disable=g-import-not-at-top
     _assert_same(self, _run(regression_optim.make_optimizer(
         optim, SCHEDULE, sigma_lr=1e-2), params), want)
     # The loss parameter follows Adam at 1e-2 regardless of the schedule:

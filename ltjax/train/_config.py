@@ -324,7 +324,10 @@ def scale_schedule(config, num_epochs: int, *,
         "*epoch / *epochs is scaled.", DeprecationWarning, stacklevel=2)
     paths += [path for path in also if path not in paths]
   ratio = num_epochs / config.num_epochs
-  scale = lambda e: max(1, round(e * ratio)) if e else 0  # pylint: disable=g-long-lambda
+
+  def scale(epochs):
+    return max(1, round(epochs * ratio)) if epochs else 0
+
   for path in paths:
     parent, _, leaf = path.rpartition(".")
     section = config
