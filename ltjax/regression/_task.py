@@ -330,7 +330,10 @@ class RegressionTask(train.Task):
     rrt = self.config.rrt
     if not (rrt.enabled and rrt.encoder_workdir):
       return None
-    state, step = _restore_encoder(like, rrt.encoder_workdir)
+    try:
+      state, step = train.read_checkpoint(rrt.encoder_workdir, like)
+    except FileNotFoundError as error:
+      raise ValueError(f"config.rrt.encoder_workdir: {error}") from None
     logging.info("RRT: encoder from %s (step %d).", rrt.encoder_workdir, step)
     return state, "encoder"
 
@@ -345,29 +348,20 @@ class RegressionTask(train.Task):
       run_rrt(run, self, state, session)
 
 
-def _restore_encoder(like, workdir: str):
-  """The newest checkpoint of another run's workdir, opened read-only."""
-  directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-  manager = ocp.CheckpointManager(
-      directory, options=ocp.CheckpointManagerOptions(read_only=True))
-  step = manager.latest_step()
-  if step is None:
-    raise ValueError(
-        f"config.rrt.encoder_workdir: no checkpoint in {directory}.")
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  manager.close()
-  return restored, step
-
-
 def run_rrt(run, task: RegressionTask, state, session) -> None:
   """Stage 2: re-trains the regressor on frozen features."""
   config = run.config
   rrt = config.rrt
   started = time.perf_counter()
-  train_x = train.extract_split_features(run, state, run.dataset.train)
-  evals = {name: (train.extract_split_features(
-      run, state, getattr(run.dataset, name)),
+  variables = train.model_variables(task, state)
+
+  def features(split):
+    return train.extract_features(run.model, variables, split,
+                                  preprocess=run.preprocess, mesh=run.mesh,
+                                  batch_size=run.eval_batch_size)
+
+  train_x = features(run.dataset.train)
+  evals = {name: (features(getattr(run.dataset, name)),
                   np.asarray(getattr(run.dataset, name).targets))
            for name in ("val", "test")}
   logging.info("RRT: features %s extracted in %.1f s.", train_x.shape,

@@ -27,8 +27,8 @@ from ltjax.train._classification import ClassificationTask
 from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
 from ltjax.train._engine import build_run
 from ltjax.train._engine import evaluate
-from ltjax.train._engine import extract_split_features
 from ltjax.train._engine import make_schedule
+from ltjax.train._engine import model_variables
 from ltjax.train._engine import Run
 from ltjax.train._engine import train_and_evaluate
 from ltjax.train._engine import train_batch
@@ -65,6 +65,7 @@ from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
+    "model_variables",
     "evaluate",
     "train_batch",
     "value_and_grad",
@@ -75,7 +76,6 @@ __all__ = (
     "make_predict_step",
     "is_writer",
     "get_task",
-    "extract_split_features",
     "augmentation",
     "TASKS",
     "Task",

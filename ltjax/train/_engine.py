@@ -55,7 +55,6 @@ class Run:
   train_step: Any
   eval_step: Any
   predict_step: Any
-  feature_step: Any  # (state, batch) -> float [B, D] evaluation features
   init_state: Any
   eval_batch_size: int
 
@@ -86,15 +85,20 @@ def make_schedule(config, steps_per_epoch: int):
   return lambda step: jnp.asarray(optim.lr, jnp.float32)
 
 
+def model_variables(task: _task.Task, state) -> dict[str, Any]:
+  """The Flax variables of the model in `state` (`model.apply`'s)."""
+  variables = {"params": task.trainable(state.params)}
+  if state.batch_stats:
+    variables["batch_stats"] = state.batch_stats
+  return variables
+
+
 def _forward(model, task: _task.Task):
   """`forward(state, batch)`: the model's evaluation-mode outputs."""
 
   def forward(state, batch):
-    variables = {"params": task.trainable(state.params)}
-    if state.batch_stats:
-      variables["batch_stats"] = state.batch_stats
     inputs = task.preprocess(batch[task.input_key], None)
-    return model.apply(variables, inputs, train=False)
+    return model.apply(model_variables(task, state), inputs, train=False)
 
   return forward
 
@@ -136,9 +140,6 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   predict_step = jax.jit(task.make_predict_step(forward),
                          in_shardings=(replicated, batch),
                          out_shardings=replicated)
-  feature_step = jax.jit(lambda state, b: forward(state, b)[1],
-                         in_shardings=(replicated, batch),
-                         out_shardings=replicated)
   sample = task.sample_input()
 
   def init():
@@ -151,7 +152,7 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
              steps_per_epoch=steps_per_epoch, total_steps=total_steps,
              schedule=schedule, model=model, preprocess=task.preprocess,
              train_step=train_step, eval_step=eval_step,
-             predict_step=predict_step, feature_step=feature_step,
+             predict_step=predict_step,
              init_state=init_state, eval_batch_size=eval_batch_size)
 
 
@@ -236,13 +237,6 @@ def predict_split(run: Run, state, split) -> dict[str, np.ndarray]:
   if got != len(split):
     raise RuntimeError(f"predictions cover {got} of {len(split)} examples.")
   return out
-
-
-def extract_split_features(run: Run, state, split) -> np.ndarray:
-  """Evaluation-mode features of a whole split, float32 [N, D]."""
-  parts = [np.asarray(jax.device_get(run.feature_step(state, batch)))
-           for batch in eval_batches(run, split)]
-  return np.concatenate(parts)[:len(split)].astype(np.float32)
 
 
 def write_predictions(workdir: str, arrays: dict[str, np.ndarray]) -> None:
