@@ -30,8 +30,11 @@ EXPECTED_FIGURES = {
 }
 
 
-def execute(path, parameters, cwd):
-  """Runs the notebook with `parameters` injected; returns it executed."""
+def execute(path, parameters, cwd, env=None):
+  """Runs the notebook with `parameters` injected; returns it executed.
+
+  `env` adds environment variables for the kernel.
+  """
   import nbclient  # pylint: disable=g-import-not-at-top
   notebook = nbformat.read(path, as_version=4)
   index = next(i for i, cell in enumerate(notebook.cells)
@@ -43,7 +46,7 @@ def execute(path, parameters, cwd):
   client = nbclient.NotebookClient(
       notebook, timeout=300, kernel_name="python3",
       resources={"metadata": {"path": str(cwd)}})
-  client.execute(env=dict(os.environ, PYTHONPATH=str(ROOT)))
+  client.execute(env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
   return notebook
 
 
@@ -56,6 +59,12 @@ class NotebooksTest(parameterized.TestCase):
     cls.paths = testdata.write_tiny_benchmarks(cls._tmp.name, per_class=40)
     cls.abalone = os.path.join(cls._tmp.name, "abalone.data")
     testdata.write_abalone_like(cls.abalone)
+    # The kernels share JAX's persistent compilation cache: notebooks 01
+    # and 02 train the same tiny CE model, and each kernel starts cold.
+    cls.kernel_env = {
+        "JAX_COMPILATION_CACHE_DIR": os.path.join(cls._tmp.name, "jax_cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
 
   @classmethod
   def tearDownClass(cls):
@@ -83,7 +92,8 @@ class NotebooksTest(parameterized.TestCase):
     name = os.path.basename(path)
     workdir = testdata.make_tempdir(self)
     figures = os.path.join(workdir, "figures")
-    execute(path, self.parameters(name, workdir, figures), ROOT)
+    execute(path, self.parameters(name, workdir, figures), ROOT,
+            self.kernel_env)
     for figure in EXPECTED_FIGURES[name]:
       png = os.path.join(figures, f"{figure}.png")
       self.assertTrue(os.path.exists(png), f"{name} did not draw {figure}")
