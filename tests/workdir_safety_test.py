@@ -108,11 +108,21 @@ class ConfigMismatchTest(TinyDataTestCase):
                         "cifar10_lt"] + os.sep}), workdir)
     self.assertEqual(result["run"]["steps_this_run"], 2)
 
-  def test_cosine_schedule_compares_max_steps(self):
-    config = tiny_config(self.paths, **{"optim.schedule": "cosine"})
-    self.assertNotIn("max_steps", train._loop.resume_neutral_fields(config))  # pylint: disable=protected-access
-    self.assertIn("max_steps", train._loop.resume_neutral_fields(  # pylint: disable=protected-access
-        tiny_config(self.paths)))
+  def test_max_steps_never_changes_the_schedule_so_resumes(self):
+    # The schedule's horizon is num_epochs whatever max_steps says (a cosine
+    # one too), so a resume may change max_steps under every schedule.
+    for schedule in ("cosine", "warmup_step"):
+      config = tiny_config(self.paths, max_steps=-1,
+                           **{"optim.schedule": schedule})
+      short = tiny_config(self.paths, max_steps=3,
+                          **{"optim.schedule": schedule})
+      steps = np.arange(0, 40, 3)
+      np.testing.assert_array_equal(
+          train.make_schedule(config, 20)(steps),
+          train.make_schedule(short, 20)(steps))
+      task = train.get_task(config.task)
+      self.assertIn("max_steps",
+                    task.resume_neutral(config, _workdir.RESUME_NEUTRAL))
 
   def test_field_added_to_the_schema_takes_its_default(self):
     saved = {"a": 1, "data": {"path": "/x"}}
