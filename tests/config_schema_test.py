@@ -53,11 +53,17 @@ def put(config, path, value):
 
 class SchemaTest(parameterized.TestCase):
 
+  def test_run_fields_are_one_set_for_every_task(self):
+    keys = {task: flat_keys(train.default_run_fields(task)) for task in TASKS}
+    self.assertCountEqual(keys["classification"], keys["regression"])
+    self.assertContainsSubset(RUN_FIELDS, keys["classification"])
+
   @parameterized.parameters(*TASKS)
-  def test_run_fields_are_one_set_for_every_task(self, task):
+  def test_task_configs_start_from_the_run_fields(self, task):
     run = train.default_run_fields(task)
-    self.assertCountEqual(flat_keys(run), RUN_FIELDS)
     config = train.default_config(task)
+    for field in flat_keys(run):
+      self.assertEqual(get(config, field), get(run, field), field)
     for field in RUN_FIELDS:
       self.assertEqual(get(config, field), get(run, field), field)
     self.assertEqual(config.task, task)
