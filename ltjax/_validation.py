@@ -154,3 +154,12 @@ def check_scalar(x: Any, name: str, *, minimum: float | None = None,
     raise ValueError(f"{name} must be >= {minimum}, got {value}.")
   if below is not None and value >= below:
     raise ValueError(f"{name} must be < {below}, got {value}.")
+
+
+def check_same_shape(x, like, name: str, like_name: str,
+                     hint: str = "") -> None:
+  """Raises a ValueError naming both arguments unless the shapes match."""
+  if x.shape != like.shape:
+    raise ValueError(
+        f"{name} has shape {x.shape} but {like_name} has shape {like.shape}; "
+        f"they must match.{hint}")

@@ -375,10 +375,7 @@ def weighted_mean(per_example: jax.typing.ArrayLike,
   if not jnp.issubdtype(labels.dtype, jnp.integer):
     raise ValueError(
         f"labels must be integer class indices, got dtype {labels.dtype}.")
-  if labels.shape != per_example.shape:
-    raise ValueError(
-        f"labels has shape {labels.shape} but per_example has shape "
-        f"{per_example.shape}; they must match.")
+  v.check_same_shape(labels, per_example, "labels", "per_example")
   weights = v.check_class_vector(class_weights, None, "class_weights",
                                  nonnegative=True)
   num_classes = weights.shape[0]

@@ -105,10 +105,7 @@ class ClassificationCounts:
       mask = jnp.ones(labels.shape, bool)
     else:
       mask = jnp.asarray(mask)
-      if mask.shape != labels.shape:
-        raise ValueError(
-            f"mask has shape {mask.shape} but labels have shape "
-            f"{labels.shape}; they must match.")
+      v.check_same_shape(mask, labels, "mask", "labels")
       mask = mask.astype(bool)
     num_classes = logits.shape[-1]
     logits = logits.astype(v.float_dtype(logits)).reshape(-1, num_classes)

@@ -38,18 +38,14 @@ def _prepare(predictions, targets, weights=None):
   if not jnp.issubdtype(predictions.dtype, jnp.floating):
     raise ValueError(
         f"predictions must be floating point, got dtype {predictions.dtype}.")
-  if predictions.shape != targets.shape:
-    raise ValueError(
-        f"predictions {predictions.shape} and targets {targets.shape} must "
-        f"have the same shape [B]; squeeze a trailing [B, 1] axis first.")
+  v.check_same_shape(predictions, targets, "predictions", "targets",
+                     " Both need the same shape [B]: squeeze a trailing [B, 1] "
+                     "axis first.")
   dtype = v.float_dtype(predictions, targets)
   error = predictions.astype(dtype) - targets.astype(dtype)
   if weights is not None:
     weights = jnp.asarray(weights)
-    if weights.shape != predictions.shape:
-      raise ValueError(
-          f"weights must have the shape of predictions {predictions.shape}, "
-          f"got {weights.shape}.")
+    v.check_same_shape(weights, predictions, "weights", "predictions")
     weights = weights.astype(dtype)
   return error, weights
 
