@@ -13,7 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ltjax import data
+from ltjax import recipes
 from ltjax import train
+import testdata
 
 
 class _Model(nn.Module):
@@ -180,6 +183,34 @@ class StateTest(absltest.TestCase):
       state, _ = step(state, batch)
     np.testing.assert_array_equal(state.extra["class_counts"],
                                   3 * np.bincount(batch["label"], minlength=3))
+
+
+class SamConfigTest(testdata.TinyBenchmarksTestCase):
+
+  def _first_step(self, sam_rho):
+    config = recipes.build("mnist_lt", "ldam_drw", "2")
+    config.data.path = self.paths["mnist_lt"]
+    config.data.imbalance_ratio = 4.0
+    config.data.val_per_class = 2
+    config.batch_size = 16
+    config.optim.sam_rho = sam_rho
+    train.validate_config(config)
+    run = train.build_run(config, data.load_dataset(config.data))
+    plan = run.task.epoch_plan(0)
+    return run.train_step(run.init_state(), train.train_batch(run, 0, plan))
+
+  def test_optim_sam_rho_turns_the_step_into_sam(self):
+    (plain, m1), (sam, m2) = self._first_step(0.0), self._first_step(0.05)
+    # Same first-pass loss (at w); a different update (gradient at w + e).
+    self.assertEqual(float(m1["loss"]), float(m2["loss"]))
+    self.assertFalse(np.allclose(plain.params["head"]["kernel"],
+                                 sam.params["head"]["kernel"]))
+
+  def test_negative_radius_is_a_config_error(self):
+    config = recipes.build("mnist_lt", "ce")
+    config.optim.sam_rho = -0.1
+    with self.assertRaisesRegex(ValueError, r"config.optim.sam_rho"):
+      train.validate_config(config)
 
 
 class TaskRegistryTest(absltest.TestCase):

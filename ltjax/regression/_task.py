@@ -26,17 +26,16 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ltjax import data as ltdata
 from ltjax import models
 from ltjax import sampling
 from ltjax import train
 from ltjax.data import _augment
 from ltjax.regression import _bins
 from ltjax.regression import _config
-from ltjax.regression import _data
 from ltjax.regression import _fds
 from ltjax.regression import _lds
 from ltjax.regression import _metrics
-from ltjax.regression import _optim
 from ltjax.regression import _rrt
 from ltjax.regression import _step
 
@@ -109,8 +108,11 @@ class RegressionTask(train.Task):
   csv_name = "per_bin.csv"
 
   default_config = staticmethod(_config.default_config)
-  validate = staticmethod(_config.validate_config)
-  load_data = staticmethod(_data.load_regression_dataset)
+  validate = staticmethod(_config.validate_task_fields)
+
+  @staticmethod
+  def load_data(data_config):
+    return ltdata.load_dataset(data_config, task="regression")
 
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
@@ -167,8 +169,8 @@ class RegressionTask(train.Task):
     return params["model"]
 
   def optimizer(self, schedule):
-    return _optim.make_optimizer(self.config.optim, schedule,
-                                 sigma_lr=self.config.loss.sigma_lr)
+    return train.make_optimizer(self.config.optim, schedule,
+                                loss_lr=self.config.loss.sigma_lr)
 
   def loss(self, params, outputs, batch, state):
     _, features = outputs

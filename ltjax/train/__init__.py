@@ -7,11 +7,14 @@ parameters, the gradient procedure); README "Architecture" has the map and
 "Adding a method" an example.
 """
 
-from ltjax.train._checkpoint import CheckpointMismatchError
 from ltjax.train._checkpoint import Checkpointer
+from ltjax.train._checkpoint import CheckpointMismatchError
 from ltjax.train._checkpoint import DivergenceError
 from ltjax.train._checkpoint import non_finite_leaves
 from ltjax.train._checkpoint import read_checkpoint
+from ltjax.train._classification import ClassificationTask
+from ltjax.train._classification import make_eval_step
+from ltjax.train._classification import make_predict_step
 from ltjax.train._config import default_config
 from ltjax.train._config import default_run_fields
 from ltjax.train._config import epoch_fields
@@ -21,9 +24,6 @@ from ltjax.train._config import require_known
 from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
-from ltjax.train._load import load_model
-from ltjax.train._load import load_config
-from ltjax.train._classification import ClassificationTask
 from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
 from ltjax.train._engine import build_run
 from ltjax.train._engine import evaluate
@@ -32,7 +32,10 @@ from ltjax.train._engine import model_variables
 from ltjax.train._engine import Run
 from ltjax.train._engine import train_and_evaluate
 from ltjax.train._engine import train_batch
+from ltjax.train._load import load_config
+from ltjax.train._load import load_model
 from ltjax.train._objectives import LOSSES
+from ltjax.train._objectives import LossSpec
 from ltjax.train._objectives import make_objective
 from ltjax.train._objectives import REWEIGHTS
 from ltjax.train._optim import adam
@@ -42,16 +45,14 @@ from ltjax.train._optim import sgd
 from ltjax.train._optim import warmup_step_schedule
 from ltjax.train._parallel import data_mesh
 from ltjax.train._parallel import global_batch
+from ltjax.train._report import is_writer
+from ltjax.train._report import load_run
 from ltjax.train._report import quiet_library_logs
 from ltjax.train._report import write_json
 from ltjax.train._retrain import extract_features
 from ltjax.train._retrain import retrain_head
-from ltjax.train._report import is_writer
-from ltjax.train._report import load_run
 from ltjax.train._state import create_train_state
 from ltjax.train._state import TrainState
-from ltjax.train._classification import make_eval_step
-from ltjax.train._classification import make_predict_step
 from ltjax.train._step import augmentation
 from ltjax.train._step import make_step
 from ltjax.train._step import make_train_step
@@ -65,60 +66,61 @@ from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
-    "model_variables",
-    "evaluate",
-    "train_batch",
-    "value_and_grad",
-    "sam_gradient",
-    "register_task",
-    "make_step",
-    "make_schedule",
-    "make_predict_step",
-    "is_writer",
-    "get_task",
-    "augmentation",
-    "TASKS",
-    "Task",
-    "Run",
-    "MAX_STEPS_IN_FLIGHT",
-    "ClassificationTask",
-    "extract_features",
-    "load_config",
-    "non_finite_leaves",
-    "quiet_library_logs",
-    "read_checkpoint",
-    "retrain_head",
-    "write_json",
     "CheckpointMismatchError",
     "Checkpointer",
+    "ClassificationTask",
     "ConfigMismatchError",
     "DivergenceError",
     "LOSSES",
+    "LossSpec",
+    "MAX_STEPS_IN_FLIGHT",
     "REWEIGHTS",
+    "Run",
+    "TASKS",
+    "Task",
     "TrainState",
     "WorkdirLockedError",
+    "adam",
+    "augmentation",
     "build_run",
     "cosine_schedule",
     "create_train_state",
     "data_mesh",
-    "adam",
     "default_config",
     "default_run_fields",
     "epoch_fields",
     "epochs_argument",
+    "evaluate",
+    "extract_features",
+    "get_task",
     "global_batch",
+    "is_writer",
+    "load_config",
     "load_model",
     "load_run",
     "make_eval_step",
-    "make_optimizer",
     "make_objective",
+    "make_optimizer",
+    "make_predict_step",
+    "make_schedule",
+    "make_step",
     "make_train_step",
+    "model_variables",
+    "non_finite_leaves",
+    "quiet_library_logs",
+    "read_checkpoint",
+    "register_task",
     "require_field",
     "require_known",
+    "retrain_head",
+    "sam_gradient",
     "scale_schedule",
     "sgd",
     "train_and_evaluate",
+    "train_batch",
     "validate_config",
     "validate_run_fields",
+    "value_and_grad",
     "warmup_step_schedule",
+    "write_json",
 )

@@ -184,13 +184,9 @@ class ClassificationTask(_task.Task):
   """Long-tailed classification (`config.task` "classification")."""
   name = "classification"
 
-  default_config = staticmethod(_config.default_config)
+  default_config = staticmethod(_config.classification_config)
+  validate = staticmethod(_config.validate_task_fields)
   load_data = staticmethod(ltdata.load_dataset)
-
-  @staticmethod
-  def validate(config, *, check_data: bool = True) -> None:
-    del check_data  # the data config is checked even with a dataset given
-    _config.validate_config(config)
 
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
@@ -222,9 +218,7 @@ class ClassificationTask(_task.Task):
     return jnp.zeros((1, *self.dataset.image_shape), self.dtype)
 
   def optimizer(self, schedule):
-    optim = self.config.optim
-    return _optim.sgd(schedule, momentum=optim.momentum,
-                      nesterov=optim.nesterov, weight_decay=optim.weight_decay)
+    return _optim.make_optimizer(self.config.optim, schedule)
 
   def loss(self, params, outputs, batch, state):
     return _step.classification_loss(self.objective)(params, outputs, batch,

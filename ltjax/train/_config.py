@@ -27,7 +27,6 @@ Not scaled: periods named `*_every_epochs`, and FDS's `fds.start_update` /
 warm-up (the reference's), the same in a short run.
 """
 
-import importlib
 import re
 import warnings
 
@@ -38,17 +37,10 @@ from ltjax import models
 from ltjax import sampling
 from ltjax.train import _objectives
 from ltjax.train import _optim
+from ltjax.train import _task
 
-TASKS = ("classification", "regression")
 DTYPES = ("float32", "bfloat16")
 SELECT_METRICS = ("balanced", "top1")
-
-# Each task's own defaults and section checks, imported when first used (so
-# this package never imports ltjax.regression at start-up).
-_TASK_SCHEMAS = {
-    "classification": "ltjax.train._config",
-    "regression": "ltjax.regression._config",
-}
 
 # The run fields whose defaults differ by task: each task's reference recipe
 # (LDAM-DRW CIFAR-LT; the DIR reference's Adam schedule).
@@ -71,7 +63,7 @@ _PERIOD_FIELD = re.compile(r"_every_epochs$")
 def default_run_fields(task: str = "classification"
                        ) -> ml_collections.ConfigDict:
   """The fields every task's run reads, with `task`'s reference values."""
-  require_known(task, TASKS, "task")
+  require_known(task, _RUN_DEFAULTS, "task")
   run = _RUN_DEFAULTS[task]
   config = ml_collections.ConfigDict()
   config.task = task
@@ -90,6 +82,9 @@ def default_run_fields(task: str = "classification"
       warmup_epochs=run["optim"]["warmup_epochs"],
       decay_epochs=run["optim"]["decay_epochs"],
       decay_factors=run["optim"]["decay_factors"],
+      # > 0: sharpness-aware minimisation with this radius (two gradient
+      # passes a step, `ltjax.train.sam_gradient`; Foret et al. 2010.01412).
+      sam_rho=0.0,
   ))
   config.num_epochs = run["num_epochs"]
   config.batch_size = run["batch_size"]  # global, over all devices and hosts
@@ -104,16 +99,9 @@ def default_run_fields(task: str = "classification"
   return config
 
 
-def _schema(task: str):
-  require_known(task, TASKS, "task")
-  return importlib.import_module(_TASK_SCHEMAS[task])
-
-
 def default_config(task: str = "classification") -> ml_collections.ConfigDict:
   """Every field of a `task` run, with its reference recipe's values."""
-  if task == "classification":
-    return classification_config()
-  return _schema(task).default_config()
+  return _task.get_task(task).default_config()
 
 
 def classification_config() -> ml_collections.ConfigDict:
@@ -194,6 +182,8 @@ def validate_run_fields(config) -> None:
                 f"must increase, got {optim.decay_epochs}.")
   require_field(optim.warmup_epochs >= 0, "optim.warmup_epochs",
                 f"must be >= 0, got {optim.warmup_epochs}.")
+  require_field(optim.get("sam_rho", 0.0) >= 0, "optim.sam_rho",
+                f"must be >= 0 (0: no SAM), got {optim.get('sam_rho')}.")
   for field in ("num_epochs", "batch_size", "eval_every_epochs",
                 "eval_batch_size", "log_every_steps", "checkpoint_every_steps",
                 "keep_checkpoints"):
@@ -226,10 +216,9 @@ def validate_config(config, *, check_data: bool = True,
     task: the task to check it as; None: `config.task` ("classification"
       if absent).
   """
-  task = task or config.get("task", "classification")
-  schema = _schema(task)
+  task_class = _task.get_task(task or _task.task_name(config))
   validate_run_fields(config)
-  schema.validate_task_fields(config, check_data=check_data)
+  task_class.validate(config, check_data=check_data)
 
 
 def validate_task_fields(config, *, check_data: bool = True) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ltjax import _console
 from ltjax import sampling
+from ltjax.train import _config
 from ltjax.train import _driver
 from ltjax.train import _optim
 from ltjax.train import _parallel
@@ -301,8 +302,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     DivergenceError: the loss or gradient norm became NaN or inf.
   """
   _report.quiet_library_logs()
+  _config.validate_config(config, check_data=dataset is None)
   task = _task.get_task(_task.task_name(config))
-  task.validate(config, check_data=dataset is None)
   lock = _workdir.open_workdir(
       workdir, config.to_dict(), overwrite=overwrite,
       defaults=task.default_config().to_dict(),

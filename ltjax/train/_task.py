@@ -63,9 +63,11 @@ class Task:
     self.model = None  # set by the engine once `build_model` made it
 
   # ---- schema and data (class level: static functions) ----
-  # default_config() -> ConfigDict; validate(config, *, check_data=True)
-  # raises ValueError naming `config.<field>`; load_data(data_config) ->
-  # the dataset.
+  # default_config() -> every field (`_config.default_run_fields` + the
+  # task's sections); validate(config, *, check_data=True) checks the task's
+  # sections (`_config.validate_config` checks the run fields, then calls
+  # it) and raises ValueError naming `config.<field>`; load_data(data_config)
+  # -> the dataset.
   default_config = validate = load_data = None
 
   @classmethod
