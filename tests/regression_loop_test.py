@@ -6,10 +6,8 @@ bit (FDS statistics included); the workdir holds strict-JSON results; RRT
 re-uses an encoder workdir; bad configs fail before anything is compiled.
 """
 
-import importlib.util
 import json
 import os
-import pathlib
 import tempfile
 
 from absl.testing import absltest
@@ -25,19 +23,9 @@ from ltjax.train import _parallel
 import regression_data_test
 import testdata
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATASETS = tuple(_recipes.DATASETS)
-CONFIG_FILES = sorted(
-    str(p.relative_to(ROOT)) for d in DATASETS
-    for p in (ROOT / "experiments" / "configs" / d).glob("*.py")
-    if p.name != "__init__.py")
-
-
-def load_config_file(path, arg=None):
-  spec = importlib.util.spec_from_file_location("config_module", ROOT / path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+CONFIG_FILES = testdata.config_files(DATASETS)
+load_config_file = testdata.load_config_file
 
 
 def shrink(config, paths):
@@ -274,20 +262,11 @@ class BadConfigTest(TinyDataTestCase):
   )
   def test_fails_before_compiling(self, field, value, message):
     config = _lds_fds_config(self.paths)
-    parent, _, leaf = field.rpartition(".")
-    target = config
-    for part in filter(None, parent.split(".")):
-      target = target[part]
-    target[leaf] = value
-    compiles = []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, *_, **__: compiles.append(event)
-        if "compile" in event else None)
+    testdata.set_field(config, field, value)
     workdir = self.workdir()
-    with self.assertRaisesRegex(ValueError, message):
-      regression.train_and_evaluate(config, workdir)
-    self.assertEmpty(compiles)
-    self.assertFalse(os.path.exists(os.path.join(workdir, "checkpoints")))
+    testdata.assert_fails_before_compiling(
+        self, lambda: regression.train_and_evaluate(config, workdir),
+        ValueError, message, workdir)
 
   def test_balanced_mse_with_reweighting(self):
     config = shrink(regression.build_config("abalone_dir", "balanced_mse"),

@@ -5,7 +5,9 @@ IDX headers, folder trees), never with ltjax's own readers.
 """
 
 import gzip
+import importlib.util
 import os
+import pathlib
 import pickle
 import shutil
 import struct
@@ -13,8 +15,51 @@ import tarfile
 import tempfile
 
 from absl.testing import parameterized
+import jax
 import numpy as np
 from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def config_files(datasets) -> list[str]:
+  """experiments/configs/<dataset>/<method>.py of `datasets`, sorted."""
+  return sorted(
+      str(p.relative_to(ROOT)) for d in datasets
+      for p in (ROOT / "experiments" / "configs" / d).glob("*.py")
+      if p.name != "__init__.py")
+
+
+def set_field(config, field: str, value) -> None:
+  """Sets the dotted `field` (e.g. "data.path") of a ConfigDict."""
+  parent, _, leaf = field.rpartition(".")
+  target = config
+  for part in filter(None, parent.split(".")):
+    target = target[part]
+  target[leaf] = value
+
+
+def assert_fails_before_compiling(test, run, error, message, workdir):
+  """`run()` raises `error` matching `message` and compiles nothing.
+
+  Nothing is written to `workdir`'s checkpoints either.
+  """
+  compiles = []
+  jax.monitoring.register_event_duration_secs_listener(
+      lambda event, *_, **__: compiles.append(event)
+      if "compile" in event else None)
+  with test.assertRaisesRegex(error, message):
+    run()
+  test.assertEmpty(compiles)
+  test.assertFalse(os.path.exists(os.path.join(workdir, "checkpoints")))
+
+
+def load_config_file(path, arg=None):
+  """`get_config(arg)` of a config file (a path relative to the checkout)."""
+  spec = importlib.util.spec_from_file_location("config_module", ROOT / path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
 
 CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog",
                  "frog", "horse", "ship", "truck")

@@ -7,7 +7,6 @@ files; a 2-process run on localhost equals a 1-process run.
 """
 
 import glob
-import importlib.util
 import json
 import os
 import pathlib
@@ -28,18 +27,8 @@ from ltjax import train
 import testdata
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONFIG_FILES = sorted(
-    str(p.relative_to(ROOT))
-    for dataset in common.DATASETS
-    for p in (ROOT / "experiments" / "configs" / dataset).glob("*.py")
-    if p.name != "__init__.py")
-
-
-def load_config_file(path, arg=None):
-  spec = importlib.util.spec_from_file_location("config_module", ROOT / path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+CONFIG_FILES = testdata.config_files(common.DATASETS)
+load_config_file = testdata.load_config_file
 
 
 def shrink(config, paths):
@@ -227,20 +216,11 @@ class BadConfigTest(TinyDataTestCase):
   )
   def test_fails_before_compiling(self, field, value, message):
     config = shrink(common.build("cifar10_lt", "ldam_drw", "1"), self.paths)
-    parent, _, leaf = field.rpartition(".")
-    target = config
-    for part in filter(None, parent.split(".")):
-      target = target[part]
-    target[leaf] = value
-    compiles = []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, *_, **__: compiles.append(event)
-        if "compile" in event else None)
+    testdata.set_field(config, field, value)
     workdir = self.workdir()
-    with self.assertRaisesRegex((ValueError, FileNotFoundError), message):
-      train.train_and_evaluate(config, workdir)
-    self.assertEmpty(compiles)
-    self.assertFalse(os.path.exists(os.path.join(workdir, "checkpoints")))
+    testdata.assert_fails_before_compiling(
+        self, lambda: train.train_and_evaluate(config, workdir),
+        (ValueError, FileNotFoundError), message, workdir)
 
 
 def _free_port():
