@@ -74,9 +74,9 @@ class SamTest(absltest.TestCase):
     np.testing.assert_allclose(loss, 0.5 * w @ a @ w, rtol=1e-5)
     np.testing.assert_allclose(aux, w, rtol=1e-6)
 
-  def test_rejects_a_non_positive_radius(self):
+  def test_rejects_a_negative_radius(self):
     with self.assertRaisesRegex(ValueError, "rho"):
-      train.sam_gradient(0.0)
+      train.sam_gradient(-0.1)
 
   def test_step_with_sam_differs_from_the_plain_step(self):
     model, tx = _Model(), optax.sgd(0.1)

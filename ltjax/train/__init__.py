@@ -31,12 +31,14 @@ from ltjax.train._engine import make_schedule
 from ltjax.train._engine import model_variables
 from ltjax.train._engine import Run
 from ltjax.train._engine import train_and_evaluate
+from ltjax.train._engine import epoch_plans
 from ltjax.train._engine import train_batch
 from ltjax.train._load import load_config
 from ltjax.train._load import load_model
 from ltjax.train._objectives import LOSSES
 from ltjax.train._objectives import LossSpec
 from ltjax.train._objectives import make_objective
+from ltjax.train._objectives import Objective
 from ltjax.train._objectives import REWEIGHTS
 from ltjax.train._optim import adam
 from ltjax.train._optim import cosine_schedule
@@ -56,6 +58,7 @@ from ltjax.train._state import TrainState
 from ltjax.train._step import augmentation
 from ltjax.train._step import make_step
 from ltjax.train._step import make_train_step
+from ltjax.train._step import imbsam_gradient
 from ltjax.train._step import sam_gradient
 from ltjax.train._step import value_and_grad
 from ltjax.train._task import get_task
@@ -74,6 +77,7 @@ __all__ = (
     "LOSSES",
     "LossSpec",
     "MAX_STEPS_IN_FLIGHT",
+    "Objective",
     "REWEIGHTS",
     "Run",
     "TASKS",
@@ -89,11 +93,13 @@ __all__ = (
     "default_config",
     "default_run_fields",
     "epoch_fields",
+    "epoch_plans",
     "epochs_argument",
     "evaluate",
     "extract_features",
     "get_task",
     "global_batch",
+    "imbsam_gradient",
     "is_writer",
     "load_config",
     "load_model",

@@ -180,6 +180,54 @@ def build_classifier(config, num_classes: int):
                             dtype=jnp.dtype(config.model.dtype), **kwargs)
 
 
+_PARTNER_SEED = 7_919  # the partner plan's seed offset from config.seed
+
+
+def _mixing_transform(mixing_config, class_counts, *, steps_per_epoch: int,
+                      balanced: bool):
+  """The batch transform of `config.mixing` (`ltjax.mixing`).
+
+  Mixes `batch["input"]` with a partner (the batch permuted, or the
+  class-balanced `input_b`), one lambda ~ Beta(alpha, alpha) per batch, and
+  writes "mix_label" (the partner's labels) and "mix_weight" (float [B],
+  the weight of "label": lambda, CutMix's box-corrected lambda, or Remix's
+  rule). Outside [start_epoch, stop_epoch) lambda is 1: the batch is
+  unchanged and the loss is the unmixed one, in the same compiled step.
+  """
+  from ltjax import mixing  # pylint: disable=g-import-not-at-top
+  counts = np.asarray(class_counts, np.float32)
+
+  def transform(batch, key):
+    lam_key, perm_key, box_key = jax.random.split(key, 3)
+    inputs, labels = batch["input"], batch["label"]
+    if balanced:
+      partner, partner_labels = batch["input_b"], batch["label_b"]
+    else:
+      perm = jax.random.permutation(perm_key, inputs.shape[0])
+      partner, partner_labels = inputs[perm], labels[perm]
+    epoch = batch["step"] // steps_per_epoch
+    active = epoch >= mixing_config.start_epoch
+    if mixing_config.stop_epoch:
+      active &= epoch < mixing_config.stop_epoch
+    lam = jnp.where(active, mixing.sample_lambda(
+        lam_key, alpha=mixing_config.alpha), 1.0)
+    if mixing_config.name == "mixup":
+      mixed = mixing.mixup(inputs, partner, lam)
+    else:
+      mixed, lam = mixing.cutmix(inputs, partner, lam, box_key)
+    if mixing_config.targets == "remix":
+      weight = mixing.remix_targets(
+          lam, labels, partner_labels, class_counts=counts,
+          kappa=mixing_config.remix_kappa, tau=mixing_config.remix_tau)
+      weight = jnp.where(active, weight, 1.0)
+    else:
+      weight = jnp.full(labels.shape, lam, jnp.float32)
+    return {**batch, "input": mixed, "mix_label": partner_labels,
+            "mix_weight": weight.astype(jnp.float32)}
+
+  return transform
+
+
 class ClassificationTask(_task.Task):
   """Long-tailed classification (`config.task` "classification")."""
   name = "classification"
@@ -199,6 +247,8 @@ class ClassificationTask(_task.Task):
                    else None)
     self.objective = _objectives.make_objective(
         config.loss, self.counts, steps_per_epoch=steps_per_epoch)
+    # ImbSAM's tail classes (fewer than imbsam_tail_count examples).
+    self.tail_classes = self.counts < config.imbsam_tail_count
 
   @classmethod
   def restore_model(cls, config, params):
@@ -221,11 +271,98 @@ class ClassificationTask(_task.Task):
     return _optim.make_optimizer(self.config.optim, schedule)
 
   def loss(self, params, outputs, batch, state):
-    return _step.classification_loss(self.objective)(params, outputs, batch,
-                                                     state)
+    """The objective on the logits, with mixed targets when mixing.
+
+    aux: {"logits"} and, under ImbSAM, "tail_loss" (the tail classes' share
+    of the loss, `Objective.part`).
+    """
+    del params
+    logits = outputs[0]
+    targets = dict(labels_b=batch.get("mix_label"),
+                   weight_a=batch.get("mix_weight"))
+    value = self.objective(logits, batch["label"], state.step, **targets)
+    aux = {"logits": logits}
+    if self._imbsam():
+      aux["tail_loss"] = self.objective.part(
+          logits, batch["label"], state.step, classes=self.tail_classes,
+          **targets)
+    return value, aux
 
   def train_metrics(self, aux, batch):
-    return _step.classification_metrics(aux, batch)
+    return _step.classification_metrics(aux["logits"], batch)
+
+  def _imbsam(self) -> bool:
+    optim = self.config.optim
+    return optim.sam_rho > 0 and optim.get("sam_kind", "sam") == "imbsam"
+
+  def gradient(self):
+    """SAM (`optim.sam_rho` > 0), ImbSAM (`optim.sam_kind`), or plain."""
+    if self._imbsam():
+      return _step.imbsam_gradient(float(self.config.optim.sam_rho),
+                                   part=lambda aux: aux["tail_loss"])
+    return super().gradient()
+
+  def transforms(self):
+    """Augmentation (of the partner sample too), then mixing if on."""
+    mixing_config = self.config.mixing
+    out = list(super().transforms())
+    balanced = (mixing_config.name != "none"
+                and mixing_config.partner == "balanced")
+    if balanced:
+      def augment_partner(batch, key):
+        return {**batch, "input_b": self.preprocess(batch["image_b"], key)}
+      out.append(augment_partner)
+    if mixing_config.name != "none":
+      out.append(_mixing_transform(mixing_config, self.counts,
+                                   steps_per_epoch=self.steps_per_epoch,
+                                   balanced=balanced))
+    return tuple(out)
+
+  def partner_plan(self, epoch):
+    """A class-balanced second sample when mixing with `partner` balanced.
+
+    Classes drawn uniformly, examples without repeats within a class until
+    the class is exhausted (the fixed GLMC sampler); its own seeded stream.
+    """
+    mixing_config = self.config.mixing
+    if mixing_config.name == "none" or mixing_config.partner != "balanced":
+      return None
+    probs = sampling.sampling_probabilities(
+        "class_balanced", self.dataset.train_class_counts, epoch=epoch,
+        num_epochs=self.config.num_epochs)
+    return sampling.epoch_plan(np.asarray(self.dataset.train.labels),
+                               seed=self.config.seed + _PARTNER_SEED,
+                               epoch=epoch, class_probabilities=probs)
+
+  def init_extra(self, model, sample):
+    del model, sample
+    if self.config.max_norm.mode == "relative":
+      # Set from the classifier when projection starts (the first step).
+      return {"max_norm_threshold": jnp.asarray(-1.0, jnp.float32)}
+    return {}
+
+  @property
+  def project(self):
+    """MaxNorm after every update (`config.max_norm`), or None."""
+    max_norm = self.config.max_norm
+    if max_norm.mode == "none":
+      return None
+
+    def project(params, extra, previous):
+      if max_norm.mode == "relative":
+        threshold = extra["max_norm_threshold"]
+        threshold = jnp.where(
+            threshold < 0, posthoc.relative_max_norm_threshold(
+                previous["head"]["kernel"], position=max_norm.position),
+            threshold)
+        extra = {**extra, "max_norm_threshold": threshold}
+      else:
+        threshold = jnp.asarray(max_norm.threshold, jnp.float32)
+      head = dict(params["head"])
+      head["kernel"] = posthoc.max_norm(head["kernel"], threshold=threshold)
+      return {**params, "head": head}, extra
+
+    return project
 
   def epoch_plan(self, epoch: int) -> np.ndarray:
     config, s = self.config, self.config.sampler

@@ -40,6 +40,12 @@ from ltjax.train import _optim
 from ltjax.train import _task
 
 DTYPES = ("float32", "bfloat16")
+SAM_KINDS = ("sam", "imbsam")
+MIXING = ("none", "mixup", "cutmix")
+MIX_TARGETS = ("mixed", "remix")
+MIX_PARTNERS = ("shuffle", "balanced")
+MAX_NORM_MODES = ("none", "relative", "absolute")
+SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
 SELECT_METRICS = ("balanced", "top1")
 
 # The run fields whose defaults differ by task: each task's reference recipe
@@ -85,6 +91,9 @@ def default_run_fields(task: str = "classification"
       # > 0: sharpness-aware minimisation with this radius (two gradient
       # passes a step, `ltjax.train.sam_gradient`; Foret et al. 2010.01412).
       sam_rho=0.0,
+      # sam | imbsam (classification: the ascent on the tail classes' loss
+      # only, `ltjax.train.imbsam_gradient`; Zhou et al. 2308.07815).
+      sam_kind="sam",
   ))
   config.num_epochs = run["num_epochs"]
   config.batch_size = run["batch_size"]  # global, over all devices and hosts
@@ -130,6 +139,17 @@ def classification_config() -> ml_collections.ConfigDict:
       max_margin=0.5,  # ldam
       scale=30.0,  # ldam
       margins="logit_adjusted",  # pairwise_margin: logit_adjusted|ldam|zero
+      vs_gamma=0.2,  # vs: Delta_c = (n_max / n_c)^vs_gamma
+      vs_tau=1.0,  # vs: iota_c = vs_tau log pi_c
+      lade_alpha=0.1,  # lade: prior CE + lade_alpha * LADE
+      remine_lambda=0.1,  # lade: the ReMINE regulariser's lambda
+      # label_aware_smoothing: epsilon from smooth_tail (smallest class) to
+      # smooth_head (largest); shape concave | linear | convex | exp
+      # (smooth_power: the exponent of exp).
+      smooth_head=0.1,
+      smooth_tail=0.0,
+      smooth_shape="concave",
+      smooth_power=3.0,
   ))
   config.sampler = ml_collections.ConfigDict(dict(
       name="instance",  # see ltjax.sampling.SAMPLERS
@@ -138,6 +158,32 @@ def classification_config() -> ml_collections.ConfigDict:
       beta=0.9999,  # effective_number
       group_size=1,  # consecutive examples per class draw (original: 4)
   ))
+  # Mixing augmentation, a batch transform in the step (`ltjax.mixing`):
+  # the loss of every registry entry becomes w l(z, y_a) + (1 - w) l(z, y_b).
+  config.mixing = ml_collections.ConfigDict(dict(
+      name="none",  # none | mixup | cutmix
+      alpha=1.0,  # lambda ~ Beta(alpha, alpha)
+      targets="mixed",  # mixed (w = lambda) | remix (Chou et al. 2007.03943)
+      remix_kappa=3.0,
+      remix_tau=0.5,
+      # shuffle: the batch with itself permuted | balanced: a second,
+      # class-balanced sample (GLMC's re-balanced mixing)
+      partner="shuffle",
+      start_epoch=0,  # mixing on from this epoch
+      stop_epoch=0,  # and off from this one (0: on to the end)
+  ))
+  # Weight balancing's MaxNorm (Alshammari et al. 2203.14197): the
+  # classifier's per-class weight norms are projected onto a ball after
+  # every update. relative: radius min + position (max - min) of the norms
+  # when training starts, then frozen; absolute: radius `threshold`.
+  config.max_norm = ml_collections.ConfigDict(dict(
+      mode="none",  # none | relative | absolute
+      position=0.1,
+      threshold=1.0,
+  ))
+  # ImbSAM's tail classes: those with fewer than this many training
+  # examples (with optim.sam_kind = "imbsam").
+  config.imbsam_tail_count = 100
   config.select_metric = "balanced"  # validation metric for the best epoch
   config.posthoc_tau = 1.0  # post-hoc adjusted accuracy reported for CE runs
   return config
@@ -184,6 +230,11 @@ def validate_run_fields(config) -> None:
                 f"must be >= 0, got {optim.warmup_epochs}.")
   require_field(optim.get("sam_rho", 0.0) >= 0, "optim.sam_rho",
                 f"must be >= 0 (0: no SAM), got {optim.get('sam_rho')}.")
+  require_known(optim.get("sam_kind", "sam"), SAM_KINDS, "optim.sam_kind")
+  require_field(optim.get("sam_kind", "sam") == "sam"
+                or _task.task_name(config) == "classification",
+                "optim.sam_kind", "'imbsam' splits the loss by class: it is "
+                "for classification; use 'sam'.")
   for field in ("num_epochs", "batch_size", "eval_every_epochs",
                 "eval_batch_size", "log_every_steps", "checkpoint_every_steps",
                 "keep_checkpoints"):
@@ -238,6 +289,22 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   require_field(loss.drw_start_epoch >= 0, "loss.drw_start_epoch",
                 f"must be >= 0, got {loss.drw_start_epoch}.")
   require_known(loss.margins, _objectives.PAIRWISE_MARGINS, "loss.margins")
+  require_field(loss.vs_gamma >= 0, "loss.vs_gamma",
+                f"must be >= 0, got {loss.vs_gamma}.")
+  require_field(loss.lade_alpha >= 0, "loss.lade_alpha",
+                f"must be >= 0, got {loss.lade_alpha}.")
+  require_field(loss.remine_lambda >= 0, "loss.remine_lambda",
+                f"must be >= 0, got {loss.remine_lambda}.")
+  require_known(loss.smooth_shape, SMOOTH_SHAPES, "loss.smooth_shape")
+  for field in ("smooth_head", "smooth_tail"):
+    require_field(0 <= loss[field] < 1, f"loss.{field}",
+                  f"must be in [0, 1), got {loss[field]}.")
+  require_field(loss.smooth_power > 0, "loss.smooth_power",
+                f"must be > 0, got {loss.smooth_power}.")
+  validate_mixing(config)
+  validate_max_norm(config)
+  require_field(config.imbsam_tail_count >= 1, "imbsam_tail_count",
+                f"must be >= 1, got {config.imbsam_tail_count}.")
   require_known(model.name, models.MODELS, "model.name")
   require_known(model.head, models.HEADS, "model.head")
   require_field(model.conv == "auto" or models.has_convolutions(model.name),
@@ -264,6 +331,47 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   if check_data:
     from ltjax import data  # pylint: disable=g-import-not-at-top
     data.validate_data_config(config.data)
+
+
+def validate_mixing(config) -> None:
+  """Checks `config.mixing` (and that its loss can take mixed targets)."""
+  mixing = config.mixing
+  require_known(mixing.name, MIXING, "mixing.name")
+  require_known(mixing.targets, MIX_TARGETS, "mixing.targets")
+  require_known(mixing.partner, MIX_PARTNERS, "mixing.partner")
+  require_field(mixing.alpha >= 0, "mixing.alpha",
+                f"must be >= 0 (0: no mixing), got {mixing.alpha}.")
+  require_field(mixing.remix_kappa >= 1, "mixing.remix_kappa",
+                f"must be >= 1, got {mixing.remix_kappa}.")
+  require_field(0 <= mixing.remix_tau <= 1, "mixing.remix_tau",
+                f"must be in [0, 1], got {mixing.remix_tau}.")
+  require_field(mixing.start_epoch >= 0, "mixing.start_epoch",
+                f"must be >= 0, got {mixing.start_epoch}.")
+  require_field(mixing.stop_epoch == 0
+                or mixing.stop_epoch > mixing.start_epoch, "mixing.stop_epoch",
+                f"must be 0 (mix to the end) or > mixing.start_epoch="
+                f"{mixing.start_epoch}, got {mixing.stop_epoch}.")
+  require_field(
+      not (mixing.name != "none" and mixing.targets == "remix"
+           and _objectives.LOSSES[config.loss.name].batch_term is not None),
+      "mixing.targets", f"remix gives each example its own target weight, "
+      f"which the batch-level term of loss {config.loss.name!r} cannot "
+      f"take; use mixing.targets='mixed'.")
+
+
+def validate_max_norm(config) -> None:
+  """Checks `config.max_norm`."""
+  max_norm = config.max_norm
+  require_known(max_norm.mode, MAX_NORM_MODES, "max_norm.mode")
+  require_field(0 <= max_norm.position <= 1, "max_norm.position",
+                f"must be in [0, 1], got {max_norm.position}.")
+  require_field(max_norm.threshold > 0, "max_norm.threshold",
+                f"must be > 0, got {max_norm.threshold}.")
+  require_field(max_norm.mode == "none" or config.model.head == "linear",
+                "max_norm.mode", f"MaxNorm bounds a linear classifier's "
+                f"weight norms; model.head is {config.model.head!r} (a "
+                f"cosine head's norms are 1 already): use max_norm.mode="
+                f"'none' or model.head='linear'.")
 
 
 def is_epoch_field(name: str) -> bool:

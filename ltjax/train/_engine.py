@@ -131,7 +131,7 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                       transforms=task.transforms(), input_key="input",
                       trainable=task.trainable, advance=advance,
                       gradient=task.gradient(),
-                      metrics=task.train_metrics),
+                      metrics=task.train_metrics, project=task.project),
       in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
       donate_argnums=0)
   forward = _forward(model, task)
@@ -157,27 +157,52 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
              init_state=init_state, eval_batch_size=eval_batch_size)
 
 
-def train_batch(run: Run, step: int, plan: np.ndarray) -> dict[str, jax.Array]:
+def epoch_plans(task: _task.Task, epoch: int):
+  """(the epoch's plan, the partner plan or None) (`Task.partner_plan`)."""
+  return task.epoch_plan(epoch), task.partner_plan(epoch)
+
+
+def train_batch(run: Run, step: int, plans) -> dict[str, jax.Array]:
   """The global batch of `step`, assembled from this process's slice.
 
   "fresh" is False for the examples that complete the epoch's last batch
   from the start of the plan (seen twice in the epoch), so statistics
-  gathered in the step (FDS) count every example once per epoch.
+  gathered in the step (FDS) count every example once per epoch. With a
+  partner plan (`Task.partner_plan`, e.g. a class-balanced second sample
+  to mix with), the same positions of it are added as `<input key>_b` and
+  `<target key>_b`.
+
+  Args:
+    run: the run.
+    step: the global step.
+    plans: (plan, partner plan or None) of the step's epoch
+      (`epoch_plans`); a bare plan is the same as (plan, None).
   """
-  config = run.config
+  plan, partner = plans if isinstance(plans, tuple) else (plans, None)
+  config, task = run.config, run.task
   size, count = config.batch_size, jax.process_count()
   in_epoch = step % run.steps_per_epoch
-  indices = sampling.batch_indices(
-      plan, in_epoch, global_batch_size=size,
-      process_index=jax.process_index(), process_count=count)
   per_process = size // count
   positions = (in_epoch * size + jax.process_index() * per_process
                + np.arange(per_process))
-  # Host-side randomness (streamed random-resized crops) is a pure function
-  # of (seed, step, process), like everything else a resumed run redraws.
-  rng = np.random.default_rng([config.seed, step, jax.process_index()])
-  inputs, targets = run.dataset.train.get_batch(indices, rng=rng)
-  arrays = run.task.train_arrays(inputs, targets, positions < plan.size)
+
+  def fetch(plan, stream):
+    indices = sampling.batch_indices(
+        plan, in_epoch, global_batch_size=size,
+        process_index=jax.process_index(), process_count=count)
+    # Host-side randomness (streamed random-resized crops) is a pure
+    # function of (seed, step, process), like everything else a resumed
+    # run redraws.
+    rng = np.random.default_rng([config.seed, step, jax.process_index()]
+                                + stream)
+    inputs, targets = run.dataset.train.get_batch(indices, rng=rng)
+    return task.train_arrays(inputs, targets, positions < plan.size)
+
+  arrays = fetch(plan, [])
+  if partner is not None:
+    second = fetch(partner, [1])
+    for key in (task.input_key, task.target_key):
+      arrays[key + "_b"] = second[key]
   return _parallel.global_batch(arrays, _parallel.batch_sharded(run.mesh))
 
 
@@ -344,8 +369,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
     writer = _report.MetricWriter(os.path.join(workdir, "tb"))
     session = Session(workdir=workdir, writer=writer, history=history)
     hooks = _driver.Hooks(
-        plan=task.epoch_plan,
-        batch=lambda step, plan: train_batch(run, step, plan),
+        plan=lambda epoch: epoch_plans(task, epoch),
+        batch=lambda step, plans: train_batch(run, step, plans),
         evaluate=lambda state, step: evaluate_splits(run, state, step))
     state, compile_seconds, train_seconds = _driver.run_schedule(
         run, state, first_step=first_step, last_step=last_step,

@@ -8,6 +8,16 @@ compiled train step is the same for the whole schedule.
 Reduction: with class weights w the loss is sum_i w_{y_i} l_i / sum_i w_{y_i},
 PyTorch's `cross_entropy(weight=w)` (the LDAM repo's convention for CE and
 LDAM); without, the plain mean.
+
+Mixed targets (mixup, CutMix, Remix; `ltjax.mixing`): with a second label
+y_b and the weight a_i of y_a, the loss is
+
+    R(a * l(z, y_a); y_a) + R((1 - a) * l(z, y_b); y_b),
+
+R the reduction above, so with one a per batch it is a R(l(z, y_a)) +
+(1 - a) R(l(z, y_b)), the mixup papers' criterion, for every loss of the
+registry and with DRW; a = 1 gives exactly the unmixed loss. A batch-level
+term (LADE) is mixed as mean(a) L(z, y_a) + (1 - mean(a)) L(z, y_b).
 """
 
 import dataclasses
@@ -26,10 +36,15 @@ class LossSpec:
 
   `build(cfg, class_counts)` returns the per-example loss `(logits, labels)
   -> [B]` with the config's hyperparameters and the class statistics bound.
+  `batch_term(cfg, class_counts)`, if given, returns a batch-level loss
+  `(logits, labels) -> scalar` added to the reduced per-example loss (LADE's
+  regulariser); re-weighting does not apply to it.
   """
   build: Callable[..., Callable[[jax.Array, jax.Array], jax.Array]]
   default_reweight: str = "none"
   needs_normalized_head: bool = False
+  batch_term: Callable[..., Callable[[jax.Array, jax.Array],
+                                     jax.Array]] | None = None
 
 
 def _margins(cfg, counts):
@@ -73,6 +88,23 @@ LOSSES = {
         lambda cfg, n: lambda z, y: losses.balanced_softmax_loss(
             z, y, class_counts=n)),
     "pairwise_margin": LossSpec(_pairwise),
+    # Kini et al. (NeurIPS 2021): CE of z / Delta + iota (vector scaling).
+    "vs": LossSpec(lambda cfg, n: lambda z, y: losses.vs_loss(
+        z, y, class_counts=n, gamma=cfg.vs_gamma, tau=cfg.vs_tau)),
+    # Hong et al. 2012.00321: the prior CE (= balanced softmax) plus
+    # lade_alpha times the batch-level LADE regulariser.
+    "lade": LossSpec(
+        lambda cfg, n: lambda z, y: losses.balanced_softmax_loss(
+            z, y, class_counts=n),
+        batch_term=lambda cfg, n: lambda z, y: cfg.lade_alpha * (
+            losses.lade_loss(z, y, class_counts=n,
+                             remine_lambda=cfg.remine_lambda))),
+    # Zhong et al. 2104.00466 (MiSLAS's stage-2 loss, usable in any stage).
+    "label_aware_smoothing": LossSpec(
+        lambda cfg, n: lambda z, y: losses.label_aware_smoothing_loss(
+            z, y, class_counts=n, smooth_head=cfg.smooth_head,
+            smooth_tail=cfg.smooth_tail, shape=cfg.smooth_shape,
+            power=cfg.smooth_power if cfg.smooth_shape == "exp" else None)),
 }
 
 REWEIGHTS = ("default", "none", "inverse", "sqrt_inverse", "class_balanced",
@@ -107,23 +139,7 @@ def _class_weights(rule: str, cfg, counts, drw_start_step: int):
   raise ValueError(f"unknown re-weighting rule {rule!r}.")
 
 
-def make_objective(cfg, class_counts, *, steps_per_epoch: int
-                   ) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
-  """Builds `objective(logits, labels, step) -> scalar loss`.
-
-  Args:
-    cfg: the `loss` config: name, reweight, beta, drw_start_epoch, tau,
-      gamma, max_margin, scale, margins.
-    class_counts: [C] training examples per class (all positive).
-    steps_per_epoch: converts `drw_start_epoch` to a step.
-
-  Returns:
-    The objective, jittable, with the step as a traced argument.
-  """
-  if cfg.name not in LOSSES:
-    raise ValueError(
-        f"loss.name {cfg.name!r} is not a known loss; known: "
-        f"{sorted(LOSSES)}.")
+def _check_counts(class_counts) -> np.ndarray:
   counts = np.asarray(class_counts, np.float64)
   if np.any(counts <= 0):
     raise ValueError(
@@ -131,15 +147,88 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int
         f"{np.flatnonzero(counts <= 0).tolist()} have none; check the "
         f"data, data.imbalance_ratio (exp / step profiles) and "
         f"data.val_per_class (validation held out of the training split).")
-  per_example = LOSSES[cfg.name].build(cfg, counts.astype(np.float32))
+  return counts
+
+
+class Objective:
+  """`objective(logits, labels, step, *, labels_b=None, weight_a=None)`.
+
+  Built by `make_objective`. Called with (logits [B, C], labels [B], step)
+  it is the reduced loss of the module docstring; with `labels_b` [B] and
+  `weight_a` float [B] (the weight of `labels`), the mixed loss.
+  `part(..., classes=mask)` is the share of the loss from the examples
+  whose label is in the bool [C] `mask` (normaliser unchanged, no batch
+  term), so the loss splits into the parts of disjoint class sets (ImbSAM's
+  head and tail losses).
+  """
+
+  def __init__(self, per_example, weights_at, batch_term):
+    self.per_example = per_example
+    self.weights_at = weights_at
+    self.batch_term = batch_term
+
+  def _reduce(self, values, labels, weights):
+    if weights is None:
+      return jnp.mean(values)
+    return losses.weighted_mean(values, labels, class_weights=weights)
+
+  def _reduced(self, logits, labels, step, labels_b, weight_a, classes):
+    weights = None if self.weights_at is None else self.weights_at(step)
+
+    def term(values, y, scale):
+      if scale is not None:
+        values = scale * values
+      if classes is not None:
+        values = jnp.where(jnp.asarray(classes)[y], values, 0.0)
+      return self._reduce(values, y, weights)
+
+    if labels_b is None:
+      return term(self.per_example(logits, labels), labels, None)
+    weight_a = weight_a.astype(logits.dtype)
+    return (term(self.per_example(logits, labels), labels, weight_a)
+            + term(self.per_example(logits, labels_b), labels_b,
+                   1.0 - weight_a))
+
+  def __call__(self, logits, labels, step, *, labels_b=None, weight_a=None):
+    loss = self._reduced(logits, labels, step, labels_b, weight_a, None)
+    if self.batch_term is not None:
+      if labels_b is None:
+        loss = loss + self.batch_term(logits, labels)
+      else:
+        a = jnp.mean(weight_a.astype(logits.dtype))
+        loss = loss + (a * self.batch_term(logits, labels)
+                       + (1.0 - a) * self.batch_term(logits, labels_b))
+    return loss
+
+  def part(self, logits, labels, step, *, classes, labels_b=None,
+           weight_a=None):
+    return self._reduced(logits, labels, step, labels_b, weight_a, classes)
+
+
+def make_objective(cfg, class_counts, *, steps_per_epoch: int) -> Objective:
+  """Builds `objective(logits, labels, step) -> scalar loss`.
+
+  Args:
+    cfg: the `loss` config: name, reweight, beta, drw_start_epoch and the
+      loss's hyperparameters (tau, gamma, max_margin, scale, margins,
+      vs_gamma, vs_tau, lade_alpha, remine_lambda, smooth_*).
+    class_counts: [C] training examples per class (all positive).
+    steps_per_epoch: converts `drw_start_epoch` to a step.
+
+  Returns:
+    The `Objective`, jittable, with the step as a traced argument; it also
+    takes mixed targets (`labels_b`, `weight_a`).
+  """
+  if cfg.name not in LOSSES:
+    raise ValueError(
+        f"loss.name {cfg.name!r} is not a known loss; known: "
+        f"{sorted(LOSSES)}.")
+  counts = _check_counts(class_counts)
+  spec = LOSSES[cfg.name]
+  per_example = spec.build(cfg, counts.astype(np.float32))
   weights_at = _class_weights(resolve_reweight(cfg), cfg,
                               counts.astype(np.float32),
                               cfg.drw_start_epoch * steps_per_epoch)
-
-  def objective(logits, labels, step):
-    values = per_example(logits, labels)
-    if weights_at is None:
-      return jnp.mean(values)
-    return losses.weighted_mean(values, labels, class_weights=weights_at(step))
-
-  return objective
+  batch_term = (None if spec.batch_term is None else
+                spec.batch_term(cfg, counts.astype(np.float32)))
+  return Objective(per_example, weights_at, batch_term)

@@ -8,9 +8,11 @@ deferred re-weighting, FDS's start epochs, augmentation randomness) reads
 
 - `transforms`: batch transforms `(batch, key) -> batch`, applied in order
   to the host batch with the step's key (`fold_in(state.rng, state.step)`,
-  split once per transform after the first). The task's augmentation is the
-  first (it writes the model input); a mixing method (mixup / CutMix) adds
-  one that returns mixed inputs and targets.
+  split once per transform after the first). The batch they get carries the
+  step as `batch["step"]` (int32 scalar), so a transform can switch itself
+  on and off by epoch without a second trace. The task's augmentation is
+  the first (it writes the model input); a mixing method (mixup / CutMix,
+  `ltjax.mixing`) adds one that returns mixed inputs and targets.
 - `loss`: `(params, outputs, batch, state) -> (scalar loss, aux)`. `outputs`
   is whatever the model returns (a pytree: (logits, features) for every
   ltjax model; several expert heads or a projection head are more leaves),
@@ -25,8 +27,20 @@ deferred re-weighting, FDS's start epochs, augmentation randomness) reads
   are, which is how frozen auxiliary parameters live in the state.
 - `gradient`: the gradient procedure `(loss_fn, params) -> ((loss, aux),
   grads)`; `value_and_grad` by default, `sam_gradient(rho)` for
-  sharpness-aware minimisation (two passes).
+  sharpness-aware minimisation and `imbsam_gradient(rho, part=...)` for
+  ImbSAM (both passes in the one step). The `aux` of `loss_fn` is the pair
+  (the loss's aux, the model's mutable updates).
+- `project`: `(params, extra, previous params) -> (params, extra)`, applied
+  after the optimizer update: projected gradient descent (weight
+  balancing's MaxNorm, `ltjax.posthoc.max_norm`). `extra` lets it keep a
+  value fixed when projection starts (MaxNorm's relative threshold).
 - `metrics`: `(aux, batch) -> dict` of extra per-step scalars.
+
+Why not `optax.contrib.sam`: it is an optimizer wrapper that takes the
+ascent and the descent as two successive optimizer updates, i.e. two calls
+of the step (and two host dispatches) per SAM update; here both gradient
+passes are one compiled step, so the schedule, DRW and the checkpointed step
+count stay those of plain training.
 """
 
 from collections.abc import Callable, Sequence
@@ -60,13 +74,14 @@ def sam_gradient(rho: float) -> Gradient:
   second pass.
 
   Args:
-    rho: the neighbourhood radius (> 0).
+    rho: the neighbourhood radius (>= 0; 0 gives plain gradients, through
+      the same two passes).
 
   Returns:
     A gradient procedure for `make_step(gradient=...)`.
   """
-  if not rho > 0:
-    raise ValueError(f"SAM's rho must be > 0, got {rho}.")
+  if not rho >= 0:
+    raise ValueError(f"SAM's rho must be >= 0, got {rho}.")
 
   def gradient(loss_fn, params):
     (loss, aux), grads = value_and_grad(loss_fn, params)
@@ -74,6 +89,49 @@ def sam_gradient(rho: float) -> Gradient:
     perturbed = jax.tree.map(lambda p, g: p + scale * g, params, grads)
     _, sharp_grads = value_and_grad(loss_fn, perturbed)
     return (loss, aux), sharp_grads
+
+  return gradient
+
+
+def imbsam_gradient(rho: float, *, part: Callable[[Any], jax.Array]
+                    ) -> Gradient:
+  """ImbSAM's gradient (Zhou et al., ICCV 2023, arXiv 2308.07815).
+
+  The loss splits into the parts of the head and the tail classes, L = L_h +
+  L_t (`part(aux)` returns L_t from the loss's aux). Only the tail part is
+  made sharpness-aware:
+
+    g_t = grad L_t(w);  e = rho g_t / ||g_t||;
+    update direction = grad L_h(w) + grad L_t(w + e).
+
+  With no tail example in the batch, g_t = 0, e = 0 and the direction is the
+  plain gradient. Three backward passes (the head and tail gradients at w
+  share one forward pass) and two forward passes per step.
+
+  Args:
+    rho: the neighbourhood radius (>= 0).
+    part: `loss aux -> scalar` the tail classes' share of the loss (the
+      aux returned by the task's loss, not the model updates).
+
+  Returns:
+    A gradient procedure for `make_step(gradient=...)`.
+  """
+  if not rho >= 0:
+    raise ValueError(f"ImbSAM's rho must be >= 0, got {rho}.")
+
+  def gradient(loss_fn, params):
+    def both(p):
+      value, aux = loss_fn(p)
+      return (value, part(aux[0])), aux
+
+    (loss, tail), pullback, aux = jax.vjp(both, params, has_aux=True)
+    one, zero = jnp.ones_like(loss), jnp.zeros_like(tail)
+    (head_grads,) = pullback((one, -jnp.ones_like(tail)))
+    (tail_grads,) = pullback((zero, jnp.ones_like(tail)))
+    scale = rho / (optax.tree.norm(tail_grads) + 1e-12)
+    perturbed = jax.tree.map(lambda p, g: p + scale * g, params, tail_grads)
+    sharp_tail = jax.grad(lambda p: part(loss_fn(p)[1][0]))(perturbed)
+    return (loss, aux), jax.tree.map(jnp.add, head_grads, sharp_tail)
 
   return gradient
 
@@ -93,6 +151,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
               advance: Callable[..., Any] | None = None,
               gradient: Gradient | None = None,
               metrics: Callable[[Any, Batch], dict[str, jax.Array]]
+              | None = None,
+              project: Callable[[Any, Any, Any], tuple[Any, Any]]
               | None = None
               ) -> Callable[[TrainState, Batch],
                             tuple[TrainState, dict[str, jax.Array]]]:
@@ -111,6 +171,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
     gradient: gradient procedure (default: `value_and_grad`).
     metrics: `(aux, batch) -> {name: scalar}` reported with "loss", "lr"
       and "grad_norm" (of the model's parameters).
+    project: `(params, extra, previous params) -> (params, extra)` after
+      the update (default: none).
 
   Returns:
     The step; its metrics are "loss", the task's, "lr" and "grad_norm".
@@ -120,7 +182,7 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
 
   def train_step(state: TrainState, batch: Batch):
     key = jax.random.fold_in(state.rng, state.step)
-    batch = _apply_transforms(transforms, batch, key)
+    batch = _apply_transforms(transforms, {**batch, "step": state.step}, key)
 
     def loss_fn(params):
       variables = {"params": trainable(params)}
@@ -135,9 +197,12 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
     param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
     extra = (state.extra if advance is None else
              advance(state.extra, aux, batch, state.step))
+    params = optax.apply_updates(state.params, param_updates)
+    if project is not None:
+      params, extra = project(params, extra, state.params)
     new_state = state.replace(
         step=state.step + 1,
-        params=optax.apply_updates(state.params, param_updates),
+        params=params,
         batch_stats=updates.get("batch_stats", state.batch_stats),
         opt_state=opt_state, extra=extra)
     step_metrics = {"loss": value}

@@ -13,9 +13,9 @@ supplies the rest through a `Task` subclass, made once per run as
 | a saved model | `restore_model` (`ltjax.train.load_model`) |
 | the model and its input | `build_model`, `preprocess`, `sample_input` |
 | what is trained | `init_params`, `trainable`, `optimizer` |
-| the objective | `loss`, `train_metrics` |
+| the objective | `loss`, `train_metrics`, `transforms`, `gradient`, `project` |
 | extra state in the step | `init_extra`, `advance` |
-| the epoch plan / batch | `epoch_plan`, `train_arrays`, batch keys |
+| the epoch plan / batch | `epoch_plan`, `partner_plan`, `train_arrays`, batch keys |
 | evaluation | `make_eval_step` -> a mergeable metric (`merge`), `summaries` |
 | outputs | `predict_arrays` (predictions.npz), `report_fields`, `csv_rows` |
 | a second stage | `second_stage` (e.g. regression's RRT) |
@@ -134,12 +134,24 @@ class Task:
     return {}
 
   advance = None  # or a method (extra, aux, batch, step) -> extra
+  # or a method (params, extra, previous params) -> (params, extra), applied
+  # after every update (projected gradient descent: MaxNorm).
+  project = None
 
   # ---- data order ----
   def epoch_plan(self, epoch: int) -> np.ndarray:
     """The epoch's example order (a seeded permutation by default)."""
     return sampling.epoch_plan(np.zeros(len(self.dataset.train), np.int64),
                                seed=self.config.seed, epoch=epoch)
+
+  def partner_plan(self, epoch: int) -> np.ndarray | None:
+    """A second plan whose examples join each batch as `<key>_b`, or None.
+
+    E.g. a class-balanced sample to mix the batch with (GLMC's re-balanced
+    mixing). Same length as `epoch_plan`'s.
+    """
+    del epoch
+    return None
 
   def train_arrays(self, inputs, targets, fresh) -> dict[str, np.ndarray]:
     """The host arrays of a training batch."""
