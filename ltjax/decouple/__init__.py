@@ -3,7 +3,10 @@
 Pure functions: `class_means`, `fit_ncm`, `ncm_preprocess`, `ncm_logits`
 (NCM); stage-2 re-training of the classifier on cached features or on the
 re-run backbone: `crt_init`, `lws_init`, `fit_on_features`,
-`fit_with_backbone`; and `decouple_and_evaluate`, which applies every method
+`fit_with_backbone`; the classification engine's second stage
+(`config.stage2`: `default_stage2_config`, `validate_stage2_config`,
+`run_second_stage`: cRT, MiSLAS, weight balancing, DisAlign); and
+`decouple_and_evaluate`, which applies every method
 (with tau-normalisation and post-hoc adjustment from `ltjax.posthoc`) to a
 stage-1 checkpoint and writes the comparison table.
 """
@@ -18,6 +21,10 @@ from ltjax.decouple._run import default_config
 from ltjax.decouple._run import markdown_table
 from ltjax.decouple._run import METHODS
 from ltjax.decouple._run import restore_stage1
+from ltjax.decouple._second_stage import default_stage2_config
+from ltjax.decouple._second_stage import run_second_stage
+from ltjax.decouple._second_stage import STAGE2_METHODS
+from ltjax.decouple._second_stage import validate_stage2_config
 from ltjax.decouple._stage2 import crt_init
 from ltjax.decouple._stage2 import fit_on_features
 from ltjax.decouple._stage2 import fit_with_backbone
@@ -27,11 +34,13 @@ from ltjax.decouple._stage2 import Stage2Options
 __all__ = (
     "METHODS",
     "NCM_METRICS",
+    "STAGE2_METHODS",
     "Stage2Options",
     "class_means",
     "crt_init",
     "decouple_and_evaluate",
     "default_config",
+    "default_stage2_config",
     "fit_ncm",
     "fit_on_features",
     "fit_with_backbone",
@@ -40,4 +49,6 @@ __all__ = (
     "ncm_logits",
     "ncm_preprocess",
     "restore_stage1",
+    "run_second_stage",
+    "validate_stage2_config",
 )
