@@ -1,0 +1,39 @@
+"""Batch mixing: mixup, CutMix, Remix targets, and GLMC's pieces.
+
+Pure, jittable functions (lambda and keys may be traced, so one compiled step
+serves every draw). Images are NHWC float arrays, labels int [B]. A mixed
+batch is trained with any per-example loss l as
+`w * l(z, y_a) + (1 - w) * l(z, y_b)`, w the weight of `labels_a` (lambda,
+CutMix's box lambda, or `remix_targets`); `mixed_targets` gives the
+equivalent soft targets for losses on soft labels.
+"""
+
+from ltjax.mixing._glmc import cumulative_weight
+from ltjax.mixing._glmc import glmc_loss
+from ltjax.mixing._glmc import glmc_mix
+from ltjax.mixing._glmc import GLMCHeads
+from ltjax.mixing._glmc import GLMCViews
+from ltjax.mixing._glmc import mixture_consistency_loss
+from ltjax.mixing._glmc import simsiam_loss
+from ltjax.mixing._mix import box_lambda
+from ltjax.mixing._mix import cutmix
+from ltjax.mixing._mix import mixed_targets
+from ltjax.mixing._mix import mixup
+from ltjax.mixing._mix import remix_targets
+from ltjax.mixing._mix import sample_lambda
+
+__all__ = (
+    "box_lambda",
+    "cumulative_weight",
+    "cutmix",
+    "glmc_loss",
+    "glmc_mix",
+    "GLMCHeads",
+    "GLMCViews",
+    "mixed_targets",
+    "mixture_consistency_loss",
+    "mixup",
+    "remix_targets",
+    "sample_lambda",
+    "simsiam_loss",
+)
