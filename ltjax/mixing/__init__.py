@@ -15,7 +15,6 @@ from ltjax.mixing._glmc import GLMCHeads
 from ltjax.mixing._glmc import GLMCViews
 from ltjax.mixing._glmc import mixture_consistency_loss
 from ltjax.mixing._glmc import simsiam_loss
-from ltjax.mixing._mix import box_lambda
 from ltjax.mixing._mix import cutmix
 from ltjax.mixing._mix import mixed_targets
 from ltjax.mixing._mix import mixup
@@ -23,7 +22,6 @@ from ltjax.mixing._mix import remix_targets
 from ltjax.mixing._mix import sample_lambda
 
 __all__ = (
-    "box_lambda",
     "cumulative_weight",
     "cutmix",
     "glmc_loss",
