@@ -22,12 +22,31 @@ Methods (`STAGE2_METHODS`):
     loss (`ltjax.decouple.fit_disalign`).
 """
 
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
+import optax
+
+from ltjax import losses
+from ltjax import metrics
+from ltjax import models
+from ltjax import posthoc
+from ltjax import sampling
+from ltjax import train
+from ltjax.decouple import _disalign
 
 STAGE2_METHODS = ("none", "crt", "mislas", "weight_balancing", "disalign")
 STAGE2_FEATURES = ("cached", "augmented")
 SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
 MAX_NORM_WHEN = ("step", "epoch")
+CB_LOSSES = ("softmax_bce", "ce")
 
 
 def default_stage2_config() -> ml_collections.ConfigDict:
@@ -108,6 +127,12 @@ def default_stage2_config() -> ml_collections.ConfigDict:
       # weight_balancing: beta of the class-balanced (effective number)
       # weights of its loss (the original: 0.9999).
       cb_beta=0.9999,
+      # weight_balancing: the class-balanced loss. softmax_bce: the
+      # original's `CB_loss(..., "softmax")`, a binary cross-entropy of the
+      # softmax probabilities against the one-hot label, weighted by the
+      # label's class weight, averaged over B x C; ce: class-weighted
+      # softmax cross-entropy (the paper's description).
+      cb_loss="softmax_bce",
       # disalign: rho of the generalised re-weighting, w_c ∝ (1 / n_c)^rho
       # (the original's GRW_SCALE for ImageNet-LT: 1.2).
       grw_power=1.2,
@@ -125,8 +150,6 @@ def validate_stage2_config(config) -> None:
   Args:
     config: a classification config with a `stage2` section.
   """
-  # pylint: disable=g-import-not-at-top
-  from ltjax import sampling
   s = config.stage2
   _require(s.name in STAGE2_METHODS, "name",
            f"{s.name!r} is not one of {list(STAGE2_METHODS)}.")
@@ -158,6 +181,8 @@ def validate_stage2_config(config) -> None:
            f"{s.max_norm_when!r} is not one of {list(MAX_NORM_WHEN)}.")
   _require(0 <= s.cb_beta < 1, "cb_beta", f"must be in [0, 1), got "
            f"{s.cb_beta}.")
+  _require(s.cb_loss in CB_LOSSES, "cb_loss",
+           f"{s.cb_loss!r} is not one of {list(CB_LOSSES)}.")
   _require(s.grw_power >= 0, "grw_power",
            f"must be >= 0, got {s.grw_power}.")
   if s.name == "weight_balancing":
@@ -168,7 +193,377 @@ def validate_stage2_config(config) -> None:
              f"model.head='linear' or another stage2.name.")
 
 
+# ---- the pieces of a method ----
+
+LogitsFn = Callable[[Any, jax.Array], jax.Array]  # (params, [B, D]) -> [B, C]
+LossFn = Callable[[jax.Array, jax.Array], jax.Array]  # (z, y) -> [B]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Method:
+  """What a stage-2 method trains: parameters, logits, loss, optimizer."""
+  params: Any
+  logits_fn: LogitsFn
+  loss_fn: LossFn
+  tx: optax.GradientTransformation
+  notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def epoch_cosine_schedule(lr: float, *, steps_per_epoch: int,
+                          num_epochs: int) -> optax.Schedule:
+  r"""The originals' epoch-wise cosine annealing to 0.
+
+  .. math::
+    \eta(e) = \eta_0 \, (1 + \cos(\pi e / E)) / 2, \quad
+    e = \lfloor \mathrm{step} / \mathrm{steps\_per\_epoch} \rfloor
+
+  (MiSLAS `adjust_learning_rate`; DisAlign's epoch-wise `WarmupCosineLR`.
+  Weight balancing's `CosineAnnealingLR` is stepped before each epoch, so
+  its epoch e uses eta(e + 1) and its last epoch has lr 0; ltjax uses
+  eta(e) for every method.)
+  """
+  def schedule(step):
+    epoch = jnp.floor_divide(step, steps_per_epoch).astype(jnp.float32)
+    return lr * 0.5 * (1.0 + jnp.cos(jnp.pi * epoch / num_epochs))
+  return schedule
+
+
+def _sgd(schedule, s) -> optax.GradientTransformation:
+  return train.sgd(schedule, momentum=s.momentum,
+                   weight_decay=s.weight_decay)
+
+
+def with_projection(tx: optax.GradientTransformation,
+                    project: Callable[[Any], Any], *,
+                    every: int = 1) -> optax.GradientTransformation:
+  """`tx`, then the updated parameters projected every `every` updates.
+
+  Projected gradient descent as an optax transformation: the returned
+  update moves the parameters to project(params + tx's update) on updates
+  number every, 2 every, ... (1 = after every update), and is tx's update
+  otherwise.
+  """
+  def init(params):
+    return (tx.init(params), jnp.zeros([], jnp.int32))
+
+  def update(updates, state, params=None):
+    inner, count = state
+    updates, inner = tx.update(updates, inner, params)
+    moved = optax.apply_updates(params, updates)
+    do = (count + 1) % every == 0
+    target = jax.tree.map(lambda a, b: jnp.where(do, a, b), project(moved),
+                          moved)
+    updates = jax.tree.map(lambda t, p: t - p, target, params)
+    return updates, (inner, count + 1)
+
+  return optax.GradientTransformation(init, update)
+
+
+def cb_softmax_bce_loss(logits: jax.Array, labels: jax.Array, *,
+                        class_weights: jax.Array) -> jax.Array:
+  r"""Weight balancing's class-balanced "softmax" loss, per example [B].
+
+  .. math::
+    \ell_b = w_{y_b} \, \frac{1}{C} \sum_c -[\,1_{c = y_b} \log p_{bc}
+             + (1 - 1_{c = y_b}) \log(1 - p_{bc})\,], \quad p = softmax(z)
+
+  The original's `CB_loss(..., loss_type="softmax")`:
+  `F.binary_cross_entropy(softmax(z), one_hot(y), weight=w_y)`, whose mean
+  over B x C is the batch mean of these; logs clamped at -100 as PyTorch
+  (log(1 - p) at about -69 where p rounds to 1, for a finite gradient).
+  """
+  log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+  # log(1 - p) = log(-expm1(log p)); log p is kept below 0 so that a
+  # saturated p = 1 gives a finite value (and gradient) instead of -inf.
+  log_not_p = jnp.log(-jnp.expm1(jnp.minimum(log_p, -1e-30)))
+  log_p, log_not_p = jnp.maximum(log_p, -100.0), jnp.maximum(log_not_p,
+                                                             -100.0)
+  onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
+  bce = -(onehot * log_p + (1.0 - onehot) * log_not_p)
+  return jnp.asarray(class_weights, jnp.float32)[labels] * jnp.mean(bce, -1)
+
+
+def _frozen_logits(run, head_params) -> LogitsFn:
+  """The stage-1 classifier on features, on the loss's scale (LDAM's s)."""
+  kind = run.config.model.head
+  scale = float(getattr(run.task, "logit_scale", 1.0))
+  frozen = jax.tree.map(jnp.asarray, head_params)
+  return lambda f: scale * models.apply_head(frozen, f, kind=kind)
+
+
+def _crt(run, s, head_params, counts, key, schedule, feature_dim):
+  """cRT: a re-initialised head (the model's own init), cross-entropy."""
+  del head_params, counts
+  kind = run.config.model.head
+  scale = float(getattr(run.task, "logit_scale", 1.0))
+  params = models.head_of(run.model).init(
+      key, jnp.zeros((1, feature_dim), jnp.float32))["params"]
+  return _Method(
+      params=params,
+      logits_fn=lambda p, f: scale * models.apply_head(p, f, kind=kind),
+      loss_fn=losses.weighted_cross_entropy, tx=_sgd(schedule, s))
+
+
+def _mislas(run, s, head_params, counts, key, schedule, feature_dim):
+  """MiSLAS stage 2: the kept classifier and LWS scales, LAS loss."""
+  del key, feature_dim
+  kind = run.config.model.head
+  scale = float(getattr(run.task, "logit_scale", 1.0))
+  params = {"head": jax.tree.map(jnp.asarray, head_params),
+            "scales": jnp.ones((run.dataset.num_classes,), jnp.float32)}
+
+  def logits_fn(p, f):
+    return p["scales"] * (scale * models.apply_head(p["head"], f, kind=kind))
+
+  power = s.smooth_power if s.smooth_shape == "exp" else None
+  counts = np.asarray(counts)
+
+  def loss_fn(z, y):
+    return losses.label_aware_smoothing_loss(
+        z, y, class_counts=counts, smooth_head=s.smooth_head,
+        smooth_tail=s.smooth_tail, shape=s.smooth_shape, power=power)
+
+  head_lr = lambda step: s.lr_factor * schedule(step)  # pylint: disable=g-long-lambda
+  tx = optax.multi_transform(
+      {"head": _sgd(head_lr, s), "scales": _sgd(schedule, s)},
+      lambda p: {"head": jax.tree.map(lambda _: "head", p["head"]),
+                 "scales": "scales"})
+  return _Method(params=params, logits_fn=logits_fn, loss_fn=loss_fn, tx=tx)
+
+
+def _weight_balancing(run, s, head_params, counts, key, schedule,
+                      feature_dim, *, steps_per_epoch):
+  """Weight balancing's stage 2: kept classifier, CB loss, WD and MaxNorm."""
+  del key, feature_dim
+  params = jax.tree.map(jnp.asarray, head_params)
+  threshold = posthoc.relative_max_norm_threshold(
+      params["kernel"], position=s.max_norm_position)
+  weights = losses.class_balanced_weights(np.asarray(counts, np.float64),
+                                          beta=s.cb_beta)
+  if s.cb_loss == "softmax_bce":
+    loss_fn = lambda z, y: cb_softmax_bce_loss(z, y, class_weights=weights)  # pylint: disable=g-long-lambda
+  else:
+    loss_fn = lambda z, y: losses.weighted_cross_entropy(  # pylint: disable=g-long-lambda
+        z, y, class_weights=weights)
+
+  def project(p):
+    return {**p, "kernel": posthoc.max_norm(p["kernel"],
+                                            threshold=threshold)}
+
+  every = 1 if s.max_norm_when == "step" else steps_per_epoch
+  kind = run.config.model.head
+  return _Method(
+      params=params,
+      logits_fn=lambda p, f: models.apply_head(p, f, kind=kind),
+      loss_fn=loss_fn,
+      tx=with_projection(_sgd(schedule, s), project, every=every),
+      notes={"max_norm_threshold": float(threshold)})
+
+
+def _disalign_method(run, s, head_params, counts, key, schedule,
+                     feature_dim):
+  """DisAlign: the frozen classifier's logits calibrated, GRW loss."""
+  frozen = _frozen_logits(run, head_params)
+  params = _disalign.disalign_init(feature_dim, run.dataset.num_classes, key)
+  weights = _disalign.generalized_reweight_weights(
+      np.asarray(counts, np.float64), power=s.grw_power)
+  return _Method(
+      params=params,
+      logits_fn=lambda p, f: _disalign.disalign_logits(p, f, frozen(f)),
+      loss_fn=lambda z, y: _disalign.weighted_mean_cross_entropy(  # pylint: disable=g-long-lambda
+          z, y, class_weights=weights),
+      tx=_sgd(schedule, s))
+
+
+# ---- training ----
+
+
+def _plan_fn(labels, counts, s, seed) -> Callable[[int], np.ndarray]:
+  def plan(epoch):
+    probs = sampling.sampling_probabilities(
+        s.sampler, counts, epoch=epoch, num_epochs=s.num_epochs)
+    return sampling.epoch_plan(labels, seed=seed, epoch=epoch,
+                               class_probabilities=probs,
+                               group_size=s.group_size)
+  return plan
+
+
+def _train_augmented(run, variables, method: _Method, plan, s, *, seed: int,
+                     max_steps: int):
+  """Trains on the frozen backbone's features of every augmented batch.
+
+  The backbone's parameters never move (its features pass through
+  `stop_gradient` and only `method.params` are differentiated); with
+  `s.shift_bn` its BatchNorm normalises by batch statistics and updates
+  its running statistics (train mode), as the originals' `model.train()`.
+
+  Returns:
+    (params, the backbone variables with the updated batch statistics,
+    the last epoch's mean loss, steps taken).
+  """
+  split = run.dataset.train
+  per_epoch = sampling.steps_per_epoch(len(split), s.batch_size)
+  key = jax.random.fold_in(jax.random.PRNGKey(seed), 7)
+  model, preprocess = run.model, run.preprocess
+  shift_bn = bool(s.shift_bn) and "batch_stats" in variables
+
+  @jax.jit
+  def step(params, opt_state, variables, images, labels, index):
+    inputs = preprocess(images, jax.random.fold_in(key, index))
+    if shift_bn:
+      (_, features), updates = model.apply(variables, inputs, train=True,
+                                           mutable=["batch_stats"])
+      variables = {**variables, **updates}
+    else:
+      _, features = model.apply(variables, inputs, train=False)
+    features = jax.lax.stop_gradient(features.astype(jnp.float32))
+
+    def loss(p):
+      return jnp.mean(method.loss_fn(method.logits_fn(p, features), labels))
+
+    value, grads = jax.value_and_grad(loss)(params)
+    updates, opt_state = method.tx.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state, variables,
+            value)
+
+  params, opt_state = method.params, method.tx.init(method.params)
+  done, values = 0, []
+  for epoch in range(s.num_epochs):
+    epoch_plan, values = plan(epoch), []
+    for i in range(per_epoch):
+      if 0 < max_steps <= done:
+        break
+      indices = sampling.batch_indices(epoch_plan, i,
+                                       global_batch_size=s.batch_size)
+      rng = np.random.default_rng([seed, done])
+      images, labels = split.get_batch(indices, rng=rng)
+      params, opt_state, variables, value = step(
+          params, opt_state, variables, images,
+          np.asarray(labels).astype(np.int32), done)
+      values.append(value)
+      done += 1
+  loss = float(np.mean(jax.device_get(values))) if values else float("nan")
+  return params, variables, loss, done
+
+
+def _train_cached(run, variables, method: _Method, plan, s, *,
+                  max_steps: int):
+  """Trains on features extracted once (`ltjax.train.retrain_head`)."""
+  features = train.extract_features(
+      run.model, variables, run.dataset.train, preprocess=run.preprocess,
+      mesh=run.mesh, batch_size=run.eval_batch_size)
+  labels = np.asarray(run.dataset.train.labels).astype(np.int32)
+  losses_seen = []
+  params = train.retrain_head(
+      method.params, features, labels, apply_fn=method.logits_fn,
+      loss_fn=lambda z, y, w: method.loss_fn(z, y), tx=method.tx,
+      epochs=s.num_epochs, batch_size=s.batch_size, plan=plan,
+      on_epoch_end=lambda e, p, value: losses_seen.append(value),
+      max_steps=max_steps)
+  per_epoch = sampling.steps_per_epoch(len(labels), s.batch_size)
+  done = s.num_epochs * per_epoch
+  if max_steps > 0:
+    done = min(done, max_steps)
+  return params, variables, (losses_seen[-1] if losses_seen
+                             else float("nan")), done
+
+
+def _logits(logits_fn, params, features, batch_size: int) -> np.ndarray:
+  apply = jax.jit(logits_fn)
+  parts = [np.asarray(apply(params, jnp.asarray(features[i:i + batch_size])))
+           for i in range(0, len(features), batch_size)]
+  return np.concatenate(parts)
+
+
+def _predictions(logits: np.ndarray) -> np.ndarray:
+  finite = np.all(np.isfinite(logits), axis=-1)
+  return np.where(finite, np.argmax(logits, axis=-1), -1).astype(np.int32)
+
+
+_BUILDERS = {"crt": _crt, "mislas": _mislas,
+             "weight_balancing": _weight_balancing,
+             "disalign": _disalign_method}
+
+
 def run_second_stage(run, state, session) -> list[dict]:
-  """Runs `config.stage2`; records and returns its evaluation records."""
-  name = run.config.stage2.name
-  raise NotImplementedError(f"stage2.name={name!r} is not implemented yet.")
+  """Re-trains the stage-1 classifier (`config.stage2`); evaluates, records.
+
+  The stage-1 backbone (and, for disalign, classifier) stays frozen. The
+  method of `config.stage2.name` trains its parameters for
+  `stage2.num_epochs` epochs of `ceil(N / batch_size)` steps (or
+  `config.max_steps` steps when that is > 0: a smoke run), on cached or
+  augmented features (`stage2.features`), then the new classifier is
+  evaluated on val and test with the task's summaries, recorded through
+  `session.record` as {"epoch": stage-1 epochs + stage-2 epochs, "step":
+  the stage-1 step, "stage": "stage2", "train_loss", "val", "test", ...}
+  and its test predictions written to predictions.npz
+  (`session.write_predictions`).
+
+  Args:
+    run: the classification `ltjax.train.Run`.
+    state: the stage-1 train state.
+    session: the engine's `Session` (`record`, `write_predictions`).
+
+  Returns:
+    [the record].
+  """
+  config, s = run.config, run.config.stage2
+  if s.name == "none":
+    return []
+  if s.name not in _BUILDERS:
+    raise ValueError(f"config.stage2.name: {s.name!r} is not one of "
+                     f"{list(STAGE2_METHODS)}.")
+  if jax.process_count() > 1:
+    raise ValueError("config.stage2: the second stage runs in a single "
+                     "process; run it on one host.")
+  started = time.perf_counter()
+  seed = int(config.seed + s.seed_offset)
+  variables = jax.device_get(train.model_variables(run.task, state))
+  head_params = variables["params"]["head"]
+  counts = np.asarray(run.dataset.train_class_counts)
+  feature_dim = int(head_params["kernel"].shape[0])
+  per_epoch = sampling.steps_per_epoch(len(run.dataset.train), s.batch_size)
+  schedule = epoch_cosine_schedule(s.lr, steps_per_epoch=per_epoch,
+                                   num_epochs=s.num_epochs)
+  builder = _BUILDERS[s.name]
+  extra = ({"steps_per_epoch": per_epoch} if s.name == "weight_balancing"
+           else {})
+  method = builder(run, s, head_params, counts,
+                   jax.random.fold_in(jax.random.PRNGKey(seed), 0), schedule,
+                   feature_dim, **extra)
+  plan = _plan_fn(np.asarray(run.dataset.train.labels), counts, s, seed)
+  max_steps = int(config.max_steps)
+  if s.features == "augmented":
+    params, variables, loss, done = _train_augmented(
+        run, variables, method, plan, s, seed=seed, max_steps=max_steps)
+  else:
+    params, variables, loss, done = _train_cached(
+        run, variables, method, plan, s, max_steps=max_steps)
+  stage1_step = int(state.step)
+  record = {"epoch": stage1_step / run.steps_per_epoch + done / per_epoch,
+            "step": stage1_step, "stage": "stage2",
+            "method": s.name, "train_loss": loss, **method.notes}
+  test_logits = None
+  for name in ("val", "test"):
+    split = getattr(run.dataset, name, None)
+    if split is None or not len(split):
+      continue
+    features = train.extract_features(
+        run.model, variables, split, preprocess=run.preprocess,
+        mesh=run.mesh, batch_size=run.eval_batch_size)
+    logits = _logits(method.logits_fn, params, features,
+                     run.eval_batch_size)
+    counts_ = metrics.ClassificationCounts.from_logits(
+        logits, np.asarray(split.labels))
+    record[name] = run.task.summaries({"plain": counts_})[""]
+    if name == "test":
+      test_logits = logits
+  logging.info("stage 2 (%s): %d steps, %.1f s.", s.name, done,
+               time.perf_counter() - started)
+  session.record(record)
+  if test_logits is not None:
+    session.write_predictions(run.task.predict_arrays({
+        "logits": test_logits.astype(np.float32),
+        "prediction": _predictions(test_logits),
+        "label": np.asarray(run.dataset.test.labels).astype(np.int32)}))
+  return [record]
