@@ -153,7 +153,9 @@ def simsiam_loss(p: jax.typing.ArrayLike, z: jax.typing.ArrayLike
     \quad \epsilon = 10^{-8}
 
   GLMC's `SimSiamLoss` ("simplified" version, `F.cosine_similarity`),
-  per example; the original returns the batch mean.
+  per example; the original returns the batch mean. The eps clamps each norm,
+  as current PyTorch does (the PyTorch 1.10 the original pins clamps their
+  product; the two differ only for near-zero vectors).
 
   Args:
     p: float [B, K], predictions (predictor outputs).
