@@ -19,6 +19,13 @@ def _check_kernel(kernel) -> jax.Array:
   return kernel
 
 
+def _column_norms(kernel: jax.Array) -> jax.Array:
+  """||W_c|| of each column, with a finite gradient at a zero column."""
+  sq = jnp.sum(jnp.square(kernel), axis=0)
+  positive = sq > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+
+
 def max_norm(kernel: jax.typing.ArrayLike, *,
              threshold: jax.typing.ArrayLike) -> jax.Array:
   r"""Projects each class's weight vector onto the ball of radius threshold.
@@ -53,7 +60,7 @@ def max_norm(kernel: jax.typing.ArrayLike, *,
   kernel = _check_kernel(kernel)
   v.check_scalar(threshold, "threshold", minimum=0.0)
   dtype = v.float_dtype(kernel)
-  norms = jnp.linalg.norm(kernel.astype(dtype), axis=0)
+  norms = _column_norms(kernel.astype(dtype))
   threshold = jnp.asarray(threshold, dtype)
   outside = norms > threshold
   scale = jnp.where(outside, threshold / jnp.where(outside, norms, 1.0), 1.0)
@@ -90,6 +97,6 @@ def relative_max_norm_threshold(kernel: jax.typing.ArrayLike, *,
   if value is not None and value > 1:
     raise ValueError(f"position must be in [0, 1], got {value}.")
   kernel = _check_kernel(kernel)
-  norms = jnp.linalg.norm(kernel.astype(v.float_dtype(kernel)), axis=0)
+  norms = _column_norms(kernel.astype(v.float_dtype(kernel)))
   low, high = jnp.min(norms), jnp.max(norms)
   return low + jnp.asarray(position, norms.dtype) * (high - low)
