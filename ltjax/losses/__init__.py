@@ -1,7 +1,8 @@
 """Pure, per-example losses and class weights for long-tailed classification.
 
 Every loss has the signature `f(logits, labels, *, ...) -> [B]`: hyperparameters
-are keyword-only, class statistics are arguments, and the caller reduces.
+are keyword-only, class statistics are arguments, and the caller reduces. The
+one exception is `lade_loss`, a batch-level estimate that returns a scalar.
 """
 
 from ltjax.losses._classification import balanced_softmax_loss
@@ -12,6 +13,10 @@ from ltjax.losses._classification import logit_adjusted_loss
 from ltjax.losses._classification import pairwise_margin_loss
 from ltjax.losses._classification import weighted_cross_entropy
 from ltjax.losses._classification import weighted_mean
+from ltjax.losses._lade import lade_loss
+from ltjax.losses._smoothing import label_aware_smoothing_epsilons
+from ltjax.losses._smoothing import label_aware_smoothing_loss
+from ltjax.losses._vs import vs_loss
 from ltjax.losses._weights import class_balanced_weights
 from ltjax.losses._weights import class_priors
 from ltjax.losses._weights import drw_class_weights
@@ -24,10 +29,14 @@ __all__ = (
     "drw_class_weights",
     "focal_loss",
     "inverse_frequency_weights",
+    "label_aware_smoothing_epsilons",
+    "label_aware_smoothing_loss",
+    "lade_loss",
     "ldam_loss",
     "ldam_margins",
     "logit_adjusted_loss",
     "pairwise_margin_loss",
+    "vs_loss",
     "weighted_cross_entropy",
     "weighted_mean",
 )
