@@ -16,16 +16,20 @@ github.com/ynu-yangpeng/GLMC (`Trainer.train`, `utils.util.GLMC_mixed`,
    view 1 with the weighted batch's view 1; local view = view 2 with a box of
    the weighted batch's view 2 pasted in (box side ceil(S sqrt(1 - lambda)));
    both targets use the same lambda (not recomputed from the box).
-3. The model returns, on each view, the ordinary classifier's logits, the
-   second ("cb") classifier's logits, z = projector(features) and
-   p = predictor(z) (`GLMCHeads`).
-4. Loss = a (CE(z_g; y_mix) + CE(z_l; y_cut))
-   + (1 - a) (CE_w(cb_g; y_mix) + CE_w(cb_l; y_cut))
-   + contrast_weight (simsiam(p_g, z_l) + simsiam(p_l, z_g)),
-   a = `cumulative_weight(epoch, num_epochs)`, CE_w the soft-target CE on
-   targets whose class-c entry is scaled by w_c = C n_c^-g / sum_k n_k^-g
-   (g = `--label_weighting`, 1.2 for CIFAR-LT), `glmc_loss`.
-5. Test time uses the second (cb) classifier only.
+3. The model runs on each view separately (so BatchNorm normalises each view
+   with its own batch statistics and updates its running statistics twice)
+   and returns the ordinary classifier's logits o, the second ("cb")
+   classifier's logits c, the projection h = projector(features) and the
+   prediction u = predictor(h) (`GLMCHeads`).
+4. Loss = a (CE(o_g; t_g) + CE(o_l; t_l))
+   + (1 - a) (CE(c_g; s t_g) + CE(c_l; s t_l))
+   + contrast_weight (simsiam(u_g, h_l) + simsiam(u_l, h_g)),
+   a = `cumulative_weight(epoch, num_epochs)`, t the mixed one-hot targets,
+   CE the soft-target CE, s_c = C n_c^-g / sum_k n_k^-g
+   (g = `--label_weighting`, 1.2 in the CIFAR-LT commands); `glmc_loss`.
+5. Test time uses the second (cb) classifier only. The repository's MaxNorm
+   (`utils/regularizers.MaxNorm_via_PGD`, on `fc_cb.weight` only) is never
+   called by its training code.
 """
 
 from collections.abc import Mapping, Sequence
@@ -347,6 +351,9 @@ class GLMCHeads(nn.Module):
   test time), `projection_head = Linear(D, K)`, `contrast_head = Linear(K,
   K)` (the predictor), each a single linear layer (no BN, no ReLU);
   K = 128 for ResNet-32, 256 for ResNet-18/34/50 and ResNeXt-50 (ImageNet-LT).
+  Note the original's "ResNet-32" (`ResNet_modify`, nf = 64) is four times
+  as wide as the usual one (stages of 64/128/256 channels, D = 256, about
+  7.4M parameters instead of 0.46M).
   The original's ordinary classifier `fc` is the model's own head. Init as
   the original ResNet-32: kaiming-normal (fan-in, gain sqrt 2) kernels,
   PyTorch's default U(+-1/sqrt(fan-in)) biases. Apply it in the loss to the
