@@ -10,6 +10,9 @@ starts from (kept, projected, calibrated), so the written predictions are
 compared with that classifier computed here in NumPy.
 """
 
+import json
+import os
+
 from absl.testing import absltest
 import jax
 import jax.numpy as jnp
@@ -20,6 +23,7 @@ from ltjax import data
 from ltjax import decouple
 from ltjax import losses
 from ltjax import train
+import testdata
 
 
 def _sigmoid(x):
@@ -417,6 +421,35 @@ class RunSecondStageTest(absltest.TestCase):
     (record,) = decouple.run_second_stage(run, state, session)
     self.assertNotIn("val", record)
     self.assertIn("test", record)
+
+
+class EngineTest(absltest.TestCase):
+
+  def test_train_and_evaluate_reports_the_second_stage(self):
+    config = train.default_config()
+    config.model.name = "mlp"
+    config.batch_size = 8
+    config.eval_batch_size = 16
+    config.num_epochs = 1
+    config.log_every_steps = 1
+    config.stage2.update(dict(name="weight_balancing", num_epochs=1,
+                              batch_size=8, features="cached", lr=0.01,
+                              sampler="instance"))
+    workdir = testdata.make_tempdir(self)
+    dataset = _vector_dataset()
+    result = train.train_and_evaluate(config, workdir, dataset=dataset)
+    final = result["final"]
+    self.assertEqual(final["stage"], "stage2")
+    self.assertEqual(final["method"], "weight_balancing")
+    with open(os.path.join(workdir, "history.jsonl")) as f:
+      history = [json.loads(line) for line in f]
+    self.assertEqual([r.get("stage", "train") for r in history],
+                     ["train", "stage2"])
+    with np.load(os.path.join(workdir, "predictions.npz")) as npz:
+      np.testing.assert_array_equal(npz["label"], dataset.test.labels)
+      np.testing.assert_allclose(
+          final["test"]["top1"], np.mean(npz["prediction"] == npz["label"]),
+          rtol=1e-6)
 
 
 class ShiftBatchNormTest(absltest.TestCase):

@@ -6,20 +6,53 @@ after its main schedule when `config.stage2.name != "none"`. It re-trains
 result on val and test, records it as a "stage2" record and writes
 predictions.npz of the re-trained classifier.
 
-Methods (`STAGE2_METHODS`):
-  crt: cRT (Kang et al. 1910.09217): a re-initialised head, class-balanced
-    sampling, cross-entropy.
-  mislas: MiSLAS stage 2 (Zhong et al. 2104.00466, `train_stage2.py`): the
-    stage-1 classifier kept and fine-tuned together with learnable per-class
-    logit scales (LWS) under label-aware smoothing, class-balanced
-    sampling, optionally with shift learning of the BatchNorm statistics.
-  weight_balancing: stage 2 of Alshammari et al. 2203.14197: the stage-1
-    classifier kept and fine-tuned with the class-balanced loss, weight decay
-    and MaxNorm (projected gradient descent, relative threshold frozen at the
-    start).
-  disalign: DisAlign (Zhang et al. 2103.16370): the frozen classifier's
-    logits adaptively calibrated, trained with the generalised re-weighting
-    loss (`ltjax.decouple.fit_disalign`).
+Methods (`STAGE2_METHODS`); each trains for `stage2.num_epochs` epochs with
+SGD (momentum, coupled weight decay) and the originals' epoch-wise cosine
+learning rate (`epoch_cosine_schedule`), on the frozen backbone's features
+of every augmented batch (`stage2.features="augmented"`, as every original)
+or on features extracted once ("cached"):
+
+  crt: cRT (Kang et al. 1910.09217): a re-initialised head
+    (`models.head_of(model)`, the model's own init), cross-entropy,
+    `stage2.sampler` (class-balanced in the paper).
+  mislas: MiSLAS stage 2 (Zhong et al. 2104.00466, official
+    `train_stage2.py`): the stage-1 classifier is *kept* (loaded, not
+    re-initialised) and fine-tuned at lr_factor * lr together with learnable
+    per-class logit scales (its `LearnableWeightScaling`, init 1, lr lr;
+    weight decay on both groups), under label-aware smoothing
+    (`ltjax.losses.label_aware_smoothing_loss`), with the class-aware
+    sampler (4 examples per class draw). Shift learning (`shift_bn`) is
+    `model.train()` on the no-grad backbone: only the BatchNorm running
+    statistics move; the BN affine parameters get no gradient and are not
+    in the optimiser. The official CIFAR-10 configs have shift_bn False,
+    CIFAR-100 (and ImageNet-LT, iNat, Places) True. Not copied: its epoch
+    of ceil(N / B) + 1 batches (`if i > end_steps: break`) and its choice of
+    the best epoch on the test set.
+  weight_balancing: stage 2 of Alshammari et al. 2203.14197 (official
+    `demo2_second-stage-training.py`): the stage-1 classifier (kernel and
+    bias) is kept and fine-tuned with the class-balanced loss
+    (`cb_softmax_bce_loss`, the code's `CB_loss(..., "softmax")`;
+    `cb_loss="ce"` for class-weighted CE), weight decay, and MaxNorm on the
+    kernel (`ltjax.posthoc.max_norm`; the bias is never projected) with the
+    relative threshold computed from the kept kernel when stage 2 starts
+    and then frozen. Its code projects once per epoch (after the training
+    phase of `train_model`); the issue asks for every update, the default
+    (`max_norm_when="step"`; "epoch" follows the code). Its model is in
+    train mode (BatchNorm statistics drift: shift_bn True follows it), its
+    `CosineAnnealingLR` is stepped before each epoch (so its last epoch has
+    lr 0; here epoch e has eta(e)), and it keeps the epoch with the best
+    test accuracy (not copied).
+  disalign: DisAlign (Zhang et al. 2103.16370, official cvpods
+    `DisAlignLinear` + `GRWCrossEntropyLoss`): the stage-1 classifier frozen,
+    its logits calibrated by `disalign_logits` (the code's
+    (1 + sigma s) z + sigma beta), trained with the GRW cross-entropy
+    (`generalized_reweight_weights`, PyTorch's weighted batch mean). The
+    cvpods trainer keeps the backbone in train mode (shift_bn True follows
+    it); its ImageNet-LT stage 2: 10 epochs, lr 0.1, wd 5e-4, batch 256,
+    instance sampling, rho 1.2.
+
+Each run records one "stage2" record (after the last epoch) and writes
+predictions.npz of the re-trained classifier on the test split.
 """
 
 import dataclasses
