@@ -100,6 +100,140 @@ def _sampled(name, **fields):
   return recipe
 
 
+# The strongest simple recipes (issue 14): mixing, SAM, new losses.
+
+
+def _mixup(config, *, alpha=1.0, targets="mixed"):
+  config.mixing.name = "mixup"
+  config.mixing.alpha = alpha
+  config.mixing.targets = targets
+
+
+def _mixup_drw_bs(config):
+  # Bag-of-Tricks (Zhang et al., AAAI 2021): input mixup (alpha 1) for the
+  # whole schedule, balanced softmax with deferred re-weighting.
+  _mixup(config)
+  config.loss.name = "balanced_softmax"
+  config.loss.reweight = "drw"
+
+
+def _remix_drw(config):
+  # Remix (Chou et al. 2007.03943) as Bag-of-Tricks runs it: mixup with
+  # Remix's targets (kappa 3, tau 0.5), CE with deferred re-weighting.
+  _mixup(config, targets="remix")
+  config.loss.name = "ce"
+  config.loss.reweight = "drw"
+
+
+def _vs(config):
+  # VS loss (Kini et al., NeurIPS 2021, orparask/VS-Loss): its README's
+  # CIFAR-10-LT rho=100 command, gamma 0.2, tau 1.2, no DRW (its script's
+  # defaults are gamma 0.3, tau 1; DRW is an option there as here).
+  config.loss.name = "vs"
+  config.loss.vs_gamma = 0.2
+  config.loss.vs_tau = 1.2
+
+
+def _lade(config):
+  # LADE (Hong et al. 2012.00321): prior CE + 0.1 LADE, lambda 0.1.
+  config.loss.name = "lade"
+  config.loss.lade_alpha = 0.1
+  config.loss.remine_lambda = 0.1
+
+
+def _sam_ldam_drw(config):
+  # Rangwani et al. (NeurIPS 2022, val-iisc/Saddle-LongTail): LDAM-DRW with
+  # SAM, rho 0.8 constant (its CIFAR-10-LT command).
+  _ldam_drw(config)
+  config.optim.sam_rho = 0.8
+
+
+def _imbsam_ce(config):
+  # ImbSAM (Zhou et al. 2308.07815, cool-xuan/Imbalanced_SAM): CE, the
+  # sharpness-aware ascent (rho 0.05) on the tail classes' loss only (n_c <
+  # 20, their loss x 2, as the original), with its optimiser: SGD lr 0.01,
+  # weight decay 1e-3, cosine over the schedule, batch 64 (its encoder is a
+  # ResNet-34; ltjax keeps the dataset's).
+  config.loss.name = "ce"
+  config.optim.sam_rho = 0.05
+  config.optim.sam_kind = "imbsam"
+  config.imbsam_tail_count = 20
+  config.imbsam_tail_weight = 2.0
+  config.batch_size = 64
+  config.optim.lr = 0.01
+  config.optim.weight_decay = 1e-3
+  config.optim.schedule = "cosine"
+  config.optim.warmup_epochs = 0
+
+
+def _cifar100(config) -> bool:
+  return config.data.name == "cifar100_lt"
+
+
+def _mislas(config):
+  # MiSLAS (Zhong et al. 2104.00466, dvlab-research/MiSLAS configs): stage 1
+  # CE with mixup (alpha 1) on the dataset's schedule; stage 2 the kept
+  # classifier with per-class scales under label-aware smoothing,
+  # class-balanced sampling, 10 epochs (CIFAR-10 rho=100: epsilon 0.3 / 0,
+  # no BatchNorm shift; CIFAR-100 rho=100: 0.4 / 0.1 with the shift).
+  _mixup(config)
+  config.loss.name = "ce"
+  _mislas_stage2(config)
+
+
+def _weight_balancing(config):
+  # Alshammari et al. 2203.14197 (ShadeAlsha/LTR-weight-balancing): stage 1
+  # CE with a tuned (large) weight decay, 5e-3, at lr 0.01 with cosine
+  # annealing and batch 64; stage 2 the classifier re-trained with the
+  # class-balanced loss, weight decay and MaxNorm. The paper's backbone is a
+  # ResNet-34; ltjax keeps the dataset's (ResNet-32 on CIFAR).
+  config.loss.name = "ce"
+  config.batch_size = 64
+  config.optim.lr = 0.01
+  config.optim.weight_decay = 5e-3
+  config.optim.schedule = "cosine"
+  config.optim.warmup_epochs = 0
+  config.stage2.name = "weight_balancing"
+  config.stage2.batch_size = 64
+  config.stage2.lr = 0.01
+  config.stage2.weight_decay = 0.1
+  config.stage2.sampler = "instance"
+
+
+def _disalign(config):
+  # DisAlign (Zhang et al. 2103.16370): a plain CE model, then the adaptive
+  # calibration of its logits trained with the generalised re-weighting
+  # loss on the frozen backbone.
+  config.loss.name = "ce"
+  config.stage2.name = "disalign"
+  config.stage2.sampler = "instance"
+  config.stage2.weight_decay = 5e-4
+
+
+def _la_mixup_sam_maxnorm_las(config):
+  # The combination no paper has run: logit-adjusted loss + mixup + SAM +
+  # MaxNorm in stage 1, MiSLAS's label-aware-smoothing stage 2.
+  _mixup(config)
+  config.loss.name = "logit_adjusted"
+  config.loss.tau = 1.0
+  config.optim.sam_rho = 0.05
+  config.max_norm.mode = "relative"
+  config.max_norm.position = 0.1
+  _mislas_stage2(config)
+
+
+def _mislas_stage2(config):
+  config.stage2.name = "mislas"
+  if _cifar100(config):
+    config.stage2.smooth_head, config.stage2.smooth_tail = 0.4, 0.1
+    config.stage2.shift_bn = True
+    config.stage2.lr_factor = 0.2
+  else:
+    config.stage2.smooth_head, config.stage2.smooth_tail = 0.3, 0.0
+    config.stage2.shift_bn = False
+    config.stage2.lr_factor = 0.5
+
+
 # Regression methods.
 
 
@@ -160,6 +294,16 @@ METHODS: dict[str, dict[str, Recipe]] = {
         "sqrt_sampling": _sampled("square_root"),
         "progressive": _sampled("progressive"),
         "ce_drs": _sampled("deferred", balanced="class_balanced"),
+        "mixup_drw_bs": _mixup_drw_bs,
+        "remix_drw": _remix_drw,
+        "vs": _vs,
+        "lade": _lade,
+        "sam_ldam_drw": _sam_ldam_drw,
+        "imbsam_ce": _imbsam_ce,
+        "mislas": _mislas,
+        "weight_balancing": _weight_balancing,
+        "disalign": _disalign,
+        "la_mixup_sam_maxnorm_las": _la_mixup_sam_maxnorm_las,
     },
     "regression": {
         "vanilla": _vanilla,

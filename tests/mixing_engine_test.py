@@ -294,15 +294,21 @@ class EngineMixingTest(testdata.TinyBenchmarksTestCase):
     config = self._config(**{"mixing.name": "mixup",
                              "mixing.partner": "balanced"})
     run = train.build_run(config, data.load_dataset(config.data))
-    labels = []
-    for step in range(run.steps_per_epoch):
-      batch = train.train_batch(run, step, train.epoch_plans(run.task, 0))
-      labels.append(np.asarray(batch["label_b"]))
-      self.assertEqual(batch["image_b"].shape, batch["image"].shape)
-    counts = np.bincount(np.concatenate(labels),
-                         minlength=run.dataset.num_classes)
-    # Uniform over classes although the training set is 4:1 imbalanced.
-    self.assertLess(counts.max() / counts.min(), 2.0)
+    train_labels = np.asarray(run.dataset.train.labels)
+    plans = train.epoch_plans(run.task, 0)
+    batch = train.train_batch(run, 1, plans)
+    self.assertEqual(batch["image_b"].shape, batch["image"].shape)
+    size = config.batch_size
+    np.testing.assert_array_equal(batch["label_b"],
+                                  train_labels[plans[1][size:2 * size]])
+    np.testing.assert_array_equal(batch["label"],
+                                  train_labels[plans[0][size:2 * size]])
+    drawn = np.concatenate([train_labels[run.task.partner_plan(e)]
+                            for e in range(20)])
+    counts = np.bincount(drawn, minlength=run.dataset.num_classes)
+    # Uniform over classes although the training set is imbalanced.
+    self.assertGreater(run.counts.max() / run.counts.min(), 3.0)
+    self.assertLess(counts.max() / counts.min(), 1.5)
     state = run.init_state()
     state, metrics = run.train_step(state, batch)
     self.assertTrue(np.isfinite(float(metrics["loss"])))
@@ -331,6 +337,27 @@ class EngineMixingTest(testdata.TinyBenchmarksTestCase):
                                   run.counts < 10)
     _, state, metrics = self._params_after(config, 2)
     self.assertTrue(np.isfinite(float(metrics["loss"])))
+
+  def test_imbsam_loss_weights_the_tail_share(self):
+    # loss = head + w * tail = plain + (w - 1) * tail, at the same params.
+    values = {}
+    for weight in (1.0, 3.0):
+      config = self._config(**{"optim.sam_rho": 0.05,
+                               "optim.sam_kind": "imbsam",
+                               "imbsam_tail_count": 10,
+                               "imbsam_tail_weight": weight})
+      run = train.build_run(config, data.load_dataset(config.data))
+      state = run.init_state()
+      batch = train.train_batch(run, 0, train.epoch_plans(run.task, 0))
+      outputs = run.model.apply(
+          {"params": state.params, "batch_stats": state.batch_stats},
+          run.task.preprocess(batch["image"], None), train=False)
+      value, aux = run.task.loss(state.params, outputs, batch, state)
+      values[weight] = (float(value), float(aux["tail_loss"]))
+    (plain, tail1), (weighted, tail3) = values[1.0], values[3.0]
+    np.testing.assert_allclose(tail3, 3 * tail1, rtol=1e-6)
+    np.testing.assert_allclose(weighted, plain + 2 * tail1, rtol=1e-6)
+    self.assertGreater(tail1, 0)
 
   def test_config_errors_name_the_field(self):
     for fields, field in (

@@ -283,9 +283,14 @@ class ClassificationTask(_task.Task):
     value = self.objective(logits, batch["label"], state.step, **targets)
     aux = {"logits": logits}
     if self._imbsam():
-      aux["tail_loss"] = self.objective.part(
+      # ImbSAM's loss: head part + imbsam_tail_weight * tail part (the
+      # original's tail loss is sum / B * 2).
+      tail = self.objective.part(
           logits, batch["label"], state.step, classes=self.tail_classes,
           **targets)
+      weight = self.config.imbsam_tail_weight
+      value = value + (weight - 1.0) * tail
+      aux["tail_loss"] = weight * tail
     return value, aux
 
   def train_metrics(self, aux, batch):
@@ -307,7 +312,7 @@ class ClassificationTask(_task.Task):
     mixing_config = self.config.mixing
     out = list(super().transforms())
     balanced = (mixing_config.name != "none"
-                and mixing_config.partner == "balanced")
+                and mixing_config.partner != "shuffle")
     if balanced:
       def augment_partner(batch, key):
         return {**batch, "input_b": self.preprocess(batch["image_b"], key)}
@@ -319,17 +324,22 @@ class ClassificationTask(_task.Task):
     return tuple(out)
 
   def partner_plan(self, epoch):
-    """A class-balanced second sample when mixing with `partner` balanced.
+    """The second sample to mix with (`mixing.partner`), or None.
 
-    Classes drawn uniformly, examples without repeats within a class until
-    the class is exhausted (the fixed GLMC sampler); its own seeded stream.
+    "instance": an independent permutation of the training set (each
+    example once per epoch: GLMC's second loader at q = 0, without the
+    original's replacement); "balanced": classes drawn uniformly, examples
+    without repeats within a class until the class is exhausted. Both on
+    their own seeded stream.
     """
     mixing_config = self.config.mixing
-    if mixing_config.name == "none" or mixing_config.partner != "balanced":
+    if mixing_config.name == "none" or mixing_config.partner == "shuffle":
       return None
-    probs = sampling.sampling_probabilities(
-        "class_balanced", self.dataset.train_class_counts, epoch=epoch,
-        num_epochs=self.config.num_epochs)
+    probs = None
+    if mixing_config.partner == "balanced":
+      probs = sampling.sampling_probabilities(
+          "class_balanced", self.dataset.train_class_counts, epoch=epoch,
+          num_epochs=self.config.num_epochs)
     return sampling.epoch_plan(np.asarray(self.dataset.train.labels),
                                seed=self.config.seed + _PARTNER_SEED,
                                epoch=epoch, class_probabilities=probs)
@@ -438,6 +448,22 @@ class ClassificationTask(_task.Task):
         row["test_acc_best_val"] = best["test"]["per_class"][c]
       rows.append(row)
     return rows
+
+  def _stage2(self) -> bool:
+    return self.config.get("stage2", {}).get("name", "none") != "none"
+
+  def second_stage(self, run, state, session):
+    """`config.stage2` on the frozen backbone (`ltjax.decouple`)."""
+    if not self._stage2():
+      return []
+    from ltjax import decouple  # pylint: disable=g-import-not-at-top
+    return decouple.run_second_stage(run, state, session)
+
+  def final_stage(self):
+    return "stage2" if self._stage2() else "train"
+
+  def writes_predictions(self):
+    return not self._stage2()
 
   def describe(self, run) -> str:
     dataset = self.dataset

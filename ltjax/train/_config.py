@@ -43,7 +43,7 @@ DTYPES = ("float32", "bfloat16")
 SAM_KINDS = ("sam", "imbsam")
 MIXING = ("none", "mixup", "cutmix")
 MIX_TARGETS = ("mixed", "remix")
-MIX_PARTNERS = ("shuffle", "balanced")
+MIX_PARTNERS = ("shuffle", "instance", "balanced")
 MAX_NORM_MODES = ("none", "relative", "absolute")
 SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
 SELECT_METRICS = ("balanced", "top1")
@@ -115,8 +115,11 @@ def default_config(task: str = "classification") -> ml_collections.ConfigDict:
 
 def classification_config() -> ml_collections.ConfigDict:
   """Every field of a classification run, with the CIFAR-LT recipe."""
-  # Imported here: ltjax.data is only needed to build a data config.
-  from ltjax import data  # pylint: disable=g-import-not-at-top
+  # Imported here: ltjax.data is only needed to build a data config, and
+  # ltjax.decouple imports ltjax.train.
+  # pylint: disable=g-import-not-at-top
+  from ltjax import data
+  from ltjax import decouple
 
   config = default_run_fields("classification")
   config.data = data.default_data_config("cifar10_lt")
@@ -166,8 +169,9 @@ def classification_config() -> ml_collections.ConfigDict:
       targets="mixed",  # mixed (w = lambda) | remix (Chou et al. 2007.03943)
       remix_kappa=3.0,
       remix_tau=0.5,
-      # shuffle: the batch with itself permuted | balanced: a second,
-      # class-balanced sample (GLMC's re-balanced mixing)
+      # shuffle: the batch with itself permuted | instance: a second,
+      # independent sample, each example once per epoch | balanced: a
+      # second, class-balanced sample (re-balanced mixing)
       partner="shuffle",
       start_epoch=0,  # mixing on from this epoch
       stop_epoch=0,  # and off from this one (0: on to the end)
@@ -181,9 +185,15 @@ def classification_config() -> ml_collections.ConfigDict:
       position=0.1,
       threshold=1.0,
   ))
-  # ImbSAM's tail classes: those with fewer than this many training
-  # examples (with optim.sam_kind = "imbsam").
-  config.imbsam_tail_count = 100
+  # ImbSAM (optim.sam_kind = "imbsam"): its tail classes are those with
+  # fewer than imbsam_tail_count training examples (the original's eta,
+  # 20), and their share of the loss is multiplied by imbsam_tail_weight
+  # (the original's hard-coded 2; 1 leaves the loss as it is).
+  config.imbsam_tail_count = 20
+  config.imbsam_tail_weight = 2.0
+  # A second stage on the frozen backbone after the main schedule (cRT,
+  # MiSLAS, weight balancing, DisAlign; `ltjax.decouple.run_second_stage`).
+  config.stage2 = decouple.default_stage2_config()
   config.select_metric = "balanced"  # validation metric for the best epoch
   config.posthoc_tau = 1.0  # post-hoc adjusted accuracy reported for CE runs
   return config
@@ -303,8 +313,13 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
                 f"must be > 0, got {loss.smooth_power}.")
   validate_mixing(config)
   validate_max_norm(config)
+  if "stage2" in config:
+    from ltjax import decouple  # pylint: disable=g-import-not-at-top
+    decouple.validate_stage2_config(config)
   require_field(config.imbsam_tail_count >= 1, "imbsam_tail_count",
                 f"must be >= 1, got {config.imbsam_tail_count}.")
+  require_field(config.imbsam_tail_weight > 0, "imbsam_tail_weight",
+                f"must be > 0, got {config.imbsam_tail_weight}.")
   require_known(model.name, models.MODELS, "model.name")
   require_known(model.head, models.HEADS, "model.head")
   require_field(model.conv == "auto" or models.has_convolutions(model.name),

@@ -1,0 +1,17 @@
+r"""CIFAR-100-LT, mixup_drw_bs.
+
+  python -m experiments.main --config=cifar100_lt/mixup_drw_bs \
+      --workdir=/tmp/ltjax/cifar100_lt/mixup_drw_bs
+
+Bag-of-Tricks' combination (Zhang et al., AAAI 2021): input mixup
+(alpha 1) for the whole schedule, balanced softmax, deferred re-weighting
+from epoch 160.
+
+Published top-1: 46.70 (Bag of Tricks, 200 epochs, ResNet-32).
+"""
+
+from ltjax import recipes
+
+
+def get_config(arg=None):
+  return recipes.build("cifar100_lt", "mixup_drw_bs", arg)

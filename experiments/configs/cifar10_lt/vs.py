@@ -1,0 +1,17 @@
+r"""CIFAR-10-LT, vs.
+
+  python -m experiments.main --config=cifar10_lt/vs \
+      --workdir=/tmp/ltjax/cifar10_lt/vs
+
+VS loss (Kini et al., NeurIPS 2021): cross-entropy of z / Delta + iota,
+Delta_c = (n_max / n_c)^0.2, iota_c = 1.2 log pi_c (the VS-Loss README's
+CIFAR-10-LT command; no DRW).
+
+No published figure checked here: compare with ldam_drw (77.03).
+"""
+
+from ltjax import recipes
+
+
+def get_config(arg=None):
+  return recipes.build("cifar10_lt", "vs", arg)
