@@ -199,7 +199,10 @@ class WeightBalancingPiecesTest(absltest.TestCase):
   def test_projection_every_k_updates(self):
     kernel = np.diag([3.0, 0.5]).astype(np.float32)
     params = {"kernel": jnp.asarray(kernel)}
-    project = lambda p: {"kernel": p["kernel"] / 2}  # pylint: disable=g-long-lambda
+
+    def project(p):
+      return {"kernel": p["kernel"] / 2}
+
     tx = decouple.with_projection(optax.sgd(0.0), project, every=3)
     state = tx.init(params)
     seen = []

@@ -165,7 +165,8 @@ def fit_disalign(params, train_features, train_logits, labels, *,
                  batch_size: int,
                  plan: Callable[[int], np.ndarray] | None = None,
                  seed: int = 0,
-                 on_epoch_end: Callable[[int, Any, float], None] | None = None):
+                 on_epoch_end: Callable[[int, Any, float], None] | None = None,
+                 max_steps: int = -1):
   """Learns the calibration on cached features and frozen logits.
 
   Minimises the GRW cross-entropy (`generalized_reweight_weights`, batch
@@ -180,7 +181,8 @@ def fit_disalign(params, train_features, train_logits, labels, *,
     class_counts: [C] training counts.
     power: the GRW's rho.
     tx: the optimizer.
-    epochs, batch_size, plan, seed, on_epoch_end: as `retrain_head`.
+    epochs, batch_size, plan, seed, on_epoch_end, max_steps: as
+      `ltjax.train.retrain_head`.
 
   Returns:
     The trained calibration parameters.
@@ -207,4 +209,4 @@ def fit_disalign(params, train_features, train_logits, labels, *,
   return train.retrain_head(
       params, joined, np.asarray(labels).astype(np.int32), apply_fn=apply_fn,
       loss_fn=loss_fn, tx=tx, epochs=epochs, batch_size=batch_size, plan=plan,
-      seed=seed, on_epoch_end=on_epoch_end)
+      seed=seed, on_epoch_end=on_epoch_end, max_steps=max_steps)

@@ -240,6 +240,9 @@ class _Method:
   loss_fn: LossFn
   tx: optax.GradientTransformation
   notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+  # Optional trainer on cached features (features, labels, **retrain_head
+  # keywords) -> params; default `ltjax.train.retrain_head` on logits_fn.
+  fit_cached: Callable[..., Any] | None = None
 
 
 def epoch_cosine_schedule(lr: float, *, steps_per_epoch: int,
@@ -356,7 +359,9 @@ def _mislas(run, s, head_params, counts, key, schedule, feature_dim):
         z, y, class_counts=counts, smooth_head=s.smooth_head,
         smooth_tail=s.smooth_tail, shape=s.smooth_shape, power=power)
 
-  head_lr = lambda step: s.lr_factor * schedule(step)  # pylint: disable=g-long-lambda
+  def head_lr(step):
+    return s.lr_factor * schedule(step)
+
   tx = optax.multi_transform(
       {"head": _sgd(head_lr, s), "scales": _sgd(schedule, s)},
       lambda p: {"head": jax.tree.map(lambda _: "head", p["head"]),
@@ -373,11 +378,11 @@ def _weight_balancing(run, s, head_params, counts, key, schedule,
       params["kernel"], position=s.max_norm_position)
   weights = losses.class_balanced_weights(np.asarray(counts, np.float64),
                                           beta=s.cb_beta)
-  if s.cb_loss == "softmax_bce":
-    loss_fn = lambda z, y: cb_softmax_bce_loss(z, y, class_weights=weights)  # pylint: disable=g-long-lambda
-  else:
-    loss_fn = lambda z, y: losses.weighted_cross_entropy(  # pylint: disable=g-long-lambda
-        z, y, class_weights=weights)
+
+  def loss_fn(z, y):
+    if s.cb_loss == "softmax_bce":
+      return cb_softmax_bce_loss(z, y, class_weights=weights)
+    return losses.weighted_cross_entropy(z, y, class_weights=weights)
 
   def project(p):
     return {**p, "kernel": posthoc.max_norm(p["kernel"],
@@ -400,12 +405,23 @@ def _disalign_method(run, s, head_params, counts, key, schedule,
   params = _disalign.disalign_init(feature_dim, run.dataset.num_classes, key)
   weights = _disalign.generalized_reweight_weights(
       np.asarray(counts, np.float64), power=s.grw_power)
+
+  def loss_fn(z, y):
+    return _disalign.weighted_mean_cross_entropy(z, y, class_weights=weights)
+
+  tx = _sgd(schedule, s)
+
+  def fit_cached(features, labels, **kwargs):
+    logits = _logits(lambda _, f: frozen(f), None, features,
+                     run.eval_batch_size)
+    return _disalign.fit_disalign(params, features, logits, labels,
+                                  class_counts=counts, power=s.grw_power,
+                                  tx=tx, **kwargs)
+
   return _Method(
       params=params,
       logits_fn=lambda p, f: _disalign.disalign_logits(p, f, frozen(f)),
-      loss_fn=lambda z, y: _disalign.weighted_mean_cross_entropy(  # pylint: disable=g-long-lambda
-          z, y, class_weights=weights),
-      tx=_sgd(schedule, s))
+      loss_fn=loss_fn, tx=tx, fit_cached=fit_cached)
 
 
 # ---- training ----
@@ -487,12 +503,16 @@ def _train_cached(run, variables, method: _Method, plan, s, *,
       mesh=run.mesh, batch_size=run.eval_batch_size)
   labels = np.asarray(run.dataset.train.labels).astype(np.int32)
   losses_seen = []
-  params = train.retrain_head(
-      method.params, features, labels, apply_fn=method.logits_fn,
-      loss_fn=lambda z, y, w: method.loss_fn(z, y), tx=method.tx,
-      epochs=s.num_epochs, batch_size=s.batch_size, plan=plan,
-      on_epoch_end=lambda e, p, value: losses_seen.append(value),
-      max_steps=max_steps)
+  schedule = dict(epochs=s.num_epochs, batch_size=s.batch_size, plan=plan,
+                  on_epoch_end=lambda e, p, value: losses_seen.append(value),
+                  max_steps=max_steps)
+  if method.fit_cached is not None:
+    params = method.fit_cached(features, labels, **schedule)
+  else:
+    params = train.retrain_head(
+        method.params, features, labels, apply_fn=method.logits_fn,
+        loss_fn=lambda z, y, w: method.loss_fn(z, y), tx=method.tx,
+        **schedule)
   per_epoch = sampling.steps_per_epoch(len(labels), s.batch_size)
   done = s.num_epochs * per_epoch
   if max_steps > 0:
@@ -586,9 +606,9 @@ def run_second_stage(run, state, session) -> list[dict]:
         mesh=run.mesh, batch_size=run.eval_batch_size)
     logits = _logits(method.logits_fn, params, features,
                      run.eval_batch_size)
-    counts_ = metrics.ClassificationCounts.from_logits(
+    split_counts = metrics.ClassificationCounts.from_logits(
         logits, np.asarray(split.labels))
-    record[name] = run.task.summaries({"plain": counts_})[""]
+    record[name] = run.task.summaries({"plain": split_counts})[""]
     if name == "test":
       test_logits = logits
   logging.info("stage 2 (%s): %d steps, %.1f s.", s.name, done,
