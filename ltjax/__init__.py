@@ -2,8 +2,9 @@
 
 from ltjax import losses
 from ltjax import metrics
+from ltjax import mixing
 from ltjax import posthoc
 
 __version__ = "0.1.0"
 
-__all__ = ("losses", "metrics", "posthoc")
+__all__ = ("losses", "metrics", "mixing", "posthoc")

@@ -359,6 +359,38 @@ class EngineMixingTest(testdata.TinyBenchmarksTestCase):
     np.testing.assert_allclose(weighted, plain + 2 * tail1, rtol=1e-6)
     self.assertGreater(tail1, 0)
 
+  def test_glmc_trains_its_heads_and_evaluates_the_rebalanced_one(self):
+    config = self._config(**{"glmc.enabled": True,
+                             "max_norm.mode": "relative"})
+    run, state, metrics = self._params_after(config, 3)
+    self.assertEqual(run.train_step._cache_size(), 1)
+    self.assertTrue(np.isfinite(float(metrics["loss"])))
+    self.assertEqual(set(state.params), {"model", "glmc"})
+    # Both the model and the extra heads were trained.
+    first = run.init_state()
+    for part in ("model", "glmc"):
+      self.assertFalse(np.allclose(
+          jax.tree.leaves(first.params[part])[-1],
+          jax.tree.leaves(state.params[part])[-1]))
+    # MaxNorm bounds the evaluated (re-balanced) classifier.
+    kernel = np.asarray(state.params["glmc"]["classifier_cb"]["kernel"])
+    self.assertTrue(np.all(np.linalg.norm(kernel, axis=0)
+                           <= float(state.extra["max_norm_threshold"])
+                           * (1 + 1e-5)))
+    # The predict step's logits are those of GLMCHeads' fc_cb on features.
+    from ltjax import mixing  # pylint: disable=g-import-not-at-top
+    images, labels = run.dataset.test.get_batch(np.arange(8))
+    batch = {"image": images, "label": labels.astype(np.int32),
+             "mask": np.ones(8, bool)}
+    out = run.predict_step(state, batch)
+    _, features = run.model.apply(
+        {"params": state.params["model"], "batch_stats": state.batch_stats},
+        run.preprocess(batch["image"], None), train=False)
+    expected = mixing.GLMCHeads(num_classes=run.dataset.num_classes).apply(
+        {"params": state.params["glmc"]}, features)["logits_cb"]
+    np.testing.assert_allclose(out["logits"], expected, rtol=1e-5,
+                               atol=1e-5)
+
   def test_config_errors_name_the_field(self):
     for fields, field in (
         ({"mixing.name": "mixmatch"}, "mixing.name"),
@@ -368,7 +400,10 @@ class EngineMixingTest(testdata.TinyBenchmarksTestCase):
           "loss.name": "lade"}, "mixing.targets"),
         ({"max_norm.mode": "relative", "model.head": "normalized"},
          "max_norm.mode"),
-        ({"optim.sam_kind": "asam"}, "optim.sam_kind")):
+        ({"optim.sam_kind": "asam"}, "optim.sam_kind"),
+        ({"glmc.enabled": True, "mixing.name": "mixup"}, "mixing.name"),
+        ({"glmc.enabled": True, "loss.name": "ldam"}, "loss.name"),
+        ({"glmc.enabled": True, "stage2.name": "crt"}, "stage2.name")):
       config = recipes.build("mnist_lt", "ce")
       for f, v in fields.items():
         testdata.set_field(config, f, v)

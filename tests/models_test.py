@@ -45,17 +45,17 @@ def conv_count(k, c_in, c_out, groups=1):
   return k * k * (c_in // groups) * c_out
 
 
-def resnet_cifar_count(n, num_classes, bias=True):
-  """ResNet-(6n+2): stem conv3x3(3->16)+BN, 3 stages of n basic blocks."""
-  total = conv_count(3, 3, 16) + 2 * 16
-  c_in = 16
-  for width in (16, 32, 64):
+def resnet_cifar_count(n, num_classes, bias=True, k=1):
+  """ResNet-(6n+2): stem conv3x3(3->16k)+BN, 3 stages of n basic blocks."""
+  total = conv_count(3, 3, 16 * k) + 2 * 16 * k
+  c_in = 16 * k
+  for width in (16 * k, 32 * k, 64 * k):
     for _ in range(n):
       # conv3x3(c_in->w)+BN, conv3x3(w->w)+BN; option-A shortcut: 0 params.
       total += conv_count(3, c_in, width) + 2 * width
       total += conv_count(3, width, width) + 2 * width
       c_in = width
-  return total + 64 * num_classes + (num_classes if bias else 0)
+  return total + 64 * k * num_classes + (num_classes if bias else 0)
 
 
 def bottleneck_resnet_count(groups, width_per_group, num_classes):
@@ -574,8 +574,17 @@ class JitTest(parameterized.TestCase):
 class RegistryTest(parameterized.TestCase):
 
   def test_registry_names(self):
-    self.assertEqual(set(models.MODELS), {"resnet32", "mnist_cnn", "mlp",
-                                          "resnet50", "resnext50_32x4d"})
+    self.assertEqual(set(models.MODELS), {"resnet32", "resnet32_x4",
+                                          "mnist_cnn", "mlp", "resnet50",
+                                          "resnext50_32x4d"})
+
+  def test_wide_resnet32_has_four_times_the_widths(self):
+    # GLMC's CIFAR backbone: about 7.4M parameters, features of 256.
+    model = models.build_model("resnet32_x4", num_classes=10)
+    variables = abstract_variables(model, TINY_INPUTS["resnet32"])
+    self.assertEqual(num_params(variables["params"]),
+                     resnet_cifar_count(5, 10, k=4))
+    self.assertEqual(variables["params"]["head"]["kernel"].shape, (256, 10))
 
   def test_unknown_name_lists_known_models(self):
     with self.assertRaisesRegex(ValueError, "resnet32.*resnext50_32x4d"):

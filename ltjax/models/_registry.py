@@ -16,6 +16,8 @@ ResNet32 = functools.partial(_resnet_cifar.ResNetCifar, blocks_per_stage=5)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet32": ResNet32,
+    # GLMC's CIFAR backbone: ResNet-32 with 4x the widths (D = 256).
+    "resnet32_x4": functools.partial(ResNet32, width_multiplier=4),
     "mnist_cnn": _small.MnistCNN,
     "mlp": _small.MLP,
     "resnet50": _resnet_imagenet.ResNet50,
@@ -43,7 +45,8 @@ def build_model(name: str, *, num_classes: int, head: str = "linear",
   The head's parameters are `variables["params"]["head"]` (see `Head`).
 
   Args:
-    name: one of `MODELS`: "resnet32" (D = 64), "mnist_cnn" (D = 128), "mlp"
+    name: one of `MODELS`: "resnet32" (D = 64), "resnet32_x4" (D = 256),
+      "mnist_cnn" (D = 128), "mlp"
       (D = 256), "resnet50", "resnext50_32x4d" (D = 2048).
     num_classes: C >= 1.
     head: "linear" (Dense with bias) or "normalized" (cosine logits in

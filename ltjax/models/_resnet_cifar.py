@@ -88,6 +88,8 @@ class ResNetCifar(nn.Module):
     blocks_per_stage: n; 5 gives ResNet-32 (3 gives ResNet-20, 9 ResNet-56).
     conv: the conv factory (see `ltjax.models.conv2d` for its contract).
     head_kernel_init: initializer of a linear head's kernel.
+    width_multiplier: k, the stage widths are (16k, 32k, 64k) and D = 64k
+      (GLMC's CIFAR "ResNet-32" is k = 4: `resnet32_x4`).
   """
   num_classes: int
   head: str = "linear"
@@ -95,6 +97,7 @@ class ResNetCifar(nn.Module):
   blocks_per_stage: int = 5
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
+  width_multiplier: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *,
@@ -108,16 +111,20 @@ class ResNetCifar(nn.Module):
 
     Returns:
       logits: float32 [B, C].
-      features: float32 [B, 64], the pooled input of the head.
+      features: float32 [B, 64 k], the pooled input of the head.
     """
     _layers.check_dtype(self.dtype)
+    if self.width_multiplier < 1:
+      raise ValueError(
+          f"width_multiplier must be >= 1, got {self.width_multiplier}.")
+    widths = tuple(w * self.width_multiplier for w in _STAGE_WIDTHS)
     x = _layers.check_images(x).astype(self.dtype)
-    x = self.conv(_STAGE_WIDTHS[0], 3, strides=1, groups=1,
+    x = self.conv(widths[0], 3, strides=1, groups=1,
                   kernel_init=_layers.kaiming_normal_fan_in,
                   dtype=self.dtype, name="conv1")(x)
     x = nn.relu(_layers.batch_norm(train=train, dtype=self.dtype,
                                    name="bn1")(x))
-    for stage, width in enumerate(_STAGE_WIDTHS):
+    for stage, width in enumerate(widths):
       for block in range(self.blocks_per_stage):
         strides = 2 if stage > 0 and block == 0 else 1
         x = BasicBlock(width, strides=strides, conv=self.conv,

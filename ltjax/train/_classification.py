@@ -21,6 +21,7 @@ from ltjax import posthoc
 from ltjax import sampling
 from ltjax.data import _augment
 from ltjax.train import _config
+from ltjax.train import _glmc
 from ltjax.train import _objectives
 from ltjax.train import _optim
 from ltjax.train import _step
@@ -183,6 +184,21 @@ def build_classifier(config, num_classes: int):
 _PARTNER_SEED = 7_919  # the partner plan's seed offset from config.seed
 
 
+def _kernel(params):
+  """The evaluated classifier's kernel [D, C] (GLMC: its `fc_cb`)."""
+  if "glmc" in params:
+    return params["glmc"]["classifier_cb"]["kernel"]
+  return params["head"]["kernel"]
+
+
+def _with_kernel(params, kernel):
+  if "glmc" in params:
+    glmc = dict(params["glmc"])
+    glmc["classifier_cb"] = {**glmc["classifier_cb"], "kernel": kernel}
+    return {**params, "glmc": glmc}
+  return {**params, "head": {**params["head"], "kernel": kernel}}
+
+
 def _mixing_transform(mixing_config, class_counts, *, steps_per_epoch: int,
                       balanced: bool):
   """The batch transform of `config.mixing` (`ltjax.mixing`).
@@ -249,11 +265,28 @@ class ClassificationTask(_task.Task):
         config.loss, self.counts, steps_per_epoch=steps_per_epoch)
     # ImbSAM's tail classes (fewer than imbsam_tail_count examples).
     self.tail_classes = self.counts < config.imbsam_tail_count
+    self.glmc = _glmc.enabled(config)
+    if self.glmc:
+      self._glmc_loss = _glmc.loss(config, self.counts,
+                                   steps_per_epoch=steps_per_epoch,
+                                   num_classes=dataset.num_classes)
 
   @classmethod
   def restore_model(cls, config, params):
+    """The model and its params (a GLMC run's: the backbone and its `fc`)."""
+    if "model" in params:  # GLMC: {"model", "glmc"}
+      params = params["model"]
     num_classes = int(params["head"]["kernel"].shape[-1])
     return build_classifier(config, num_classes), params
+
+  def init_params(self, model_params):
+    if self.glmc:
+      return _glmc.init_params(self.config, self.dataset.num_classes,
+                               model_params)
+    return model_params
+
+  def trainable(self, params):
+    return params["model"] if self.glmc else params
 
   def build_model(self):
     return build_classifier(self.config, self.dataset.num_classes)
@@ -276,7 +309,8 @@ class ClassificationTask(_task.Task):
     aux: {"logits"} and, under ImbSAM, "tail_loss" (the tail classes' share
     of the loss, `Objective.part`).
     """
-    del params
+    if self.glmc:
+      return self._glmc_loss(params, outputs, batch, state)
     logits = outputs[0]
     targets = dict(labels_b=batch.get("mix_label"),
                    weight_a=batch.get("mix_weight"))
@@ -311,6 +345,8 @@ class ClassificationTask(_task.Task):
     """Augmentation (of the partner sample too), then mixing if on."""
     mixing_config = self.config.mixing
     out = list(super().transforms())
+    if self.glmc:
+      return tuple(out) + (_glmc.transform(self.config, self.preprocess),)
     balanced = (mixing_config.name != "none"
                 and mixing_config.partner != "shuffle")
     if balanced:
@@ -333,10 +369,16 @@ class ClassificationTask(_task.Task):
     their own seeded stream.
     """
     mixing_config = self.config.mixing
-    if mixing_config.name == "none" or mixing_config.partner == "shuffle":
+    if self.glmc:
+      partner = self.config.glmc.partner
+    elif mixing_config.name == "none":
+      return None
+    else:
+      partner = mixing_config.partner
+    if partner == "shuffle":
       return None
     probs = None
-    if mixing_config.partner == "balanced":
+    if partner == "balanced":
       probs = sampling.sampling_probabilities(
           "class_balanced", self.dataset.train_class_counts, epoch=epoch,
           num_epochs=self.config.num_epochs)
@@ -363,14 +405,13 @@ class ClassificationTask(_task.Task):
         threshold = extra["max_norm_threshold"]
         threshold = jnp.where(
             threshold < 0, posthoc.relative_max_norm_threshold(
-                previous["head"]["kernel"], position=max_norm.position),
+                _kernel(previous), position=max_norm.position),
             threshold)
         extra = {**extra, "max_norm_threshold": threshold}
       else:
         threshold = jnp.asarray(max_norm.threshold, jnp.float32)
-      head = dict(params["head"])
-      head["kernel"] = posthoc.max_norm(head["kernel"], threshold=threshold)
-      return {**params, "head": head}, extra
+      return _with_kernel(params, posthoc.max_norm(
+          _kernel(params), threshold=threshold)), extra
 
     return project
 
@@ -385,12 +426,20 @@ class ClassificationTask(_task.Task):
                                class_probabilities=probs,
                                group_size=s.group_size)
 
+  def _forward(self, forward):
+    if self.glmc:
+      return _glmc.eval_forward(self.config, self.dataset.num_classes,
+                                forward)
+    return forward
+
   def make_eval_step(self, forward):
+    forward = self._forward(forward)
     return _eval_from_forward(forward, logit_scale=self.logit_scale,
                               class_priors=self.priors,
                               posthoc_tau=self.config.posthoc_tau)
 
   def make_predict_step(self, forward):
+    forward = self._forward(forward)
     return _predict_from_forward(forward, logit_scale=self.logit_scale,
                                  class_priors=self.priors,
                                  posthoc_tau=self.config.posthoc_tau)

@@ -191,6 +191,20 @@ def classification_config() -> ml_collections.ConfigDict:
   # (the original's hard-coded 2; 1 leaves the loss as it is).
   config.imbsam_tail_count = 20
   config.imbsam_tail_weight = 2.0
+  # GLMC (Du et al., CVPR 2023; `ltjax.train._glmc`): replaces the loss,
+  # the mixing and the evaluated classifier when enabled.
+  config.glmc = ml_collections.ConfigDict(dict(
+      enabled=False,
+      alpha=1.0,  # lambda ~ Beta(alpha, alpha), one for both views
+      contrast_weight=1.0,  # CIFAR-10-LT rho=100: 1; CIFAR-100-LT: 4
+      label_weighting=1.2,  # the re-balanced targets' weights n_c^-1.2
+      proj_dim=128,  # projector / predictor width (ResNet-32: 128)
+      # instance: a second permutation of the training set (the fixed,
+      # without-replacement form of the original's q = 0 sampler);
+      # balanced: a class-balanced second sample
+      partner="instance",
+      exact_box_lambda=False,  # True: the local view's weight from its box
+  ))
   # A second stage on the frozen backbone after the main schedule (cRT,
   # MiSLAS, weight balancing, DisAlign; `ltjax.decouple.run_second_stage`).
   config.stage2 = decouple.default_stage2_config()
@@ -313,6 +327,8 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
                 f"must be > 0, got {loss.smooth_power}.")
   validate_mixing(config)
   validate_max_norm(config)
+  if "glmc" in config:
+    validate_glmc(config)
   if "stage2" in config:
     from ltjax import decouple  # pylint: disable=g-import-not-at-top
     decouple.validate_stage2_config(config)
@@ -372,6 +388,38 @@ def validate_mixing(config) -> None:
       "mixing.targets", f"remix gives each example its own target weight, "
       f"which the batch-level term of loss {config.loss.name!r} cannot "
       f"take; use mixing.targets='mixed'.")
+
+
+def validate_glmc(config) -> None:
+  """Checks `config.glmc` and the fields GLMC replaces."""
+  glmc = config.glmc
+  if not glmc.enabled:
+    return
+  require_known(glmc.partner, ("instance", "balanced"), "glmc.partner")
+  require_field(glmc.alpha >= 0, "glmc.alpha",
+                f"must be >= 0, got {glmc.alpha}.")
+  require_field(glmc.contrast_weight >= 0, "glmc.contrast_weight",
+                f"must be >= 0, got {glmc.contrast_weight}.")
+  require_field(glmc.label_weighting >= 0, "glmc.label_weighting",
+                f"must be >= 0, got {glmc.label_weighting}.")
+  require_field(glmc.proj_dim >= 1, "glmc.proj_dim",
+                f"must be >= 1, got {glmc.proj_dim}.")
+  require_field(config.mixing.name == "none", "mixing.name",
+                "GLMC mixes its own views: set mixing.name='none' with "
+                "glmc.enabled.")
+  require_field(config.loss.name == "ce" and config.loss.reweight in (
+      "default", "none"), "loss.name",
+                "GLMC's loss replaces config.loss: leave loss.name='ce' and "
+                "loss.reweight='default' with glmc.enabled.")
+  require_field(config.model.head == "linear", "model.head",
+                "GLMC's classifiers are linear: set model.head='linear'.")
+  require_field(config.get("stage2", {}).get("name", "none") == "none",
+                "stage2.name", "a second stage re-trains the model's head, "
+                "which a GLMC run does not evaluate: set stage2.name='none' "
+                "with glmc.enabled.")
+  require_field(config.sampler.name == "instance", "sampler.name",
+                "GLMC's first sample is instance-balanced (its second is "
+                "glmc.partner): set sampler.name='instance'.")
 
 
 def validate_max_norm(config) -> None:

@@ -1,0 +1,18 @@
+r"""MNIST-LT, glmc.
+
+  python -m experiments.main --config=mnist_lt/glmc \
+      --workdir=/tmp/ltjax/mnist_lt/glmc
+
+GLMC (Du et al., CVPR 2023): global (mixup) and local (CutMix) views mixed
+with a class-balanced second sample, their SimSiam consistency, the
+cumulative class-balanced re-weighting, and MaxNorm; the fixed sampler
+(without replacement).
+
+No published figure: a quick run (minutes on a CPU).
+"""
+
+from ltjax import recipes
+
+
+def get_config(arg=None):
+  return recipes.build("mnist_lt", "glmc", arg)
