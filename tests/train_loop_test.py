@@ -59,10 +59,10 @@ class EveryConfigTest(TinyDataTestCase):
     dataset = data.load_dataset(config.data)
     run = train.build_run(config, dataset)
     state = run.init_state()
-    plan = run.task.epoch_plan(0)
+    plans = train.epoch_plans(run.task, 0)  # with a partner sample if any
     for step in range(2):
       state, metrics = run.train_step(state, train.train_batch(run, step,
-                                                               plan))
+                                                               plans))
       self.assertTrue(np.isfinite(float(metrics["loss"])), path)
     self.assertEqual(int(state.step), 2)
 
