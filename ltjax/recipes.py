@@ -216,6 +216,7 @@ def _weight_balancing(config):
   config.stage2.lr = 0.01
   config.stage2.weight_decay = 0.1
   config.stage2.sampler = "instance"
+  config.stage2.shift_bn = True  # the original trains in train mode
 
 
 def _disalign(config):
@@ -226,6 +227,7 @@ def _disalign(config):
   config.stage2.name = "disalign"
   config.stage2.sampler = "instance"
   config.stage2.weight_decay = 5e-4
+  config.stage2.shift_bn = True  # cvpods trains with the model in train mode
 
 
 def _la_mixup_sam_maxnorm_las(config):
