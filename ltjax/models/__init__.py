@@ -12,6 +12,11 @@ one initialised like the model's. Every convolution is made by the model's
 one place to swap in another convolution formulation.
 """
 
+from ltjax.models._experts import aggregate_expert_logits
+from ltjax.models._experts import expert_heads
+from ltjax.models._experts import MnistCNNExperts
+from ltjax.models._experts import ResNet32Experts
+from ltjax.models._experts import ResNet50Experts
 from ltjax.models._heads import apply_head
 from ltjax.models._heads import cosine_logits
 from ltjax.models._heads import Head
@@ -50,11 +55,15 @@ __all__ = (
     "MLP",
     "MODELS",
     "MnistCNN",
+    "MnistCNNExperts",
     "ResNeXt50_32x4d",
     "ResNet",
     "ResNet32",
     "ResNet50",
+    "ResNet50Experts",
+    "ResNet32Experts",
     "ResNetCifar",
+    "aggregate_expert_logits",
     "apply_head",
     "batch_norm",
     "build_model",
@@ -64,6 +73,7 @@ __all__ = (
     "conv_for",
     "patch_conv2d",
     "cosine_logits",
+    "expert_heads",
     "has_convolutions",
     "head_of",
     "kaiming_normal_fan_in",

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ltjax.models import _experts
 from ltjax.models import _heads
 from ltjax.models import _layers
 from ltjax.models import _resnet_cifar
@@ -22,6 +23,10 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": _small.MLP,
     "resnet50": _resnet_imagenet.ResNet50,
     "resnext50_32x4d": _resnet_imagenet.ResNeXt50_32x4d,
+    # RIDE's multi-expert models: logits [E, B, C], features [E, B, D].
+    "resnet32_experts": _experts.ResNet32Experts,
+    "resnet50_experts": _experts.ResNet50Experts,
+    "mnist_cnn_experts": _experts.MnistCNNExperts,
 }
 
 
