@@ -77,10 +77,11 @@ def aggregate_expert_logits(expert_logits: jax.Array,
 
   Without weights: mean_k z_k (RIDE's test output,
   `torch.stack(outs, dim=1).mean(dim=1)`). With weights w [E]:
-  sum_k w_k z_k, SADE's test-time aggregation
-  (`expert1_logits * w[0] + expert2_logits * w[1] + expert3_logits * w[2]`
-  in Vanint/SADE-AgnosticLT's `test_training_*.py`; SADE's w are softmax
-  outputs, so they sum to 1, but they are used as given here).
+  sum_k w_k z_k, SADE's test-time aggregation (Vanint/SADE-AgnosticLT,
+  `test_training_cifar.py` `test_validation`: `aggregation_softmax[0] *
+  expert1_logits_output + aggregation_softmax[1] * ... + [2] * ...`, with
+  `aggregation_softmax = softmax(aggregation_weight)` of its learned raw
+  weights). Pass the normalised weights, softmax(raw); they are used as given.
 
   Args:
     expert_logits: float [E, B, C].
