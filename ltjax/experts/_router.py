@@ -34,7 +34,12 @@ alone. (2) The original samples the training set class-balanced
 balanced set of examples to match. (3) The original's logits are scaled by s
 (30 for a normalized head) inside the model: pass the logits the loss sees,
 s * cosines. (4) `route` evaluates the router on every example and masks
-(same result, no compute skipped).
+(same result, no compute skipped). (5) The router's Dense layers use Flax's
+default init (LeCun normal kernel, zero bias), not the original's Kaiming
+normal (CIFAR) / PyTorch default (ImageNet).
+
+Cache the inputs with the frozen model in eval mode (BatchNorm running
+statistics), as the original freezes every non-router parameter and BN.
 """
 
 import flax.linen as nn
