@@ -13,6 +13,18 @@ from ltjax.losses._classification import logit_adjusted_loss
 from ltjax.losses._classification import pairwise_margin_loss
 from ltjax.losses._classification import weighted_cross_entropy
 from ltjax.losses._classification import weighted_mean
+from ltjax.losses._distill import distillation_loss
+from ltjax.losses._distill import dive_loss
+from ltjax.losses._experts import ace_aggregate
+from ltjax.losses._experts import ace_class_masks
+from ltjax.losses._experts import ace_logit_scales
+from ltjax.losses._experts import ace_loss
+from ltjax.losses._experts import ace_lr_scales
+from ltjax.losses._experts import inverse_prior
+from ltjax.losses._experts import ride_distill_loss
+from ltjax.losses._experts import ride_diversity_temperatures
+from ltjax.losses._experts import ride_loss
+from ltjax.losses._experts import sade_loss
 from ltjax.losses._lade import lade_loss
 from ltjax.losses._smoothing import label_aware_smoothing_epsilons
 from ltjax.losses._smoothing import label_aware_smoothing_loss
@@ -23,12 +35,20 @@ from ltjax.losses._weights import drw_class_weights
 from ltjax.losses._weights import inverse_frequency_weights
 
 __all__ = (
+    "ace_aggregate",
+    "ace_class_masks",
+    "ace_logit_scales",
+    "ace_loss",
+    "ace_lr_scales",
     "balanced_softmax_loss",
     "class_balanced_weights",
     "class_priors",
+    "distillation_loss",
+    "dive_loss",
     "drw_class_weights",
     "focal_loss",
     "inverse_frequency_weights",
+    "inverse_prior",
     "label_aware_smoothing_epsilons",
     "label_aware_smoothing_loss",
     "lade_loss",
@@ -36,6 +56,10 @@ __all__ = (
     "ldam_margins",
     "logit_adjusted_loss",
     "pairwise_margin_loss",
+    "ride_distill_loss",
+    "ride_diversity_temperatures",
+    "ride_loss",
+    "sade_loss",
     "vs_loss",
     "weighted_cross_entropy",
     "weighted_mean",

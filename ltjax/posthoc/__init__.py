@@ -1,6 +1,7 @@
 """Post-hoc corrections of a trained classifier: no retraining.
 
-`adjust_logits` (post-hoc logit adjustment, Menon et al. 2007.07314) and
+`adjust_logits` (post-hoc logit adjustment, Menon et al. 2007.07314, to a
+balanced or a known test label distribution) and
 `tau_normalize` (Kang et al. 1910.09217), with `tau_curve` / `select_tau` to
 choose their tau on validation data, `weight_norms` for the analysis of
 classifier norms against class sizes, and weight balancing's MaxNorm
