@@ -43,7 +43,9 @@ Example (your own NumPy file, either task):
 `normalize` are the jittable on-device augmentation: the host ships uint8
 batches (feature vectors are only standardised). The profiles and subsets
 follow Cao et al. (arXiv 1906.07413), so `seed=0` reproduces the LDAM-DRW
-CIFAR-LT training sets.
+CIFAR-LT training sets. `shifted_test_indices` sub-samples a balanced test
+set to a shifted label distribution (SADE's forward / backward-LT sets,
+`SHIFT_PROTOCOL`, and LDAM's test imbalanced like the training set).
 """
 
 from ltjax.data._archives import CorruptArchiveError
@@ -90,6 +92,11 @@ from ltjax.data._registry import default_data_config
 from ltjax.data._registry import load_dataset
 from ltjax.data._registry import TASKS
 from ltjax.data._registry import validate_data_config
+from ltjax.data._shift import SHIFT_KINDS
+from ltjax.data._shift import SHIFT_PROTOCOL
+from ltjax.data._shift import shifted_class_counts
+from ltjax.data._shift import shifted_class_weights
+from ltjax.data._shift import shifted_test_indices
 from ltjax.data._splits import balanced_holdout
 from ltjax.data._splits import balanced_val_test
 from ltjax.data._splits import index_digest
@@ -131,6 +138,8 @@ __all__ = (
     "PROFILES",
     "RegressionDataset",
     "RegressionSplit",
+    "SHIFT_KINDS",
+    "SHIFT_PROTOCOL",
     "SourceData",
     "Split",
     "StreamedSplit",
@@ -163,5 +172,8 @@ __all__ = (
     "read_mnist",
     "read_npz",
     "read_tfds",
+    "shifted_class_counts",
+    "shifted_class_weights",
+    "shifted_test_indices",
     "validate_data_config",
 )
