@@ -135,6 +135,10 @@ def ride_loss(expert_logits: jax.typing.ArrayLike,
     `torch.stack(outs, dim=1).mean(dim=1)`), computed inside `no_grad`, so no
     gradient flows through the KL's target (`stop_gradient` here); KL uses
     `reduction='batchmean'` (sum over classes and batch, divided by B).
+    Because z-bar is the mean of the logits, the gradient that would flow
+    through the target sums over experts to zero anyway
+    (sum_e log softmax(z_e / T) - E log softmax(z-bar / T) is constant over
+    classes), so the stop-gradient does not change the value or gradient.
   * Temperature: T = `diversity_temperature` (the original's
     `base_diversity_temperature`) while DRW is off. When DRW is on the
     original multiplies it by a per-class vector of shape [1, C]
