@@ -128,6 +128,26 @@ class FitTest(parameterized.TestCase):
         num_epochs=4, stop_below=0.0))
     self.assertFalse(np.array_equal(without, once))  # it kept training
 
+  def test_masked_out_examples_do_not_count(self):
+    z1, z2 = _stable_and_flipping(num=48)
+    mask = np.arange(48) < 30
+    rng = np.random.default_rng(5)
+    other1, other2 = z1.copy(), z2.copy()
+    other1[:, ~mask] = rng.normal(size=other1[:, ~mask].shape) * 5
+    other2[:, ~mask] = rng.normal(size=other2[:, ~mask].shape) * 5
+    fit = lambda a, b: np.asarray(_aggregation.fit_aggregation_weights(  # pylint: disable=g-long-lambda
+        a, b, key=jax.random.PRNGKey(0), mask=mask, batch_size=8,
+        learning_rate=1.0))
+    np.testing.assert_array_equal(fit(z1, z2), fit(other1, other2))
+    # And the masked fit still prefers the stable expert.
+    self.assertGreater(fit(z1, z2)[0], 0.5)
+    with self.assertRaisesRegex(ValueError, "selects no example"):
+      _aggregation.fit_aggregation_weights(
+          z1, z2, key=jax.random.PRNGKey(0), mask=np.zeros(48, bool))
+    with self.assertRaisesRegex(ValueError, "mask must be bool"):
+      _aggregation.fit_aggregation_weights(
+          z1, z2, key=jax.random.PRNGKey(0), mask=np.ones(47, bool))
+
   def test_seeded(self):
     rng = np.random.default_rng(3)
     z1 = rng.normal(size=(3, 40, 5)).astype(np.float32) * 2

@@ -121,40 +121,50 @@ def stability_loss(view1_logits: jax.typing.ArrayLike,
   return -jnp.mean(_per_example_similarity(view1, view2, weights))
 
 
+def _select(condition, if_true, if_false):
+  return jnp.where(condition, if_true, if_false)
+
+
 @functools.partial(jax.jit, static_argnames=("num_epochs", "batch_size",
                                              "nesterov"))
-def _fit(view1, view2, key, learning_rate, momentum, weight_decay,
+def _fit(view1, view2, mask, key, learning_rate, momentum, weight_decay,
          stop_below, *, num_epochs, batch_size, nesterov):
   num_experts, num_examples, _ = view1.shape
   num_batches = -(-num_examples // batch_size)
   padded = num_batches * batch_size
-  valid = (jnp.arange(padded) < num_examples).reshape(num_batches, batch_size)
   tx = optax.chain(
       optax.add_decayed_weights(weight_decay),
       optax.sgd(learning_rate, momentum=momentum, nesterov=nesterov))
   params = jnp.full((num_experts,), 1.0 / num_experts, jnp.float32)
 
-  def batch_loss(params, idx, mask):
+  def batch_loss(params, idx, valid):
     cos = _per_example_similarity(view1[:, idx], view2[:, idx],
                                   jax.nn.softmax(params))
-    mask = mask.astype(cos.dtype)
-    return -jnp.sum(cos * mask) / jnp.sum(mask)
+    valid = valid.astype(cos.dtype)
+    return -jnp.sum(cos * valid) / jnp.maximum(jnp.sum(valid), 1.0)
 
   def step(carry, batch):
     params, opt_state = carry
     grads = jax.grad(batch_loss)(params, *batch)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), None
+    updates, new_state = tx.update(grads, opt_state, params)
+    # A batch with no example (past the masked set's end) is no step.
+    keep = functools.partial(_select, jnp.any(batch[1]))
+    return (keep(optax.apply_updates(params, updates), params),
+            jax.tree.map(keep, new_state, opt_state)), None
 
   def epoch(carry, index):
     params, opt_state, stopped = carry
-    order = jax.random.permutation(jax.random.fold_in(key, index),
-                                   num_examples)
-    order = jnp.pad(order, (0, padded - num_examples)).reshape(
-        num_batches, batch_size)
-    (new_params, new_state), _ = jax.lax.scan(step, (params, opt_state),
-                                              (order, valid))
-    keep = lambda old, new: jnp.where(stopped, old, new)  # pylint: disable=g-long-lambda
+    # A uniform shuffle of the masked examples, which come first.
+    draws = jax.random.uniform(jax.random.fold_in(key, index),
+                               (num_examples,))
+    order = jnp.argsort(jnp.where(mask, draws, 2.0))
+    valid = jnp.pad(mask[order], (0, padded - num_examples))
+    order = jnp.pad(order, (0, padded - num_examples))
+    (new_params, new_state), _ = jax.lax.scan(
+        step, (params, opt_state),
+        (order.reshape(num_batches, batch_size),
+         valid.reshape(num_batches, batch_size)))
+    keep = functools.partial(_select, stopped)
     params = keep(params, new_params)
     opt_state = jax.tree.map(keep, opt_state, new_state)
     weights = jax.nn.softmax(params)
@@ -169,6 +179,7 @@ def _fit(view1, view2, key, learning_rate, momentum, weight_decay,
 def fit_aggregation_weights(view1_logits: jax.typing.ArrayLike,
                             view2_logits: jax.typing.ArrayLike, *,
                             key: jax.Array,
+                            mask: jax.typing.ArrayLike | None = None,
                             num_epochs: int = 5,
                             batch_size: int = 128,
                             learning_rate: float = 0.1,
@@ -196,6 +207,7 @@ def fit_aggregation_weights(view1_logits: jax.typing.ArrayLike,
       of the N test images (scaled as the loss saw them).
     view2_logits: float [E, N, C], of a second augmented view.
     key: PRNG key of the shuffles.
+    mask: optional bool [N]: the examples to fit on (default all).
     num_epochs: passes over the N examples, >= 1.
     batch_size: examples per step, >= 1.
     learning_rate: SGD step size, >= 0.
@@ -218,6 +230,15 @@ def fit_aggregation_weights(view1_logits: jax.typing.ArrayLike,
         f"of the same images), got {view1.shape} and {view2.shape}.")
   if view1.shape[1] < 1:
     raise ValueError("view1_logits has no examples (N = 0).")
+  if mask is None:
+    mask = jnp.ones(view1.shape[1], bool)
+  mask = jnp.asarray(mask)
+  if mask.shape != view1.shape[1:2] or mask.dtype != bool:
+    raise ValueError(
+        f"mask must be bool [N] = ({view1.shape[1]},), the examples to fit "
+        f"on, got {mask.dtype} {mask.shape}.")
+  if (concrete := v.concrete(mask)) is not None and not concrete.any():
+    raise ValueError("mask selects no example; select at least one.")
   for name, value in (("num_epochs", num_epochs), ("batch_size", batch_size)):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
         value < 1):
@@ -227,7 +248,7 @@ def fit_aggregation_weights(view1_logits: jax.typing.ArrayLike,
   v.check_scalar(weight_decay, "weight_decay", minimum=0.0)
   v.check_scalar(stop_below, "stop_below", minimum=0.0)
   dtype = v.float_dtype(view1, view2)
-  return _fit(view1.astype(dtype), view2.astype(dtype), key,
+  return _fit(view1.astype(dtype), view2.astype(dtype), mask, key,
               jnp.asarray(learning_rate, jnp.float32),
               jnp.asarray(momentum, jnp.float32),
               jnp.asarray(weight_decay, jnp.float32),
