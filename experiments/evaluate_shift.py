@@ -13,8 +13,9 @@ each a seeded sub-sample of the run's balanced test set
 sub-sample, as SADE reports it. Every run is evaluated once on the whole
 test set; the sets are index sub-samples of those logits.
 
-An expert run (logits [E, B, C]) is scored on the mean of its experts'
-logits; with `--tta` also with SADE's test-time self-supervised aggregation
+An expert run (logits [E, B, C]) is scored on its evaluated aggregation
+(`ltjax.train.aggregate_experts`: the mean of its experts' logits, ACE's
+own aggregation for ACE); with `--tta` also with SADE's test-time self-supervised aggregation
 (a row "+ TTA"): the expert weights are fitted on each shifted set's
 unlabelled images from two views of the run's own training augmentation
 (evaluated once for the whole test set), then applied to its clean logits.
@@ -46,9 +47,8 @@ import numpy as np
 
 from ltjax import data as ltdata
 from ltjax import posthoc
+from ltjax import experts
 from ltjax import train
-# The public names once ltjax.experts exports them.
-from ltjax.experts import _aggregation
 
 DISTRIBUTIONS = tuple(ltdata.SHIFT_PROTOCOL) + (("train-prior", "train",
                                                   None),)
@@ -188,10 +188,13 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
   key = jax.random.PRNGKey(seed)
   notes = []
   rows = {"plain": {}}
-  do_tta = tta and num_experts > 1
+  expert_method = config.get("experts", {}).get("method", "none")
+  do_tta = tta and num_experts > 1 and expert_method != "ace"
   do_posthoc = posthoc_shift and num_experts == 1
   if tta and not do_tta:
-    notes.append("TTA skipped: a single model (no experts to weigh).")
+    notes.append("TTA skipped: ACE's experts see nested class subsets (its "
+                 "own aggregation is evaluated)." if expert_method == "ace"
+                 else "TTA skipped: a single model (no experts to weigh).")
   if posthoc_shift and not do_posthoc:
     notes.append("post-hoc skipped: an expert run (see TTA).")
   if do_tta:
@@ -208,7 +211,9 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
     source_priors = (train_counts / train_counts.sum() if is_plain_erm(config)
                      else np.ones(num_classes))
   sets, weights = {}, {}
-  mean = clean.mean(axis=0)
+  evaluated = (np.asarray(train.aggregate_experts(config, clean,
+                                                 train_counts))
+               if num_experts > 1 else clean[0])
   for number, (name, kind, ratio) in enumerate(DISTRIBUTIONS):
     idx = ltdata.shifted_test_indices(
         labels, kind=kind, ratio=ratio, seed=seed,
@@ -216,14 +221,14 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
     counts = np.bincount(labels[idx], minlength=num_classes)
     sets[name] = {"kind": kind, "ratio": ratio, "num_examples": len(idx),
                   "class_counts": counts.tolist()}
-    rows["plain"][name] = _accuracy(mean[idx], labels[idx])
+    rows["plain"][name] = _accuracy(evaluated[idx], labels[idx])
     if do_tta:
       # On the set's examples only, through a mask: one compilation.
-      w = _aggregation.fit_aggregation_weights(
+      w = experts.fit_aggregation_weights(
           views[0], views[1], mask=np.isin(np.arange(len(labels)), idx),
           key=jax.random.fold_in(key, 100 + number), **(tta_options or {}))
       weights[name] = np.asarray(w).tolist()
-      rows["tta"][name] = _accuracy(_aggregation.aggregate(clean[:, idx], w),
+      rows["tta"][name] = _accuracy(experts.aggregate(clean[:, idx], w),
                                     labels[idx])
     if do_posthoc:
       target = ltdata.shifted_class_weights(

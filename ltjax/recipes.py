@@ -45,6 +45,7 @@ from typing import NamedTuple
 import ml_collections
 
 from ltjax import data
+from ltjax import models
 from ltjax import train
 
 Recipe = Callable[[ml_collections.ConfigDict], None]
@@ -254,6 +255,78 @@ def _mislas_stage2(config):
     config.stage2.lr_factor = 0.5
 
 
+def _experts(config, method, *, num_experts=3):
+  """The dataset's backbone split into experts (RIDE's reduced widths)."""
+  name = config.model.name
+  known = [m for m in models.MODELS if m.endswith("_experts")]
+  if f"{name}_experts" not in known:
+    raise ValueError(
+        f"{config.data.name}: model {name!r} has no expert variant (known: "
+        f"{known}); the expert recipes need one.")
+  config.model.name = f"{name}_experts"
+  config.experts.method = method
+  config.experts.num_experts = num_experts
+  config.experts.reduce_dimension = True
+  config.model.head = "normalized"  # the originals' NormedLinear, s = 30
+  config.optim.nesterov = True
+  config.optim.weight_decay = 5e-4
+
+
+def _ride(config, *, num_experts=3):
+  # RIDE (Wang et al. 2010.01809; frank-xwang/RIDE-LongTailRecognition
+  # configs/config_imbalance_cifar100_ride.json): 3 experts of reduced
+  # width with cosine heads (s = 30), the LDAM-DRW schedule (SGD 0.1,
+  # Nesterov, weight decay 5e-4, x0.01 at 160 and 180, warm-up 5), RIDELoss
+  # with its diversity factor -0.45 and DRW from epoch 160.
+  _experts(config, "ride", num_experts=num_experts)
+  config.loss.name = "ldam"
+  config.loss.reweight = "drw"
+  config.experts.diversity_factor = -0.45
+
+
+def _ride_teacher(config):
+  # RIDE's teacher for its distillation (config_imbalance_cifar100_ride_
+  # teacher.json): the same recipe with 6 experts.
+  _ride(config, num_experts=6)
+
+
+def _ride_distill(config):
+  # RIDE with distillation from a trained 6-expert RIDE (the
+  # `ride_teacher` recipe; config_imbalance_cifar100_distill_ride.json):
+  # RIDELossWithDistill, distillation temperature 1.5.
+  _ride(config)
+  config.teacher.recipe = "ride_teacher"
+  config.teacher.temperature = 1.5
+
+
+def _sade(config):
+  # SADE (Zhang et al. 2107.09249; Vanint/SADE-AgnosticLT configs/
+  # config_cifar100_ir100_sade.json): 3 experts of reduced width with
+  # cosine heads, DiverseExpertLoss tau = 2, SGD 0.1 Nesterov, weight decay
+  # 5e-4, x0.1 at 160 and x0.01 at 180, warm-up 5.
+  _experts(config, "sade")
+  config.optim.decay_factors = (0.1, 0.01)
+
+
+def _ace(config):
+  # ACE (Cai et al. 2108.09035): 3 experts on nested class subsets (all,
+  # medium + few, few) with re-scaled learning rates and the complementary
+  # aggregation.
+  _experts(config, "ace")
+
+
+def _dive(config):
+  # DiVE (He et al. 2103.15042; the Bag-of-Tricks DiVEKLD): a balanced-
+  # softmax teacher (the `balanced_softmax` recipe) distilled into the
+  # student with the flattened teacher distribution softmax(t / T)^0.5,
+  # T = 2, alpha = 0.5, plus the student's balanced-softmax loss.
+  config.loss.name = "balanced_softmax"
+  config.teacher.recipe = "balanced_softmax"
+  config.teacher.weight = 0.5
+  config.teacher.temperature = 2.0
+  config.teacher.power = 0.5
+
+
 # Regression methods.
 
 
@@ -325,6 +398,12 @@ METHODS: dict[str, dict[str, Recipe]] = {
         "weight_balancing": _weight_balancing,
         "disalign": _disalign,
         "la_mixup_sam_maxnorm_las": _la_mixup_sam_maxnorm_las,
+        "ride": _ride,
+        "ride_teacher": _ride_teacher,
+        "ride_distill": _ride_distill,
+        "sade": _sade,
+        "ace": _ace,
+        "dive": _dive,
     },
     "regression": {
         "vanilla": _vanilla,

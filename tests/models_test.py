@@ -576,7 +576,10 @@ class RegistryTest(parameterized.TestCase):
   def test_registry_names(self):
     self.assertEqual(set(models.MODELS), {"resnet32", "resnet32_x4",
                                           "mnist_cnn", "mlp", "resnet50",
-                                          "resnext50_32x4d"})
+                                          "resnext50_32x4d",
+                                          "resnet32_experts",
+                                          "resnet50_experts",
+                                          "mnist_cnn_experts"})
 
   def test_wide_resnet32_has_four_times_the_widths(self):
     # GLMC's CIFAR backbone: about 7.4M parameters, features of 256.

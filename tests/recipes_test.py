@@ -38,7 +38,9 @@ ARGS = ("1", "3", "7", "30", "45", "1000")
 # The classification methods of the recipes issue (not in 88e9ffb).
 NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
                "weight_balancing", "sam_ldam_drw", "imbsam_ce", "disalign",
-               "la_mixup_sam_maxnorm_las")
+               "la_mixup_sam_maxnorm_las",
+               # the experts and distillation issue's
+               "ride", "ride_teacher", "ride_distill", "sade", "ace", "dive")
 
 
 def flatten(tree, prefix=""):
@@ -123,7 +125,7 @@ class RecipeTableTest(parameterized.TestCase):
     task = recipes.DATASETS[dataset].task
     expected_durations = {"optim.warmup_epochs", "optim.decay_epochs"} | (
         {"loss.drw_start_epoch", "sampler.start_epoch",
-         "mixing.start_epoch", "mixing.stop_epoch"}
+         "mixing.start_epoch", "mixing.stop_epoch", "experts.router_epochs"}
         if task == "classification" else {"rrt.epochs"})
     self.assertEqual(durations, expected_durations)
     for arg in ARGS:

@@ -36,11 +36,26 @@ def shrink(config, paths):
   config.data.path = paths[config.data.name]
   config.data.imbalance_ratio = 4.0
   config.data.val_per_class = 2
-  config.model.name = "mnist_cnn"
+  experts = config.model.name.endswith("_experts")
+  config.model.name = "mnist_cnn_experts" if experts else "mnist_cnn"
   config.batch_size = 16
   config.eval_batch_size = 16
   config.log_every_steps = 1
   return config
+
+
+def tiny_teacher(config, paths, root):
+  """Trains `config.teacher.recipe` for one step on the tiny data.
+
+  Returns its workdir (one per dataset and recipe, reused).
+  """
+  dataset, recipe = config.data.name, config.teacher.recipe
+  workdir = os.path.join(root, f"teacher_{dataset}_{recipe}")
+  if not os.path.exists(os.path.join(workdir, "metrics.json")):
+    teacher = shrink(common.build(dataset, recipe), paths)
+    teacher.max_steps = 1
+    train.train_and_evaluate(teacher, workdir)
+  return workdir
 
 
 TinyDataTestCase = testdata.TinyBenchmarksTestCase
@@ -55,6 +70,10 @@ class EveryConfigTest(TinyDataTestCase):
       *[(p.split("/", 2)[2][:-3].replace("/", "_"), p) for p in CONFIG_FILES])
   def test_builds_and_runs_two_steps(self, path):
     config = shrink(load_config_file(path), self.paths)
+    if config.teacher.recipe:  # a distillation recipe: a finished teacher
+      config.teacher.workdir = tiny_teacher(config, self.paths,
+                                            os.path.dirname(
+                                                self.paths[config.data.name]))
     train.validate_config(config)
     dataset = data.load_dataset(config.data)
     run = train.build_run(config, dataset)

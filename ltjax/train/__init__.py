@@ -26,6 +26,7 @@ from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
 from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
 from ltjax.train._engine import build_run
+from ltjax.train._experts import aggregate_experts
 from ltjax.train._engine import evaluate
 from ltjax.train._engine import make_schedule
 from ltjax.train._engine import model_variables
@@ -69,6 +70,7 @@ from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
+    "aggregate_experts",
     "CheckpointMismatchError",
     "Checkpointer",
     "ClassificationTask",

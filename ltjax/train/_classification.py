@@ -15,17 +15,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from ltjax import data as ltdata
+from ltjax import losses
 from ltjax import metrics as ltmetrics
 from ltjax import models
 from ltjax import posthoc
 from ltjax import sampling
 from ltjax.data import _augment
 from ltjax.train import _config
+from ltjax.train import _experts
 from ltjax.train import _glmc
 from ltjax.train import _objectives
 from ltjax.train import _optim
 from ltjax.train import _step
 from ltjax.train import _task
+from ltjax.train import _teacher
 
 _STANDARD_NORMALIZATION = {
     "cifar10_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
@@ -176,9 +179,23 @@ def build_classifier(config, num_classes: int):
   kwargs = {}
   if models.has_convolutions(config.model.name):
     kwargs["conv"] = models.conv_for(config.model.conv)
+  kwargs.update(_experts.model_kwargs(config))
   return models.build_model(config.model.name, num_classes=num_classes,
                             head=config.model.head,
                             dtype=jnp.dtype(config.model.dtype), **kwargs)
+
+
+def _num_classes(params) -> int:
+  """C from the first classifier found in `params` (any model layout)."""
+  if isinstance(params, dict) or hasattr(params, "items"):
+    if "head" in params and "kernel" in params["head"]:
+      return int(params["head"]["kernel"].shape[-1])
+    for value in params.values():
+      if hasattr(value, "items"):
+        found = _num_classes(value)
+        if found:
+          return found
+  return 0
 
 
 _PARTNER_SEED = 7_919  # the partner plan's seed offset from config.seed
@@ -263,6 +280,22 @@ class ClassificationTask(_task.Task):
                    else None)
     self.objective = _objectives.make_objective(
         config.loss, self.counts, steps_per_epoch=steps_per_epoch)
+    self.experts = _experts.enabled(config)
+    if self.experts:
+      self.logit_scale = _experts.logit_scale(config)
+      self.priors = None
+      counts = _objectives.check_counts(self.counts).astype(np.float32)
+      drw_start = config.loss.drw_start_epoch * steps_per_epoch
+      weights_at = _objectives.class_weights(
+          _objectives.resolve_reweight(config.loss), config.loss, counts,
+          drw_start)
+      self._expert_loss = _experts.ExpertLoss(
+          config, counts, class_weights_at=weights_at,
+          drw_start_step=drw_start)
+    self.teacher = (_teacher.Teacher(config.teacher.workdir,
+                                     student_config=config,
+                                     counts=self.counts)
+                    if _teacher.enabled(config) else None)
     # ImbSAM's tail classes (fewer than imbsam_tail_count examples).
     self.tail_classes = self.counts < config.imbsam_tail_count
     self.glmc = _glmc.enabled(config)
@@ -276,8 +309,7 @@ class ClassificationTask(_task.Task):
     """The model and its params (a GLMC run's: the backbone and its `fc`)."""
     if "model" in params:  # GLMC: {"model", "glmc"}
       params = params["model"]
-    num_classes = int(params["head"]["kernel"].shape[-1])
-    return build_classifier(config, num_classes), params
+    return build_classifier(config, _num_classes(params)), params
 
   def init_params(self, model_params):
     if self.glmc:
@@ -311,6 +343,8 @@ class ClassificationTask(_task.Task):
     """
     if self.glmc:
       return self._glmc_loss(params, outputs, batch, state)
+    if self.experts:
+      return self._experts_loss(outputs, batch, state)
     logits = outputs[0]
     targets = dict(labels_b=batch.get("mix_label"),
                    weight_a=batch.get("mix_weight"))
@@ -325,7 +359,37 @@ class ClassificationTask(_task.Task):
       weight = self.config.imbsam_tail_weight
       value = value + (weight - 1.0) * tail
       aux["tail_loss"] = weight * tail
+    if self.teacher is not None:
+      value = self._distilled(value, logits, batch, state)
     return value, aux
+
+  def _teacher_logits(self, batch, state):
+    return self.teacher.logits(state.extra["teacher"], batch["input"])
+
+  def _distilled(self, value, logits, batch, state):
+    """(1 - w) * the loss + w * the distillation loss (`config.teacher`).
+
+    The student's logits are taken on its softmax scale (LDAM's s times a
+    cosine head), the teacher's on its own (`_teacher.Teacher.logits`).
+    """
+    teacher = self.config.teacher
+    student = logits.astype(jnp.float32) * self.logit_scale
+    distill = jnp.mean(losses.distillation_loss(
+        student, self._teacher_logits(batch, state),
+        temperature=teacher.temperature, teacher_power=teacher.power))
+    return (1.0 - teacher.weight) * value + teacher.weight * distill
+
+  def _experts_loss(self, outputs, batch, state):
+    """The experts' loss (`config.experts`), on s times their logits."""
+    expert_logits = outputs[0].astype(jnp.float32) * self.logit_scale
+    if self.teacher is not None:  # RIDE's distillation (validated: ride)
+      value = self._expert_loss.distill(
+          expert_logits, batch["label"], self._teacher_logits(batch, state),
+          state.step)
+    else:
+      value = self._expert_loss(expert_logits, batch["label"], state.step)
+    logits = _experts.aggregate_experts(self.config, outputs[0], self.counts)
+    return value, {"logits": logits}
 
   def train_metrics(self, aux, batch):
     return _step.classification_metrics(aux["logits"], batch)
@@ -339,6 +403,8 @@ class ClassificationTask(_task.Task):
     if self._imbsam():
       return _step.imbsam_gradient(float(self.config.optim.sam_rho),
                                    part=lambda aux: aux["tail_loss"])
+    if _experts.method(self.config) == "ace":
+      return _experts.ace_gradient(self.config, self.counts)
     return super().gradient()
 
   def transforms(self):
@@ -388,10 +454,13 @@ class ClassificationTask(_task.Task):
 
   def init_extra(self, model, sample):
     del model, sample
+    extra = {}
     if self.config.max_norm.mode == "relative":
       # Set from the classifier when projection starts (the first step).
-      return {"max_norm_threshold": jnp.asarray(-1.0, jnp.float32)}
-    return {}
+      extra["max_norm_threshold"] = jnp.asarray(-1.0, jnp.float32)
+    if self.teacher is not None:  # frozen: checkpointed, never advanced
+      extra["teacher"] = self.teacher.variables
+    return extra
 
   @property
   def project(self):
@@ -430,6 +499,12 @@ class ClassificationTask(_task.Task):
     if self.glmc:
       return _glmc.eval_forward(self.config, self.dataset.num_classes,
                                 forward)
+    if self.experts:
+      def aggregated(state, batch):
+        expert_logits, features = forward(state, batch)[:2]
+        return (_experts.aggregate_experts(self.config, expert_logits, self.counts),
+                features)
+      return aggregated
     return forward
 
   def make_eval_step(self, forward):

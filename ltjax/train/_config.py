@@ -205,6 +205,39 @@ def classification_config() -> ml_collections.ConfigDict:
       partner="instance",
       exact_box_lambda=False,  # True: the local view's weight from its box
   ))
+  # Multi-expert ensembles on a shared backbone (`ltjax.train._experts`):
+  # model.name an expert model ("resnet32_experts", "resnet50_experts",
+  # "mnist_cnn_experts") with experts.method ride | sade | ace.
+  config.experts = ml_collections.ConfigDict(dict(
+      method="none",  # none | ride | sade | ace
+      num_experts=3,
+      reduce_dimension=False,  # RIDE's reduced expert widths
+      # ride (RIDE's loss; loss.max_margin / loss.scale its LDAM part):
+      diversity_factor=-0.2,  # RIDE's CIFAR config: -0.45
+      diversity_temperature=1.0,
+      reweight_factor=0.05,  # the per-class temperature under DRW
+      sade_tau=2.0,  # sade: the inverse expert's -tau log pi_inv
+      # ride: > 0 trains the expert-assignment router for this many epochs
+      # after the main schedule (a second stage on the frozen experts).
+      router_epochs=0,
+      router_lr=0.01,
+      router_batch_size=128,
+      router_threshold=0.5,
+  ))
+  # Knowledge distillation from a finished run (`ltjax.train._teacher`):
+  # the loss is (1 - weight) * the run's loss + weight * T^2 KL(q || p_s),
+  # q = softmax(t / T)^power normalised (power < 1: DiVE's flattening);
+  # with experts.method = "ride", RIDE's distillation (weight: its factor).
+  config.teacher = ml_collections.ConfigDict(dict(
+      workdir="",  # "" = no teacher
+      # The recipe whose finished run the teacher must be (a distillation
+      # recipe sets it; "" = none required); only named in the error when
+      # teacher.workdir is missing.
+      recipe="",
+      weight=0.5,
+      temperature=2.0,
+      power=1.0,
+  ))
   # A second stage on the frozen backbone after the main schedule (cRT,
   # MiSLAS, weight balancing, DisAlign; `ltjax.decouple.run_second_stage`).
   config.stage2 = decouple.default_stage2_config()
@@ -329,6 +362,10 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   validate_max_norm(config)
   if "glmc" in config:
     validate_glmc(config)
+  if "experts" in config:
+    validate_experts(config)
+  if "teacher" in config:
+    validate_teacher(config)
   if "stage2" in config:
     from ltjax import decouple  # pylint: disable=g-import-not-at-top
     decouple.validate_stage2_config(config)
@@ -420,6 +457,106 @@ def validate_glmc(config) -> None:
   require_field(config.sampler.name == "instance", "sampler.name",
                 "GLMC's first sample is instance-balanced (its second is "
                 "glmc.partner): set sampler.name='instance'.")
+
+
+EXPERT_METHODS = ("none", "ride", "sade", "ace")
+
+
+def validate_experts(config) -> None:
+  """Checks `config.experts` against the model and the fields it replaces."""
+  experts, name = config.experts, config.model.name
+  require_known(experts.method, EXPERT_METHODS, "experts.method")
+  expert_model = name.endswith("_experts")
+  if experts.method == "none":
+    require_field(not expert_model, "experts.method",
+                  f"model {name!r} has several experts: set experts.method "
+                  f"to one of {list(EXPERT_METHODS[1:])} (their loss and "
+                  f"aggregation), or use the single model "
+                  f"{name[:-len('_experts')]!r}.")
+    return
+  require_field(expert_model, "model.name",
+                f"experts.method {experts.method!r} needs an expert model "
+                f"(one of {[m for m in models.MODELS if m.endswith('_experts')]}"
+                f"), got {name!r}.")
+  require_field(experts.num_experts >= 1, "experts.num_experts",
+                f"must be >= 1, got {experts.num_experts}.")
+  if experts.method == "sade":
+    require_field(experts.num_experts == 3, "experts.num_experts",
+                  f"SADE has 3 experts (long-tailed, uniform, inverse), got "
+                  f"{experts.num_experts}.")
+  if experts.method == "ace":
+    require_field(experts.num_experts >= 2, "experts.num_experts",
+                  f"ACE needs >= 2 experts, got {experts.num_experts}.")
+  if experts.method == "ride":
+    require_field(config.loss.name == "ldam", "loss.name",
+                  "RIDE's per-expert loss is LDAM (loss.max_margin, "
+                  "loss.scale): set loss.name='ldam'.")
+    require_known(config.loss.reweight, ("default", "none", "drw"),
+                  "loss.reweight")
+  else:
+    require_field(config.loss.name == "ce" and config.loss.reweight in (
+        "default", "none"), "loss.name",
+                  f"the {experts.method.upper()} loss replaces config.loss: "
+                  f"leave loss.name='ce' and loss.reweight='default'.")
+  require_field(experts.diversity_temperature > 0,
+                "experts.diversity_temperature",
+                f"must be > 0, got {experts.diversity_temperature}.")
+  require_field(0 <= experts.reweight_factor <= 1, "experts.reweight_factor",
+                f"must be in [0, 1], got {experts.reweight_factor}.")
+  require_field(experts.sade_tau >= 0, "experts.sade_tau",
+                f"must be >= 0, got {experts.sade_tau}.")
+  require_field(experts.router_epochs >= 0, "experts.router_epochs",
+                f"must be >= 0, got {experts.router_epochs}.")
+  require_field(experts.router_epochs == 0 or experts.method == "ride",
+                "experts.router_epochs", "the expert-assignment router is "
+                "RIDE's: set experts.router_epochs=0 for "
+                f"{experts.method!r}.")
+  require_field(experts.router_lr > 0, "experts.router_lr",
+                f"must be > 0, got {experts.router_lr}.")
+  require_field(experts.router_batch_size >= 1, "experts.router_batch_size",
+                f"must be >= 1, got {experts.router_batch_size}.")
+  require_field(0 < experts.router_threshold < 1, "experts.router_threshold",
+                f"must be in (0, 1), got {experts.router_threshold}.")
+  for field, off in (("mixing.name", config.mixing.name == "none"),
+                     ("max_norm.mode", config.max_norm.mode == "none"),
+                     ("glmc.enabled", not config.get("glmc", {}).get(
+                         "enabled", False)),
+                     ("stage2.name", config.get("stage2", {}).get(
+                         "name", "none") == "none"),
+                     ("optim.sam_rho", config.optim.sam_rho == 0)):
+    require_field(off, field, f"is not supported with experts.method "
+                  f"{experts.method!r} (the experts' own loss and "
+                  f"classifiers): turn it off.")
+
+
+def validate_teacher(config) -> None:
+  """Checks `config.teacher` (the workdir is read at start-up)."""
+  import os  # pylint: disable=g-import-not-at-top
+  teacher = config.teacher
+  if not teacher.workdir:
+    require_field(not teacher.get("recipe", ""), "teacher.workdir",
+                  f"this recipe distils from a teacher: train the "
+                  f"{teacher.recipe!r} recipe on the same dataset first and "
+                  f"pass its workdir, --config.teacher.workdir=DIR.")
+    return
+  require_field(os.path.exists(os.path.join(teacher.workdir, "config.json")),
+                "teacher.workdir",
+                f"{teacher.workdir!r} is not a finished ltjax run (no "
+                f"config.json there): train the teacher first and pass its "
+                f"workdir.")
+  require_field(0 <= teacher.weight <= 1, "teacher.weight",
+                f"must be in [0, 1], got {teacher.weight}.")
+  require_field(teacher.temperature > 0, "teacher.temperature",
+                f"must be > 0, got {teacher.temperature}.")
+  require_field(teacher.power > 0, "teacher.power",
+                f"must be > 0, got {teacher.power}.")
+  method = config.get("experts", {}).get("method", "none")
+  require_field(method in ("none", "ride"), "teacher.workdir",
+                f"distillation is RIDE's with experts; experts.method "
+                f"{method!r} has no distillation: clear teacher.workdir.")
+  require_field(not config.get("glmc", {}).get("enabled", False),
+                "teacher.workdir", "GLMC replaces the loss: clear "
+                "teacher.workdir or glmc.enabled.")
 
 
 def validate_max_norm(config) -> None:

@@ -122,7 +122,7 @@ def resolve_reweight(cfg) -> str:
   return cfg.reweight
 
 
-def _class_weights(rule: str, cfg, counts, drw_start_step: int):
+def class_weights(rule: str, cfg, counts, drw_start_step: int):
   """step -> float [C] class weights, or None for unweighted."""
   if rule == "none":
     return None
@@ -139,7 +139,7 @@ def _class_weights(rule: str, cfg, counts, drw_start_step: int):
   raise ValueError(f"unknown re-weighting rule {rule!r}.")
 
 
-def _check_counts(class_counts) -> np.ndarray:
+def check_counts(class_counts) -> np.ndarray:
   counts = np.asarray(class_counts, np.float64)
   if np.any(counts <= 0):
     raise ValueError(
@@ -223,10 +223,10 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int) -> Objective:
     raise ValueError(
         f"loss.name {cfg.name!r} is not a known loss; known: "
         f"{sorted(LOSSES)}.")
-  counts = _check_counts(class_counts)
+  counts = check_counts(class_counts)
   spec = LOSSES[cfg.name]
   per_example = spec.build(cfg, counts.astype(np.float32))
-  weights_at = _class_weights(resolve_reweight(cfg), cfg,
+  weights_at = class_weights(resolve_reweight(cfg), cfg,
                               counts.astype(np.float32),
                               cfg.drw_start_epoch * steps_per_epoch)
   batch_term = (None if spec.batch_term is None else

@@ -1,0 +1,18 @@
+r"""CIFAR-100-LT, ace.
+
+  python -m experiments.main --config=cifar100_lt/ace \
+      --workdir=/tmp/ltjax/cifar100_lt/ace
+
+ACE (Cai et al., ICCV 2021, arXiv 2108.02385): experts on nested class
+subsets (all / medium + few / few) with re-scaled learning rates and the
+complementary aggregation.
+
+Published top-1 (4 experts, 400 epochs): CIFAR-10-LT rho=100 81.4,
+CIFAR-100-LT rho=100 49.6; ImageNet-LT 56.6.
+"""
+
+from ltjax import recipes
+
+
+def get_config(arg=None):
+  return recipes.build("cifar100_lt", "ace", arg)

@@ -1,0 +1,188 @@
+"""Multi-expert ensembles on the one engine (`config.experts`).
+
+A shared-backbone expert model (`models.build_model("resnet32_experts",
+...)`, RIDE's layout) returns per-expert logits [E, B, C] and features
+[E, B, D]. The method picks the training loss over the experts and the
+aggregation that is evaluated:
+
+  ride: RIDE (Wang et al. 2010.01809; `ltjax.losses.ride_loss`): per expert
+    LDAM on s times its cosine logits, plus the diversity KL to the
+    (fixed) ensemble mean; DRW's class weights and per-class temperature
+    from `loss.drw_start_epoch`. Evaluated: the mean of the experts' logits.
+    With `config.teacher`, RIDE's distillation from a teacher ensemble
+    (`ltjax.losses.ride_distill_loss`). `experts.router_epochs` > 0 trains
+    RIDE's expert-assignment router after the main schedule (a second
+    stage, `ltjax.experts.fit_router`) and records its accuracy and the
+    average number of experts it consults.
+  sade: SADE (Zhang et al. 2107.09249; `ltjax.losses.sade_loss`): experts
+    towards the long-tailed, uniform and inverse label distributions.
+    Evaluated: the mean of the experts' logits (its test-time
+    self-supervised aggregation is an evaluation protocol:
+    `experiments.evaluate_shift --tta`).
+  ace: ACE (Cai et al. 2108.09035; `ltjax.losses.ace_loss`): experts on
+    nested class subsets, their gradients re-scaled (`ace_lr_scales`);
+    evaluated: `ace_aggregate`.
+
+The experts' logits of a normalized (cosine) head are multiplied by
+`loss.scale` (RIDE's and SADE's s = 30) before the loss and the evaluation,
+as the originals' models do.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ltjax import losses
+from ltjax import models
+
+METHODS = ("none", "ride", "sade", "ace")
+
+
+def method(config) -> str:
+  return config.get("experts", {}).get("method", "none")
+
+
+def enabled(config) -> bool:
+  return method(config) != "none"
+
+
+def is_expert_model(name: str) -> bool:
+  return name.endswith("_experts")
+
+
+def model_kwargs(config) -> dict:
+  """The expert model's fields from `config.experts`."""
+  if not is_expert_model(config.model.name):
+    return {}
+  return {"num_experts": int(config.experts.num_experts),
+          "reduce_dimension": bool(config.experts.reduce_dimension)}
+
+
+def logit_scale(config) -> float:
+  """s for a normalized head (the originals' models multiply by it), else 1."""
+  return float(config.loss.scale) if config.model.head == "normalized" else 1.0
+
+
+def aggregate_experts(config, expert_logits, counts):
+  """The evaluated logits [B, C] of the experts' [E, B, C]."""
+  if method(config) == "ace":
+    masks = losses.ace_class_masks(counts, expert_logits.shape[0])
+    return losses.ace_aggregate(expert_logits, masks)
+  return models.aggregate_expert_logits(expert_logits)
+
+
+class ExpertLoss:
+  """`loss(expert_logits [E, B, C] scaled, labels, step) -> scalar`.
+
+  The method's loss; RIDE's weighted form (DRW's class weights and the
+  per-class temperature) from `drw_start_step` on, chosen by `jnp.where`
+  so the step is compiled once. `distill(...)` is RIDE's loss with its
+  distillation from a teacher ensemble's logits.
+
+  Args:
+    config: the run's config.
+    counts: [C] training class counts.
+    class_weights_at: `step -> [C]` class weights (`loss.reweight`: DRW),
+      or None.
+    drw_start_step: the step DRW switches on.
+  """
+
+  def __init__(self, config, counts, *, class_weights_at, drw_start_step):
+    self.name = method(config)
+    if self.name not in METHODS[1:]:
+      raise ValueError(
+          f"experts.method {self.name!r} is not one of {METHODS[1:]}.")
+    self.config = config
+    self.counts = np.asarray(counts, np.float32)
+    self.class_weights_at = class_weights_at
+    self.drw_start_step = drw_start_step
+    experts = config.experts
+    self.ride_kwargs = dict(
+        class_counts=self.counts, max_margin=config.loss.max_margin,
+        scale=config.loss.scale, diversity_factor=experts.diversity_factor,
+        diversity_temperature=experts.diversity_temperature,
+        reweight_factor=experts.reweight_factor)
+
+  def _ride(self, fn, step):
+    plain = fn(None)
+    if self.class_weights_at is None:
+      return plain
+    weighted = fn(self.class_weights_at(step))
+    return jnp.where(step >= self.drw_start_step, weighted, plain)
+
+  def __call__(self, expert_logits, labels, step):
+    if self.name == "ride":
+      return self._ride(lambda w: losses.ride_loss(
+          expert_logits, labels, class_weights=w, **self.ride_kwargs), step)
+    if self.name == "sade":
+      return jnp.mean(losses.sade_loss(expert_logits, labels,
+                                       class_counts=self.counts,
+                                       tau=self.config.experts.sade_tau))
+    return losses.ace_loss(expert_logits, labels, class_counts=self.counts)
+
+  def distill(self, expert_logits, labels, teacher_logits, step):
+    """RIDE with distillation from `teacher_logits` [B, C] (`teacher`)."""
+    teacher = self.config.teacher
+    return self._ride(lambda w: losses.ride_distill_loss(
+        expert_logits, labels, teacher_logits, class_weights=w,
+        distill_temperature=teacher.temperature,
+        distill_weight=teacher.weight, **self.ride_kwargs), step)
+
+
+def ace_gradient(config, counts):
+  """ACE's re-scaled learning rates: each expert's gradient times its scale.
+
+  The shared backbone's gradient is left as it is. With SGD the scale of a
+  parameter group's gradient is that of its learning rate (the coupled
+  weight decay, added in the optimizer, is not re-scaled).
+  """
+  scales = np.asarray(losses.ace_lr_scales(
+      counts, int(config.experts.num_experts)), np.float32)
+
+  def gradient(loss_fn, params):
+    (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    return (value, aux), scale_expert_gradients(grads, scales)
+
+  return gradient
+
+
+def scale_expert_gradients(grads, scales):
+  """`grads` with each `expert{k}` subtree multiplied by `scales[k]`.
+
+  The experts' entries are found at the top of the params (the model's own)
+  or under a wrapper (e.g. a `{"model": ...}` entry); the shared layers'
+  gradients are returned unchanged.
+
+  Raises:
+    ValueError: no `expert{k}` entries, or not one per scale.
+  """
+  scales = np.asarray(scales, np.float32)
+
+  def scaled(tree):
+    if not hasattr(tree, "items"):
+      return tree, 0
+    keys = [k for k in tree if isinstance(k, str) and k.startswith("expert")
+            and k[len("expert"):].isdigit()]
+    if keys:
+      if sorted(int(k[len("expert"):]) for k in keys) != list(
+          range(len(scales))):
+        raise ValueError(
+            f"ACE: {len(scales)} learning-rate scales for the experts "
+            f"{sorted(keys)}; experts.num_experts must match the model.")
+      out = dict(tree)
+      for k in keys:
+        factor = scales[int(k[len("expert"):])]
+        out[k] = jax.tree_util.tree_map(lambda g, f=factor: g * f, tree[k])
+      return type(tree)(out) if not isinstance(tree, dict) else out, len(keys)
+    out, found = {}, 0
+    for k, v in tree.items():
+      out[k], n = scaled(v)
+      found += n
+    return (type(tree)(out) if not isinstance(tree, dict) else out), found
+
+  result, found = scaled(grads)
+  if not found:
+    raise ValueError(
+        "ACE's gradient scaling found no 'expert{k}' parameters; ACE needs "
+        "an expert model (model.name '<backbone>_experts').")
+  return result
