@@ -577,7 +577,10 @@ class ClassificationTask(_task.Task):
     return self.config.get("stage2", {}).get("name", "none") != "none"
 
   def second_stage(self, run, state, session):
-    """`config.stage2` on the frozen backbone (`ltjax.decouple`)."""
+    """`config.stage2` on the frozen backbone (`ltjax.decouple`), or RIDE's
+    expert-assignment router (`experts.router_epochs`)."""
+    if self.experts:
+      return _experts.run_router_stage(run, state, session)
     if not self._stage2():
       return []
     from ltjax import decouple  # pylint: disable=g-import-not-at-top

@@ -223,6 +223,9 @@ def classification_config() -> ml_collections.ConfigDict:
       router_lr=0.01,
       router_batch_size=128,
       router_threshold=0.5,
+      # the router's top-k logits per expert (original: 30 on CIFAR-100,
+      # 50 on ImageNet-LT); min(k, C) is used
+      router_top_choices=30,
   ))
   # Knowledge distillation from a finished run (`ltjax.train._teacher`):
   # the loss is (1 - weight) * the run's loss + weight * T^2 KL(q || p_s),
@@ -498,6 +501,12 @@ def validate_experts(config) -> None:
         "default", "none"), "loss.name",
                   f"the {experts.method.upper()} loss replaces config.loss: "
                   f"leave loss.name='ce' and loss.reweight='default'.")
+  if experts.method == "ace":
+    require_field(config.model.head == "normalized", "model.head",
+                  "ACE averages its experts' logits per class after "
+                  "re-scaling them to expert 0's classifier norms; ltjax "
+                  "evaluates it on cosine heads (equal norms, no "
+                  "re-scaling): set model.head='normalized'.")
   require_field(experts.diversity_temperature > 0,
                 "experts.diversity_temperature",
                 f"must be > 0, got {experts.diversity_temperature}.")
@@ -517,6 +526,9 @@ def validate_experts(config) -> None:
                 f"must be >= 1, got {experts.router_batch_size}.")
   require_field(0 < experts.router_threshold < 1, "experts.router_threshold",
                 f"must be in (0, 1), got {experts.router_threshold}.")
+  require_field(experts.router_top_choices >= 1,
+                "experts.router_top_choices",
+                f"must be >= 1, got {experts.router_top_choices}.")
   for field, off in (("mixing.name", config.mixing.name == "none"),
                      ("max_norm.mode", config.max_norm.mode == "none"),
                      ("glmc.enabled", not config.get("glmc", {}).get(

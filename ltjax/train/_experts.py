@@ -28,12 +28,19 @@ The experts' logits of a normalized (cosine) head are multiplied by
 as the originals' models do.
 """
 
+import time
+
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ltjax import experts as ltexperts
 from ltjax import losses
+from ltjax import metrics as ltmetrics
 from ltjax import models
+from ltjax.train import _engine
+from ltjax.train import _retrain
 
 METHODS = ("none", "ride", "sade", "ace")
 
@@ -186,3 +193,82 @@ def scale_expert_gradients(grads, scales):
         "ACE's gradient scaling found no 'expert{k}' parameters; ACE needs "
         "an expert model (model.name '<backbone>_experts').")
   return result
+
+
+class _BatchFirst:
+  """An expert model whose outputs are [B, E, ...] (scaled logits, features).
+
+  `extract_features` cuts and joins its outputs along the first axis.
+  """
+
+  def __init__(self, model, scale: float):
+    self.model = model
+    self.scale = scale
+
+  def apply(self, variables, inputs, train=False):
+    logits, features = self.model.apply(variables, inputs, train=train)[:2]
+    logits = logits.astype(jnp.float32) * self.scale
+    return jnp.swapaxes(logits, 0, 1), jnp.swapaxes(features, 0, 1)
+
+
+def expert_outputs(run, state, split):
+  """Evaluation-mode ([E, N, C] scaled logits, [E, N, D] features)."""
+  variables = jax.device_get(_engine.model_variables(run.task, state))
+  features, logits = _retrain.extract_features(
+      _BatchFirst(run.model, logit_scale(run.config)), variables, split,
+      preprocess=run.preprocess, mesh=run.mesh,
+      batch_size=run.eval_batch_size, with_outputs=True)
+  return np.swapaxes(logits, 0, 1), np.swapaxes(features, 0, 1)
+
+
+def run_router_stage(run, state, session) -> list[dict]:
+  """RIDE's expert-assignment router on the frozen experts; records it.
+
+  The training split's evaluation-mode expert logits (times s) and pooled
+  features are cached once; `ltjax.experts.fit_router` trains the router
+  on them for `experts.router_epochs` epochs (SGD, lr
+  `experts.router_lr`, cosine, batch `experts.router_batch_size`, the
+  top-`router_top_choices` logits), seeded from `config.seed`. Val and test
+  are then routed (`ltjax.experts.route`, `experts.router_threshold`): an
+  example consults experts 1..k, stopping at the first the router declines,
+  and is scored on their mean. Recorded through `session.record` as
+  {"stage": "router", "step": the main schedule's, "val", "test" (the
+  task's summaries), "experts_used": {split: mean number of experts}}. The
+  run's final metrics stay the full ensemble's ("train").
+  """
+  config = run.config
+  experts = config.experts
+  if method(config) != "ride" or int(experts.router_epochs) <= 0:
+    return []
+  if jax.process_count() > 1:
+    raise ValueError("experts.router_epochs: the router stage runs in a "
+                     "single process; run it on one host.")
+  started = time.perf_counter()
+  logits, features = expert_outputs(run, state, run.dataset.train)
+  num_classes = logits.shape[-1]
+  params = ltexperts.fit_router(
+      logits, np.asarray(run.dataset.train.labels),
+      key=jax.random.PRNGKey(int(config.seed) + 104_729),
+      num_epochs=int(experts.router_epochs),
+      batch_size=int(experts.router_batch_size),
+      learning_rate=float(experts.router_lr), features=features,
+      top_choices_num=min(int(experts.router_top_choices), num_classes))
+  record = {"epoch": int(state.step) / run.steps_per_epoch,
+            "step": int(state.step), "stage": "router",
+            "experts_used": {}}
+  for name in ("val", "test"):
+    split = getattr(run.dataset, name, None)
+    if split is None or not len(split):
+      continue
+    logits, features = expert_outputs(run, state, split)
+    routed, used = ltexperts.route(params, logits, features=features,
+                                   threshold=float(experts.router_threshold))
+    counts = ltmetrics.ClassificationCounts.from_logits(
+        np.asarray(routed), np.asarray(split.labels))
+    record[name] = run.task.summaries({"plain": counts})[""]
+    record["experts_used"][name] = float(np.mean(np.asarray(used)))
+  logging.info("router: %d epochs, %.1f s; experts used %s.",
+               int(experts.router_epochs), time.perf_counter() - started,
+               record["experts_used"])
+  session.record(record)
+  return [record]

@@ -1,0 +1,257 @@
+"""Experts and distillation on the one engine (`config.experts`, `teacher`).
+
+On tiny generated data: an expert run is evaluated on its aggregated logits
+(the mean; ACE's per-class aggregation), ACE's gradient re-scaling touches
+only the experts, RIDE's router stage records its routed accuracy and the
+experts it consults, a distilling run's loss is the written formula and its
+teacher is frozen, checkpointed and restored, and bad configs fail at
+start-up naming the field.
+"""
+
+import json
+import os
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.configs import common
+from ltjax import data
+from ltjax import losses
+from ltjax import train
+from ltjax.train import _experts
+import testdata
+from train_loop_test import shrink
+
+
+def _softmax(x):
+  x = x - x.max(-1, keepdims=True)
+  e = np.exp(x)
+  return e / e.sum(-1, keepdims=True)
+
+
+def _log_softmax(x):
+  x = x - x.max(-1, keepdims=True)
+  return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _trained(test, config, steps=2):
+  run = train.build_run(config, data.load_dataset(config.data))
+  state = run.init_state()
+  plans = train.epoch_plans(run.task, 0)
+  for step in range(steps):
+    state, _ = run.train_step(state, train.train_batch(run, step, plans))
+  return run, state
+
+
+def _test_logits(run, state):
+  """[E, N, C] evaluation-mode logits of the test split, straight apply."""
+  split = run.dataset.test
+  images, labels = split.get_batch(np.arange(len(split)))
+  variables = {"params": state.params, "batch_stats": state.batch_stats}
+  logits = run.model.apply(variables, run.preprocess(images, None),
+                           train=False)[0]
+  return np.asarray(logits, np.float64), np.asarray(labels)
+
+
+class ExpertRunTest(testdata.TinyBenchmarksTestCase):
+
+  def config(self, recipe, dataset="mnist_lt"):
+    config = shrink(common.build(dataset, recipe), self.paths)
+    train.validate_config(config)
+    return config
+
+  def test_evaluation_is_the_mean_of_the_experts(self):
+    run, state = _trained(self, self.config("ride"))
+    logits, labels = _test_logits(run, state)
+    self.assertEqual(logits.shape[0], 3)
+    expected = np.mean(np.argmax(logits.mean(0), -1) == labels)
+    counts = train.evaluate(run, state, run.dataset.test)
+    got = run.task.summaries(counts)[""]["top1"]
+    self.assertAlmostEqual(got, expected, places=6)
+
+  def test_ace_evaluation_averages_the_experts_covering_each_class(self):
+    run, state = _trained(self, self.config("ace"))
+    logits, labels = _test_logits(run, state)
+    num_experts, _, num_classes = logits.shape
+    counts = np.asarray(run.dataset.train_class_counts)
+    # Expert e covers the classes of count rank >= floor(e C / E).
+    rank = np.empty(num_classes, int)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(num_classes)
+    masks = np.stack([rank >= (e * num_classes) // num_experts
+                      for e in range(num_experts)])
+    summed = np.sum(np.where(masks[:, None, :], logits, 0.0), axis=0)
+    aggregated = summed / masks.sum(0)
+    expected = np.mean(np.argmax(aggregated, -1) == labels)
+    got = run.task.summaries(train.evaluate(run, state, run.dataset.test)
+                             )[""]["top1"]
+    self.assertAlmostEqual(got, expected, places=6)
+    # Not the plain mean on this data (else the test could not tell).
+    self.assertFalse(np.allclose(aggregated, logits.mean(0)))
+
+  def test_router_stage_records_routed_accuracy_and_experts_used(self):
+    config = self.config("ride")
+    config.max_steps = 3
+    config.experts.router_epochs = 2
+    config.experts.router_batch_size = 16
+    workdir = testdata.make_tempdir(self)
+    result = train.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "history.jsonl")) as f:
+      history = [json.loads(line) for line in f]
+    routers = [r for r in history if r.get("stage") == "router"]
+    self.assertLen(routers, 1)
+    router = routers[0]
+    self.assertEqual(router["step"], 3)
+    for split in ("val", "test"):
+      self.assertBetween(router["experts_used"][split], 1.0, 3.0)
+      self.assertBetween(router[split]["top1"], 0.0, 1.0)
+    # The run's final numbers stay the full ensemble's.
+    self.assertNotEqual(result["final"].get("stage", "train"), "router")
+    self.assertEqual(result["final"]["step"], 3)
+
+  def test_ace_gradient_scales_only_the_experts(self):
+    grads = {"conv": {"kernel": jnp.ones((2, 2))},
+             "expert0": {"head": {"kernel": jnp.ones(3)}},
+             "expert1": {"layer3_0": {"kernel": jnp.ones(4)},
+                         "head": {"kernel": jnp.ones(3)}}}
+    scaled = _experts.scale_expert_gradients(grads, [2.0, 0.5])
+    np.testing.assert_array_equal(scaled["conv"]["kernel"], np.ones((2, 2)))
+    np.testing.assert_array_equal(scaled["expert0"]["head"]["kernel"],
+                                  2.0 * np.ones(3))
+    for leaf in jax.tree.leaves(scaled["expert1"]):
+      np.testing.assert_array_equal(leaf, 0.5 * np.ones(leaf.shape))
+    with self.assertRaisesRegex(ValueError, "num_experts"):
+      _experts.scale_expert_gradients(grads, [1.0, 1.0, 1.0])
+    with self.assertRaisesRegex(ValueError, "expert model"):
+      _experts.scale_expert_gradients({"conv": grads["conv"]}, [1.0])
+
+  def test_ace_run_uses_the_scaled_gradient(self):
+    config = self.config("ace")
+    run = train.build_run(config, data.load_dataset(config.data))
+    counts = np.asarray(run.dataset.train_class_counts, np.float32)
+    scales = np.asarray(losses.ace_lr_scales(counts, 3))
+    self.assertFalse(np.allclose(scales, 1.0))
+    params = {"shared": jnp.ones(2), "expert0": jnp.ones(2),
+              "expert1": jnp.ones(2), "expert2": jnp.ones(2)}
+
+    def loss_fn(p):
+      value = sum(jnp.sum(x * k) for k, x in
+                  enumerate(jax.tree.leaves(p), start=1))
+      return value, ()
+
+    _, grads = run.task.gradient()(loss_fn, params)
+    plain = jax.grad(lambda p: loss_fn(p)[0])(params)
+    np.testing.assert_allclose(grads["shared"], plain["shared"])
+    for k in range(3):
+      np.testing.assert_allclose(grads[f"expert{k}"],
+                                 scales[k] * plain[f"expert{k}"], rtol=1e-6)
+
+
+class DistillationTest(testdata.TinyBenchmarksTestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.teacher_dir = os.path.join(cls._tmp.name, "teacher")
+    teacher = shrink(common.build("mnist_lt", "balanced_softmax"), cls.paths)
+    teacher.max_steps = 2
+    train.train_and_evaluate(teacher, cls.teacher_dir)
+
+  def config(self):
+    config = shrink(common.build("mnist_lt", "dive"), self.paths)
+    config.teacher.workdir = self.teacher_dir
+    train.validate_config(config)
+    return config
+
+  def test_loss_is_the_weighted_sum_with_the_flattened_teacher(self):
+    config = self.config()
+    w, temperature, power = (config.teacher.weight,
+                             config.teacher.temperature, config.teacher.power)
+    self.assertLess(power, 1.0)  # DiVE's flattening is exercised
+    run = train.build_run(config, data.load_dataset(config.data))
+    state = run.init_state()
+    rng = np.random.default_rng(0)
+    images, labels = run.dataset.train.get_batch(np.arange(8))
+    inputs = run.preprocess(images, None)
+    student = rng.normal(size=(8, run.dataset.num_classes)) * 3.0
+    outputs = (jnp.asarray(student, jnp.float32), None)
+    batch = {"input": inputs, "label": jnp.asarray(labels)}
+    value, _ = run.task.loss(state.params, outputs, batch, state)
+
+    _, teacher_vars, _ = train.load_model(self.teacher_dir)
+    teacher = np.asarray(run.model.apply(teacher_vars, inputs, train=False)[0],
+                         np.float64)
+    counts = np.asarray(run.dataset.train_class_counts, np.float64)
+    balanced = student + np.log(counts / counts.sum())
+    bs = -np.mean(_log_softmax(balanced)[np.arange(8), labels])
+    q = _softmax(teacher / temperature) ** power
+    q /= q.sum(-1, keepdims=True)
+    kl = np.sum(q * (np.log(q) - _log_softmax(student / temperature)), -1)
+    expected = (1 - w) * bs + w * temperature ** 2 * np.mean(kl)
+    self.assertAlmostEqual(float(value), expected, places=4)
+
+  def test_teacher_is_frozen_checkpointed_and_restored(self):
+    config = self.config()
+    config.max_steps = 2
+    config.checkpoint_every_steps = 1
+    workdir = testdata.make_tempdir(self)
+    train.train_and_evaluate(config, workdir)
+    _, teacher_vars, _ = train.load_model(self.teacher_dir)
+    run = train.build_run(config, data.load_dataset(config.data))
+    like = run.init_state()
+    state, _ = train.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                  every_steps=1, keep=10).restore_latest(like)
+    self.assertEqual(int(state.step), 2)
+    restored = jax.device_get(state.extra["teacher"])
+    self.assertEqual(jax.tree.structure(restored),
+                     jax.tree.structure(teacher_vars))
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(teacher_vars)):
+      np.testing.assert_array_equal(a, b)
+    # The student did move.
+    student = jax.device_get(state.params)
+    start = jax.device_get(like.params)
+    self.assertFalse(all(np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(student), jax.tree.leaves(start))))
+
+
+class ValidationTest(testdata.TinyBenchmarksTestCase):
+
+  def check(self, config, pattern):
+    with self.assertRaisesRegex(ValueError, pattern):
+      train.validate_config(config)
+
+  def test_bad_expert_configs_name_the_field(self):
+    config = common.build("cifar10_lt", "ride")
+    config.model.name = "resnet32"
+    self.check(config, "model.name.*expert model")
+    config = common.build("cifar10_lt", "ride")
+    config.loss.name = "ce"
+    self.check(config, "loss.name.*ldam")
+    config = common.build("cifar10_lt", "ce")
+    config.model.name = "resnet32_experts"
+    self.check(config, "experts.method")
+    config = common.build("cifar10_lt", "sade")
+    config.experts.router_epochs = 3
+    self.check(config, "experts.router_epochs")
+    config = common.build("cifar10_lt", "ace")
+    config.model.head = "linear"
+    self.check(config, "model.head")
+    config = common.build("cifar10_lt", "sade")
+    config.mixing.name = "mixup"
+    self.check(config, "mixing.name")
+
+  def test_bad_teacher_configs_name_the_field(self):
+    config = common.build("cifar10_lt", "ride_distill")
+    self.check(config, "teacher.workdir.*'ride_teacher'")
+    config.teacher.workdir = testdata.make_tempdir(self)
+    self.check(config, "teacher.workdir.*config.json")
+    config = common.build("cifar10_lt", "sade")
+    config.teacher.workdir = testdata.make_tempdir(self)
+    with open(os.path.join(config.teacher.workdir, "config.json"), "w") as f:
+      f.write("{}")
+    self.check(config, "teacher.workdir.*no distillation")
+
+
+if __name__ == "__main__":
+  absltest.main()
