@@ -55,7 +55,7 @@ class ExpertModelsTest(parameterized.TestCase):
 
   @parameterized.parameters(
       ("resnet32", (1, 32, 32, 3)), ("mnist_cnn", (1, 28, 28, 1)),
-      ("resnet50", (1, 32, 32, 3)))
+      ("resnet50", (1, 32, 32, 3)), ("mlp", (1, 12)))
   def test_one_expert_equals_plain_model(self, name, shape):
     plain = _shapes(name, shape, num_classes=10)
     experts = _shapes(name + "_experts", shape, num_classes=10,
@@ -63,8 +63,10 @@ class ExpertModelsTest(parameterized.TestCase):
     shapes = lambda t: jax.tree_util.tree_map(lambda p: p.shape, t)
     self.assertEqual(shapes(_strip_experts(experts["params"])),
                      shapes(plain["params"]))
-    self.assertEqual(shapes(_strip_experts(experts["batch_stats"])),
-                     shapes(plain["batch_stats"]))
+    self.assertEqual("batch_stats" in experts, "batch_stats" in plain)
+    if "batch_stats" in plain:
+      self.assertEqual(shapes(_strip_experts(experts["batch_stats"])),
+                       shapes(plain["batch_stats"]))
 
   def test_resnet50_reduced_widths(self):
     # RIDE's reduce_dimension: layer3/4 planes 192/384, so D = 4 * 384.
@@ -102,6 +104,17 @@ class ExpertModelsTest(parameterized.TestCase):
       self.assertLessEqual(float(jnp.max(jnp.abs(logits))), 1.0 + 1e-5)
     # Experts are initialised independently, so their outputs differ.
     self.assertGreater(float(jnp.max(jnp.abs(logits[0] - logits[1]))), 1e-4)
+
+  def test_mlp_experts_share_the_first_layer(self):
+    model, variables = _init("mlp_experts", (1, 12), num_classes=4,
+                             num_experts=2, reduce_dimension=True,
+                             widths=(16, 8))
+    params = variables["params"]
+    self.assertEqual(params["dense1"]["kernel"].shape, (12, 16))
+    self.assertEqual(params["expert1"]["dense2"]["kernel"].shape, (16, 6))
+    logits, features = model.apply(variables, jnp.ones((5, 12)), train=True)
+    self.assertEqual(logits.shape, (2, 5, 4))
+    self.assertEqual(features.shape, (2, 5, 6))
 
   def test_aggregate(self):
     z = np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32)

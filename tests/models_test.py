@@ -579,7 +579,8 @@ class RegistryTest(parameterized.TestCase):
                                           "resnext50_32x4d",
                                           "resnet32_experts",
                                           "resnet50_experts",
-                                          "mnist_cnn_experts"})
+                                          "mnist_cnn_experts",
+                                          "mlp_experts"})
 
   def test_wide_resnet32_has_four_times_the_widths(self):
     # GLMC's CIFAR backbone: about 7.4M parameters, features of 256.

@@ -14,6 +14,7 @@ one place to swap in another convolution formulation.
 
 from ltjax.models._experts import aggregate_expert_logits
 from ltjax.models._experts import expert_heads
+from ltjax.models._experts import MLPExperts
 from ltjax.models._experts import MnistCNNExperts
 from ltjax.models._experts import ResNet32Experts
 from ltjax.models._experts import ResNet50Experts
@@ -53,6 +54,7 @@ __all__ = (
     "Head",
     "HEADS",
     "MLP",
+    "MLPExperts",
     "MODELS",
     "MnistCNN",
     "MnistCNNExperts",

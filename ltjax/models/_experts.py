@@ -9,6 +9,9 @@ per expert. As RIDE's official code (frank-xwang/RIDE-LongTailRecognition):
 * `ResNet50Experts` (`model/fb_resnets/RIDEResNet.py`, `share_layer3=False`):
   shared stem, layer1, layer2; per-expert layer3 and layer4 and head. Planes
   (256, 512), or (192, 384) with `reduce_dimension` (D = 4 * 512 or 4 * 384).
+* `MLPExperts` (ours, for tables: `csv_lt`): `MLP`'s first dense layer is
+  shared, the remaining dense layers and the head are per expert;
+  `reduce_dimension` scales the per-expert widths by 3/4.
 * `MnistCNNExperts` (ours; MNIST has no RIDE original): `MnistCNN`'s first
   conv block (and its max pool) is shared, the remaining conv blocks and the
   head are per expert, mirroring RIDE's "shared first stage" split for a
@@ -17,7 +20,7 @@ per expert. As RIDE's official code (frank-xwang/RIDE-LongTailRecognition):
 
 With `num_experts = 1` and `reduce_dimension = False` each model has exactly
 the parameters of its plain counterpart (`resnet32`, `resnet50`,
-`mnist_cnn`), only nested under `expert0`.
+`mnist_cnn`, `mlp`), only nested under `expert0`.
 
 Param tree layout (batch_stats mirror it):
   params["conv1"], params["bn1"], params["layer1_{b}"] ... (shared part, the
@@ -331,5 +334,73 @@ class MnistCNNExperts(nn.Module):
                      widths, self.conv, self.dtype,
                      name=f"expert{k}")(x, train=train)
         for k in range(self.num_experts)]
+    return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
+            jnp.stack([o[1] for o in outs]).astype(jnp.float32))
+
+
+class _MLPExpert(nn.Module):
+  """One expert of `MLPExperts`: dense layers 2.. and the head."""
+  num_classes: int
+  head: str
+  head_kernel_init: _layers.Initializer
+  widths: tuple[int, ...]
+  dtype: _layers.Dtype
+
+  @nn.compact
+  def __call__(self, x):
+    for i, width in enumerate(self.widths):
+      x = nn.relu(nn.Dense(width, kernel_init=_layers.kaiming_normal_fan_in,
+                           dtype=self.dtype, param_dtype=_layers.PARAM_DTYPE,
+                           name=f"dense{i + 2}")(x))
+    features = x.astype(jnp.float32)
+    return _heads.make_head(self, name="head")(features), features
+
+
+class MLPExperts(nn.Module):
+  """`MLP` with a shared first dense layer and E expert branches.
+
+  Attributes:
+    num_classes: C.
+    head: "linear" or "normalized".
+    dtype: computation dtype.
+    num_experts: E >= 1.
+    reduce_dimension: per-expert widths scaled by 3/4 (RIDE's ratio).
+    widths: as `MLP`; widths[0] is shared, widths[1:] per expert.
+    head_kernel_init: initializer of a linear head's kernel.
+  """
+  num_classes: int
+  head: str = "linear"
+  dtype: _layers.Dtype = jnp.float32
+  num_experts: int = 3
+  reduce_dimension: bool = False
+  widths: Sequence[int] = (256, 256)
+  head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *,
+               train: bool) -> tuple[jax.Array, jax.Array]:
+    """x: [B, ...] -> (logits f32 [E, B, C], features f32 [E, B, D])."""
+    del train
+    _layers.check_dtype(self.dtype)
+    _check_num_experts(self.num_experts)
+    if len(self.widths) < 2:
+      raise ValueError(
+          f"widths needs >= 2 entries (one shared, the rest per expert), got "
+          f"{tuple(self.widths)}.")
+    x = jnp.asarray(x)
+    if x.ndim < 2:
+      raise ValueError(
+          f"x must have shape [B, ...] with a batch axis, got shape {x.shape}.")
+    x = x.reshape(x.shape[0], -1).astype(self.dtype)
+    x = nn.relu(nn.Dense(self.widths[0],
+                         kernel_init=_layers.kaiming_normal_fan_in,
+                         dtype=self.dtype, param_dtype=_layers.PARAM_DTYPE,
+                         name="dense1")(x))
+    widths = tuple(self.widths[1:])
+    if self.reduce_dimension:
+      widths = tuple(w * 3 // 4 for w in widths)
+    outs = [_MLPExpert(self.num_classes, self.head, self.head_kernel_init,
+                       widths, self.dtype, name=f"expert{k}")(x)
+            for k in range(self.num_experts)]
     return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
             jnp.stack([o[1] for o in outs]).astype(jnp.float32))

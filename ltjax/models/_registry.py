@@ -27,6 +27,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet32_experts": _experts.ResNet32Experts,
     "resnet50_experts": _experts.ResNet50Experts,
     "mnist_cnn_experts": _experts.MnistCNNExperts,
+    "mlp_experts": _experts.MLPExperts,
 }
 
 

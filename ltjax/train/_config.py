@@ -368,7 +368,7 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   if "experts" in config:
     validate_experts(config)
   if "teacher" in config:
-    validate_teacher(config)
+    validate_teacher(config, check_files=check_data)
   if "stage2" in config:
     from ltjax import decouple  # pylint: disable=g-import-not-at-top
     decouple.validate_stage2_config(config)
@@ -541,21 +541,28 @@ def validate_experts(config) -> None:
                   f"classifiers): turn it off.")
 
 
-def validate_teacher(config) -> None:
-  """Checks `config.teacher` (the workdir is read at start-up)."""
+def validate_teacher(config, *, check_files: bool = True) -> None:
+  """Checks `config.teacher` (the workdir is read at start-up).
+
+  `check_files` False (a config checked without its data, e.g. a recipe
+  table) skips the teacher's workdir: its presence and its config.json.
+  """
   import os  # pylint: disable=g-import-not-at-top
   teacher = config.teacher
   if not teacher.workdir:
-    require_field(not teacher.get("recipe", ""), "teacher.workdir",
+    require_field(not check_files or not teacher.get("recipe", ""),
+                  "teacher.workdir",
                   f"this recipe distils from a teacher: train the "
                   f"{teacher.recipe!r} recipe on the same dataset first and "
                   f"pass its workdir, --config.teacher.workdir=DIR.")
-    return
-  require_field(os.path.exists(os.path.join(teacher.workdir, "config.json")),
-                "teacher.workdir",
-                f"{teacher.workdir!r} is not a finished ltjax run (no "
-                f"config.json there): train the teacher first and pass its "
-                f"workdir.")
+    if not teacher.get("recipe", ""):
+      return
+  elif check_files:
+    require_field(
+        os.path.exists(os.path.join(teacher.workdir, "config.json")),
+        "teacher.workdir",
+        f"{teacher.workdir!r} is not a finished ltjax run (no config.json "
+        f"there): train the teacher first and pass its workdir.")
   require_field(0 <= teacher.weight <= 1, "teacher.weight",
                 f"must be in [0, 1], got {teacher.weight}.")
   require_field(teacher.temperature > 0, "teacher.temperature",
