@@ -71,6 +71,20 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
     got = run.task.summaries(counts)[""]["top1"]
     self.assertAlmostEqual(got, expected, places=6)
 
+  def test_one_trace_across_the_drw_switch(self):
+    config = self.config("ride")
+    config.loss.drw_start_epoch = 1
+    run = train.build_run(config, data.load_dataset(config.data))
+    state = run.init_state()
+    losses_seen = []
+    for step in range(run.steps_per_epoch + 2):
+      plans = train.epoch_plans(run.task, step // run.steps_per_epoch)
+      state, metrics = run.train_step(state, train.train_batch(run, step,
+                                                               plans))
+      losses_seen.append(float(metrics["loss"]))
+    self.assertTrue(np.all(np.isfinite(losses_seen)))
+    self.assertEqual(run.train_step._cache_size(), 1)  # pylint: disable=protected-access
+
   def test_ace_evaluation_averages_the_experts_covering_each_class(self):
     run, state = _trained(self, self.config("ace"))
     logits, labels = _test_logits(run, state)

@@ -2,7 +2,9 @@
 
 Every loss has the signature `f(logits, labels, *, ...) -> [B]`: hyperparameters
 are keyword-only, class statistics are arguments, and the caller reduces. The
-one exception is `lade_loss`, a batch-level estimate that returns a scalar.
+exceptions return a scalar: `lade_loss` (a batch-level estimate) and the
+expert losses `ride_loss`, `ride_distill_loss` and `ace_loss` (over experts
+[E, B, C], with their originals' reductions).
 """
 
 from ltjax.losses._classification import balanced_softmax_loss
