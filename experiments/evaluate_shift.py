@@ -71,6 +71,11 @@ _TTA_EPOCHS = flags.DEFINE_integer("tta_epochs", 5, "TTA epochs (SADE: 5).",
                                    lower_bound=1)
 _TTA_BATCH = flags.DEFINE_integer("tta_batch_size", 128,
                                   "TTA batch size (SADE: 128).", lower_bound=1)
+_TTA_PADDING = flags.DEFINE_integer(
+    "tta_padding", -1, "TTA views: random crops with this zero padding "
+    "(-1: the run's own training augmentation; for a run trained without "
+    "augmentation, e.g. MNIST-LT, whose two views would be equal).",
+    lower_bound=-1)
 _TTA_LR = flags.DEFINE_float(
     "tta_learning_rate", 0.1,
     "TTA SGD learning rate (SADE: 0.1 CIFAR, 0.025 ImageNet-LT).",
@@ -161,8 +166,14 @@ def _accuracy(logits, labels) -> float:
 
 def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
                  posthoc_shift: bool = False,
-                 tta_options: dict[str, Any] | None = None) -> dict[str, Any]:
+                 tta_options: dict[str, Any] | None = None,
+                 tta_padding: int = -1) -> dict[str, Any]:
   """Accuracy of one finished run on every test distribution.
+
+  `tta_padding` >= 0: the TTA views are random crops with that zero padding
+  (and the run's flip) instead of the run's own training augmentation, for
+  a run trained without augmentation (e.g. MNIST-LT), whose two views would
+  be equal.
 
   Returns:
     {"workdir", "name", "method", "num_experts", "dataset", "seed",
@@ -199,7 +210,16 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
     notes.append("post-hoc skipped: an expert run (see TTA).")
   if do_tta:
     view_key1, view_key2 = jax.random.split(jax.random.fold_in(key, 1))
-    views = [test_logits(model, variables, dataset.test, run.preprocess,
+    view_preprocess = run.preprocess
+    if tta_padding >= 0:
+      task = run.task
+
+      def view_preprocess(images, view_key):
+        return ltdata.augment(images, view_key, mean=task.mean, std=task.std,
+                              padding=tta_padding, flip=config.augment.flip,
+                              dtype=task.dtype)
+      notes.append(f"TTA views: random crops with padding {tta_padding}.")
+    views = [test_logits(model, variables, dataset.test, view_preprocess,
                          batch_size=batch_size, scale=scale, key=k)
              for k in (view_key1, view_key2)]
     if np.array_equal(views[0], views[1]):
@@ -254,6 +274,7 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
       "rows": rows,
       "tta_weights": weights,
       "tta_options": tta_options or {},
+      "tta_padding": tta_padding,
       "run_test_top1": run_top1,
       "notes": notes,
   }
@@ -300,11 +321,13 @@ def write_outputs(records, output: str) -> dict[str, str]:
 
 def evaluate_shift(workdirs, output: str, *, seed: int = 0,
                    tta: bool = False, posthoc_shift: bool = False,
-                   tta_options: dict[str, Any] | None = None) -> list[dict]:
+                   tta_options: dict[str, Any] | None = None,
+                   tta_padding: int = -1) -> list[dict]:
   """Evaluates every run; writes the table. Returns the records."""
   train.quiet_library_logs()
   records = [evaluate_run(w, seed=seed, tta=tta, posthoc_shift=posthoc_shift,
-                          tta_options=tta_options) for w in workdirs]
+                          tta_options=tta_options, tta_padding=tta_padding)
+             for w in workdirs]
   write_outputs(records, output)
   logging.info("\n%s", markdown_table(records))
   return records
@@ -318,7 +341,7 @@ def main(argv):
   except ValueError as error:
     raise app.UsageError(str(error)) from None
   evaluate_shift(workdirs, _OUTPUT.value, seed=_SEED.value, tta=_TTA.value,
-                 posthoc_shift=_POSTHOC.value,
+                 posthoc_shift=_POSTHOC.value, tta_padding=_TTA_PADDING.value,
                  tta_options={"num_epochs": _TTA_EPOCHS.value,
                               "batch_size": _TTA_BATCH.value,
                               "learning_rate": _TTA_LR.value})

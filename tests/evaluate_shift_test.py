@@ -114,6 +114,23 @@ class EvaluateShiftTest(testdata.TinyBenchmarksTestCase):
       for value in sade["rows"][variant].values():
         self.assertBetween(value, 0.0, 1.0)
 
+  def test_tta_padding_gives_distinct_views_without_augmentation(self):
+    config = shrink(common.build("mnist_lt", "sade"), self.paths)
+    config.max_steps = 2
+    self.assertEqual(config.augment.padding, 0)
+    self.assertFalse(config.augment.flip)
+    workdir = os.path.join(self._tmp.name, "mnist_sade")
+    train.train_and_evaluate(config, workdir)
+    options = {"num_epochs": 1, "batch_size": 8}
+    own = evaluate_shift.evaluate_run(workdir, tta=True, tta_options=options)
+    self.assertTrue(any("identity" in note for note in own["notes"]))
+    for weights in own["tta_weights"].values():  # equal views: no signal
+      np.testing.assert_allclose(weights, [1 / 3] * 3, atol=1e-6)
+    cropped = evaluate_shift.evaluate_run(workdir, tta=True, tta_padding=4,
+                                          tta_options=options)
+    self.assertFalse(any("identity" in note for note in cropped["notes"]))
+    self.assertEqual(cropped["tta_padding"], 4)
+
   def test_find_runs(self):
     found = evaluate_shift.find_runs(
         [], os.path.join(self._tmp.name, "runs", "*"))
