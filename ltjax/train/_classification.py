@@ -290,8 +290,7 @@ class ClassificationTask(_task.Task):
           _objectives.resolve_reweight(config.loss), config.loss, counts,
           drw_start)
       self._expert_loss = _experts.ExpertLoss(
-          config, counts, class_weights_at=weights_at,
-          drw_start_step=drw_start)
+          config, counts, class_weights_at=weights_at)
     self.teacher = (_teacher.Teacher(config.teacher.workdir,
                                      student_config=config,
                                      counts=self.counts)

@@ -81,9 +81,10 @@ def aggregate_experts(config, expert_logits, counts):
 class ExpertLoss:
   """`loss(expert_logits [E, B, C] scaled, labels, step) -> scalar`.
 
-  The method's loss; RIDE's weighted form (DRW's class weights and the
-  per-class temperature) from `drw_start_step` on, chosen by `jnp.where`
-  so the step is compiled once. `distill(...)` is RIDE's loss with its
+  The method's loss. RIDE's weighted form (DRW's class weights and the
+  per-class temperature) switches on inside `ride_loss` once the weights
+  `class_weights_at(step)` stop being all equal (DRW's are ones before its
+  start step), so the step is compiled once and the loss computed once. `distill(...)` is RIDE's loss with its
   distillation from a teacher ensemble's logits.
 
   Args:
@@ -91,10 +92,9 @@ class ExpertLoss:
     counts: [C] training class counts.
     class_weights_at: `step -> [C]` class weights (`loss.reweight`: DRW),
       or None.
-    drw_start_step: the step DRW switches on.
   """
 
-  def __init__(self, config, counts, *, class_weights_at, drw_start_step):
+  def __init__(self, config, counts, *, class_weights_at):
     self.name = method(config)
     if self.name not in METHODS[1:]:
       raise ValueError(
@@ -102,7 +102,6 @@ class ExpertLoss:
     self.config = config
     self.counts = np.asarray(counts, np.float32)
     self.class_weights_at = class_weights_at
-    self.drw_start_step = drw_start_step
     experts = config.experts
     self.ride_kwargs = dict(
         class_counts=self.counts, max_margin=config.loss.max_margin,
@@ -111,11 +110,8 @@ class ExpertLoss:
         reweight_factor=experts.reweight_factor)
 
   def _ride(self, fn, step):
-    plain = fn(None)
-    if self.class_weights_at is None:
-      return plain
-    weighted = fn(self.class_weights_at(step))
-    return jnp.where(step >= self.drw_start_step, weighted, plain)
+    weights_at = self.class_weights_at
+    return fn(None if weights_at is None else weights_at(step))
 
   def __call__(self, expert_logits, labels, step):
     if self.name == "ride":

@@ -38,11 +38,7 @@ class Teacher:
     self.config = config
     self.counts = np.asarray(counts)
     _check_compatible(config, student_config, workdir)
-    if _experts.is_expert_model(config.model.name):
-      self.scale = _experts.logit_scale(config)
-    else:
-      head_scaled = config.model.head == "normalized"
-      self.scale = float(config.loss.scale) if head_scaled else 1.0
+    self.scale = _experts.logit_scale(config)
 
   def logits(self, variables, inputs) -> jax.Array:
     """The teacher's logits [B, C] on `inputs` (no gradient)."""
