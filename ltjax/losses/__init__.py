@@ -4,7 +4,10 @@ Every loss has the signature `f(logits, labels, *, ...) -> [B]`: hyperparameters
 are keyword-only, class statistics are arguments, and the caller reduces. The
 exceptions return a scalar: `lade_loss` (a batch-level estimate) and the
 expert losses `ride_loss`, `ride_distill_loss` and `ace_loss` (over experts
-[E, B, C], with their originals' reductions).
+[E, B, C], with their originals' reductions). The contrastive losses take
+L2-normalised features, not logits, and return one loss per anchor:
+`supervised_contrastive_loss` and `balanced_contrastive_loss` [B, V] (every
+view is an anchor), `paco_loss` [B].
 """
 
 from ltjax.losses._classification import balanced_softmax_loss
@@ -15,6 +18,9 @@ from ltjax.losses._classification import logit_adjusted_loss
 from ltjax.losses._classification import pairwise_margin_loss
 from ltjax.losses._classification import weighted_cross_entropy
 from ltjax.losses._classification import weighted_mean
+from ltjax.losses._contrastive import balanced_contrastive_loss
+from ltjax.losses._contrastive import paco_loss
+from ltjax.losses._contrastive import supervised_contrastive_loss
 from ltjax.losses._distill import distillation_loss
 from ltjax.losses._distill import dive_loss
 from ltjax.losses._experts import ace_aggregate
@@ -42,6 +48,7 @@ __all__ = (
     "ace_logit_scales",
     "ace_loss",
     "ace_lr_scales",
+    "balanced_contrastive_loss",
     "balanced_softmax_loss",
     "class_balanced_weights",
     "class_priors",
@@ -57,11 +64,13 @@ __all__ = (
     "ldam_loss",
     "ldam_margins",
     "logit_adjusted_loss",
+    "paco_loss",
     "pairwise_margin_loss",
     "ride_distill_loss",
     "ride_diversity_temperatures",
     "ride_loss",
     "sade_loss",
+    "supervised_contrastive_loss",
     "vs_loss",
     "weighted_cross_entropy",
     "weighted_mean",
