@@ -327,6 +327,55 @@ def _dive(config):
   config.teacher.power = 0.5
 
 
+def _supcon(config):
+  # SupCon (Khosla et al. 2004.11362, HobbitLong/SupContrast; Kang et al.
+  # 2021 for long tails): contrastive pre-training on two strong views
+  # (temperature 0.1 as its CIFAR commands, T_base 0.07, an MLP head to
+  # 128), an online linear probe on the stop-gradient features for the
+  # run's evaluations, then cRT (a re-initialised head, class-balanced
+  # sampling, 10 epochs) on the frozen backbone's cached features.
+  config.contrastive.method = "supcon"
+  config.contrastive.temperature = 0.1
+  config.contrastive.base_temperature = 0.07
+  config.contrastive.proj_dim = 128
+  config.stage2.name = "crt"
+  config.stage2.lr = 0.2  # ltjax.decouple's cRT
+  config.stage2.weight_decay = 5e-4
+  config.stage2.features = "cached"
+
+
+def _bcl(config):
+  # BCL (Zhu et al., CVPR 2022, FlamieZhu/Balanced-Contrastive-Learning,
+  # cl_views sim-sim): logit-adjusted CE (tau 1) on the standard view plus
+  # 0.35 x BalSCL (temperature 0.07) on two strong views with the class
+  # prototypes from the classifier's weights.
+  config.loss.name = "logit_adjusted"
+  config.loss.tau = 1.0
+  config.contrastive.method = "bcl"
+  config.contrastive.temperature = 0.07
+  config.contrastive.weight = 0.35
+  config.contrastive.ce_weight = 1.0
+  config.contrastive.proj_dim = 128
+
+
+def _paco(config):
+  # PaCo (Cui et al. 2107.12028, its CIFAR100_train_imb0.01.sh): alpha
+  # 0.01, beta = gamma = 1, temperature 0.05, queue 1024, a linear
+  # projection to 32 (its ResNet-32 `fc`), momentum 0.999, lr 0.05, weight
+  # decay 5e-4. Its 400-epoch cosine schedule is not copied: ltjax keeps
+  # the dataset's schedule so that the rows compare.
+  config.loss.name = "ce"
+  config.contrastive.method = "paco"
+  config.contrastive.temperature = 0.05
+  config.contrastive.proj_dim = 32
+  config.contrastive.proj_hidden = 0
+  config.contrastive.queue_size = 1024
+  config.contrastive.momentum = 0.999
+  config.contrastive.paco_alpha = 0.01
+  config.optim.lr = 0.05
+  config.optim.weight_decay = 5e-4
+
+
 # Regression methods.
 
 
@@ -373,6 +422,26 @@ def _balanced_mse(config):
   config.loss.sigma_lr = 1e-2
 
 
+def _smogn(config):
+  # SMOGN (Branco et al. 2017, the `smogn` package's defaults: relevance
+  # threshold 0.5, k = 5, perturbation 0.02, "balance"), plain L1.
+  config.resample.name = "smogn"
+
+
+def _ranksim(config):
+  # RankSim (Gong et al. 2205.15236; the official README: gamma 100,
+  # lambda 2) with plain L1, on the dataset's schedule.
+  config.ranksim.enabled = True
+  config.ranksim.weight = 100.0
+  config.ranksim.interpolation_lambda = 2.0
+
+
+def _lds_fds_ranksim(config):
+  # The official README's "RankSim and LDS + FDS" command's method.
+  _lds_fds(config)
+  _ranksim(config)
+
+
 METHODS: dict[str, dict[str, Recipe]] = {
     "classification": {
         "ce": _ce,
@@ -404,6 +473,9 @@ METHODS: dict[str, dict[str, Recipe]] = {
         "sade": _sade,
         "ace": _ace,
         "dive": _dive,
+        "supcon": _supcon,
+        "bcl": _bcl,
+        "paco": _paco,
     },
     "regression": {
         "vanilla": _vanilla,
@@ -414,6 +486,9 @@ METHODS: dict[str, dict[str, Recipe]] = {
         "focal_r": _focal_r,
         "rrt": _rrt,
         "balanced_mse": _balanced_mse,
+        "smogn": _smogn,
+        "ranksim": _ranksim,
+        "lds_fds_ranksim": _lds_fds_ranksim,
     },
 }
 

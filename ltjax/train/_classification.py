@@ -22,6 +22,7 @@ from ltjax import posthoc
 from ltjax import sampling
 from ltjax.data import _augment
 from ltjax.train import _config
+from ltjax.train import _contrastive
 from ltjax.train import _experts
 from ltjax.train import _glmc
 from ltjax.train import _objectives
@@ -62,12 +63,14 @@ def reports_posthoc(config) -> bool:
   """Post-hoc adjustment is reported for plain cross-entropy (ERM) runs.
 
   Its premise is a model whose softmax estimates the long-tailed p(y | x);
-  re-weighted, re-sampled or margin-adjusted models (LDAM) are already
-  corrected.
+  re-weighted, re-sampled or margin-adjusted models (LDAM) and PaCo (its
+  class centres are the logits + log pi) are already corrected.
   """
   return (config.loss.name == "ce"
           and _objectives.resolve_reweight(config.loss) == "none"
-          and config.sampler.name == "instance")
+          and config.sampler.name == "instance"
+          # PaCo's loss trains the logits with + log pi: already balanced.
+          and _contrastive.method(config) != "paco")
 
 
 def eval_logit_scale(config) -> float:
@@ -297,6 +300,7 @@ class ClassificationTask(_task.Task):
                     if _teacher.enabled(config) else None)
     # ImbSAM's tail classes (fewer than imbsam_tail_count examples).
     self.tail_classes = self.counts < config.imbsam_tail_count
+    self.contrastive = _contrastive.enabled(config)
     self.glmc = _glmc.enabled(config)
     if self.glmc:
       self._glmc_loss = _glmc.loss(config, self.counts,
@@ -305,8 +309,9 @@ class ClassificationTask(_task.Task):
 
   @classmethod
   def restore_model(cls, config, params):
-    """The model and its params (a GLMC run's: the backbone and its `fc`)."""
-    if "model" in params:  # GLMC: {"model", "glmc"}
+    """The model and its params (a GLMC run's: the backbone and its `fc`;
+    a contrastive run's: without the projection head)."""
+    if "model" in params:  # GLMC: {"model", "glmc"}; {"model", "contrast"}
       params = params["model"]
     return build_classifier(config, _num_classes(params)), params
 
@@ -314,10 +319,12 @@ class ClassificationTask(_task.Task):
     if self.glmc:
       return _glmc.init_params(self.config, self.dataset.num_classes,
                                model_params)
+    if self.contrastive:
+      return _contrastive.init_params(self.config, model_params)
     return model_params
 
   def trainable(self, params):
-    return params["model"] if self.glmc else params
+    return params["model"] if self.glmc or self.contrastive else params
 
   def build_model(self):
     return build_classifier(self.config, self.dataset.num_classes)
@@ -342,6 +349,8 @@ class ClassificationTask(_task.Task):
     """
     if self.glmc:
       return self._glmc_loss(params, outputs, batch, state)
+    if self.contrastive:
+      return self._contrastive_loss(params, outputs, batch, state)
     if self.experts:
       return self._experts_loss(outputs, batch, state)
     logits = outputs[0]
@@ -361,6 +370,13 @@ class ClassificationTask(_task.Task):
     if self.teacher is not None:
       value = self._distilled(value, logits, batch, state)
     return value, aux
+
+  def _contrastive_loss(self, params, outputs, batch, state):
+    """`config.contrastive`'s loss (`_contrastive.ContrastiveLoss`)."""
+    loss = _contrastive.ContrastiveLoss(
+        self.config, objective=self.objective, counts=self.counts,
+        model=self.model)
+    return loss(params, outputs, batch, state)
 
   def _teacher_logits(self, batch, state):
     return self.teacher.logits(state.extra["teacher"], batch["input"])
@@ -412,6 +428,11 @@ class ClassificationTask(_task.Task):
     out = list(super().transforms())
     if self.glmc:
       return tuple(out) + (_glmc.transform(self.config, self.preprocess),)
+    if self.contrastive:
+      strong = _contrastive.strong_view(self.config, self.mean, self.std,
+                                        self.dtype)
+      return tuple(out) + (_contrastive.transform(self.config,
+                                                  self.preprocess, strong),)
     balanced = (mixing_config.name != "none"
                 and mixing_config.partner != "shuffle")
     if balanced:
@@ -451,9 +472,16 @@ class ClassificationTask(_task.Task):
                                seed=self.config.seed + _PARTNER_SEED,
                                epoch=epoch, class_probabilities=probs)
 
+  @property
+  def advance(self):
+    """PaCo's momentum encoder and queue (`config.contrastive`), or None."""
+    if _contrastive.method(self.config) == "paco":
+      return _contrastive.advance
+    return None
+
   def init_extra(self, model, sample):
-    del model, sample
-    extra = {}
+    extra = _contrastive.init_extra(self.config, model, sample,
+                                    self.dataset.num_classes)
     if self.config.max_norm.mode == "relative":
       # Set from the classifier when projection starts (the first step).
       extra["max_norm_threshold"] = jnp.asarray(-1.0, jnp.float32)

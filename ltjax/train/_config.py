@@ -205,6 +205,26 @@ def classification_config() -> ml_collections.ConfigDict:
       partner="instance",
       exact_box_lambda=False,  # True: the local view's weight from its box
   ))
+  # Contrastive representation learning (`ltjax.train._contrastive`):
+  # supcon (two strong views, SupCon + an online linear probe; cRT in
+  # stage 2), bcl (LA-CE + BCL), paco (PaCo with a momentum encoder and a
+  # feature queue).
+  config.contrastive = ml_collections.ConfigDict(dict(
+      method="none",  # none | supcon | bcl | paco
+      temperature=0.1,  # SupCon CIFAR 0.1; BCL 0.07; PaCo CIFAR 0.05
+      base_temperature=0.07,  # SupCon's T_base (bcl / paco: unused)
+      weight=1.0,  # the contrastive term's weight (BCL's beta: 0.35)
+      ce_weight=1.0,  # config.loss's weight (BCL's alpha; supcon's probe)
+      proj_dim=128,  # the projection's width (PaCo CIFAR: 32)
+      proj_hidden=-1,  # hidden width of the projection MLP; -1: the
+      # feature dimension (SupCon's mlp head), 0: a single Linear
+      view="simclr",  # the strong view: simclr | randaugment | autoaugment
+      momentum=0.999,  # paco: the key encoder's EMA momentum
+      queue_size=1024,  # paco: K keys in the ring buffer
+      paco_alpha=0.01,  # paco: contrastive positives' weight
+      paco_beta=1.0,  # paco: the class centre's weight
+      paco_gamma=1.0,  # paco: contrast rows' weight in the denominator
+  ))
   # Multi-expert ensembles on a shared backbone (`ltjax.train._experts`):
   # model.name an expert model ("resnet32_experts", "resnet50_experts",
   # "mnist_cnn_experts") with experts.method ride | sade | ace.
@@ -365,6 +385,8 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   validate_max_norm(config)
   if "glmc" in config:
     validate_glmc(config)
+  if "contrastive" in config:
+    validate_contrastive(config)
   if "experts" in config:
     validate_experts(config)
   if "teacher" in config:
@@ -460,6 +482,59 @@ def validate_glmc(config) -> None:
   require_field(config.sampler.name == "instance", "sampler.name",
                 "GLMC's first sample is instance-balanced (its second is "
                 "glmc.partner): set sampler.name='instance'.")
+
+
+CONTRASTIVE_METHODS = ("none", "supcon", "bcl", "paco")
+CONTRASTIVE_VIEWS = ("simclr", "randaugment", "autoaugment")
+
+
+def validate_contrastive(config) -> None:
+  """Checks `config.contrastive` and the features it cannot combine with."""
+  c = config.contrastive
+  require_known(c.method, CONTRASTIVE_METHODS, "contrastive.method")
+  if c.method == "none":
+    return
+  require_known(c.view, CONTRASTIVE_VIEWS, "contrastive.view")
+  require_field(c.temperature > 0, "contrastive.temperature",
+                f"must be > 0, got {c.temperature}.")
+  require_field(c.base_temperature > 0, "contrastive.base_temperature",
+                f"must be > 0, got {c.base_temperature}.")
+  for field in ("weight", "ce_weight", "paco_alpha", "paco_beta",
+                "paco_gamma"):
+    require_field(c[field] >= 0, f"contrastive.{field}",
+                  f"must be >= 0, got {c[field]}.")
+  require_field(c.proj_dim >= 1, "contrastive.proj_dim",
+                f"must be >= 1, got {c.proj_dim}.")
+  require_field(c.proj_hidden >= -1, "contrastive.proj_hidden",
+                f"must be -1 (the feature dimension), 0 (no hidden layer) "
+                f"or a width, got {c.proj_hidden}.")
+  require_field(0 <= c.momentum < 1, "contrastive.momentum",
+                f"must be in [0, 1), got {c.momentum}.")
+  require_field(c.queue_size >= 1, "contrastive.queue_size",
+                f"must be >= 1, got {c.queue_size}.")
+  if c.method == "paco":
+    require_field(c.paco_beta > 0 or c.paco_alpha > 0, "contrastive.paco_beta",
+                  "paco_alpha and paco_beta are both 0: the loss has no "
+                  "positive; set paco_beta=1.")
+    require_field(config.loss.name == "ce" and config.loss.reweight in (
+        "default", "none"), "loss.name",
+                  "PaCo's loss replaces config.loss (its class centres are "
+                  "the classifier's logits + log prior): leave loss.name="
+                  "'ce' and loss.reweight='default'.")
+  require_field(not config.model.name.endswith("_experts"), "model.name",
+                "contrastive learning trains one backbone: use a single-head "
+                "model, not an expert model.")
+  require_field(config.model.name not in ("mlp",), "model.name",
+                "the strong views are image augmentations: contrastive "
+                "learning needs an image model and dataset.")
+  for field, off in (("mixing.name", config.mixing.name == "none"),
+                     ("max_norm.mode", config.max_norm.mode == "none"),
+                     ("glmc.enabled", not config.get("glmc", {}).get(
+                         "enabled", False)),
+                     ("teacher.workdir", not config.get("teacher", {}).get(
+                         "workdir", ""))):
+    require_field(off, field, f"is not supported with contrastive.method "
+                  f"{c.method!r}: turn it off.")
 
 
 EXPERT_METHODS = ("none", "ride", "sade", "ace")
