@@ -41,7 +41,10 @@ Example (your own NumPy file, either task):
   >>> dataset = ltjax.data.load_dataset(config, task="regression")
  `augment` / `random_crop_flip` /
 `normalize` are the jittable on-device augmentation: the host ships uint8
-batches (feature vectors are only standardised). The profiles and subsets
+batches (feature vectors are only standardised). `strong_augment` is the
+second view of contrastive training (random-resized crop, flip, colour
+jitter, grayscale, and `rand_augment` or `auto_augment_cifar`), built from
+the same kind of jittable per-image ops. The profiles and subsets
 follow Cao et al. (arXiv 1906.07413), so `seed=0` reproduces the LDAM-DRW
 CIFAR-LT training sets. `shifted_test_indices` sub-samples a balanced test
 set to a shifted label distribution (SADE's forward / backward-LT sets,
@@ -100,6 +103,17 @@ from ltjax.data._shift import shifted_test_indices
 from ltjax.data._splits import balanced_holdout
 from ltjax.data._splits import balanced_val_test
 from ltjax.data._splits import index_digest
+from ltjax.data._strong_augment import apply_op
+from ltjax.data._strong_augment import auto_augment_cifar
+from ltjax.data._strong_augment import CIFAR10_POLICY
+from ltjax.data._strong_augment import color_jitter
+from ltjax.data._strong_augment import OP_NAMES
+from ltjax.data._strong_augment import POLICIES
+from ltjax.data._strong_augment import RAND_AUGMENT_OPS
+from ltjax.data._strong_augment import rand_augment
+from ltjax.data._strong_augment import random_grayscale
+from ltjax.data._strong_augment import random_resized_crop
+from ltjax.data._strong_augment import strong_augment
 from ltjax.data._tfds import DataNotFoundError
 from ltjax.data._tfds import read_tfds
 from ltjax.data._types import ArraySplit
@@ -126,6 +140,17 @@ __all__ = (
     "augment",
     "normalize",
     "random_crop_flip",
+    "apply_op",
+    "auto_augment_cifar",
+    "CIFAR10_POLICY",
+    "color_jitter",
+    "OP_NAMES",
+    "POLICIES",
+    "RAND_AUGMENT_OPS",
+    "rand_augment",
+    "random_grayscale",
+    "random_resized_crop",
+    "strong_augment",
     "DATASETS",
     "DOWNLOADS",
     "DataNotFoundError",
