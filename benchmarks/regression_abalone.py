@@ -10,6 +10,11 @@ Each (method, seed) is one `ltjax.regression.train_and_evaluate` run of
 workdir that already holds a finished run is reused. RRT re-uses the
 vanilla run of the same seed as its encoder (`rrt.encoder_workdir`), which
 is exactly the paper's protocol (an encoder trained without re-weighting).
+SMOGN (`smogn`) re-samples the training split once per seed (key from
+`config.seed`) before training, RankSim (`ranksim`, `lds_fds_ranksim`) adds
+its regulariser in the step; the shot groups of every method are those of
+the original training split, so the rows compare. The training-set size of
+each re-sampled run is printed with the tables.
 Prints markdown tables of the test metrics at the best-validation epoch
 (by validation MAE) and at the last epoch: mean +- std over seeds.
 `--overrides=fds.ks=1 --tag=_ks1` runs a variant into its own folders.
@@ -97,6 +102,12 @@ def main(argv):
   first = results[_METHODS.value[0]][0]
   print("test counts:", {g: first["final"]["test"][f"count_{g}"]
                          for g in GROUPS})
+  for method, runs in results.items():
+    sizes = [r["data"]["resample"]["train_after"] for r in runs
+             if "resample" in r.get("data", {})]
+    if sizes:
+      print(f"{method}: training examples after re-sampling {sizes} "
+            f"(before: {runs[0]['data']['resample']['train_before']})")
   print(f"\nTest at the best-validation epoch, seeds {seeds}:\n")
   print(table(results, "best_val"))
   print(f"\nTest at the last epoch, seeds {seeds}:\n")

@@ -608,6 +608,21 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+# Rows of the table that cannot run: (dataset, method) -> why.
+UNSUPPORTED: dict[tuple[str, str], str] = {
+    **{("csv_lt", m): "its two views are image augmentations and csv_lt is "
+                      "a table of feature vectors"
+       for m in ("supcon", "bcl", "paco")},
+    **{(d, "smogn"): f"SMOGN interpolates feature vectors and {d} has images"
+       for d in ("agedb_dir", "imdb_wiki_dir")},
+}
+
+
+def supported(dataset: str, method: str) -> bool:
+  """Whether `build(dataset, method)` gives a config that can run."""
+  return (dataset, method) not in UNSUPPORTED
+
+
 def datasets_of(task: str) -> tuple[str, ...]:
   """The names of `task`'s datasets."""
   return tuple(name for name, d in DATASETS.items() if d.task == task)
@@ -634,6 +649,9 @@ def build(dataset: str, method: str,
     raise ValueError(
         f"unknown method {method!r} for {dataset} ({task}); known: "
         f"{list(methods)}.")
+  if not supported(dataset, method):
+    raise ValueError(f"method {method!r} does not run on {dataset}: "
+                     f"{UNSUPPORTED[(dataset, method)]}.")
   config = train.default_config(task)
   recipe(config)
   methods[method](config)

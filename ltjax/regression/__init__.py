@@ -10,7 +10,9 @@ losses (weighted L1 / MSE, focal-R, Huber, Balanced MSE `bmc_loss`,
 `bni_loss`, `gai_loss` with `fit_label_gmm`), mergeable error sums with many /
 medium / few-shot MAE, MSE and GM (`RegressionSums`, `regression_summary`,
 `per_bin_errors`, `shot_thresholds`), regressor re-training
-(`retrain_regressor`), the datasets (abalone, AgeDB-DIR, IMDB-WIKI-DIR, your
+(`retrain_regressor`), RankSim (`ranksim_regularizer`, `blackbox_rank`,
+`one_per_label`), SMOGN re-sampling (`smogn`, `relevance`,
+`resample_dataset`), the datasets (abalone, AgeDB-DIR, IMDB-WIKI-DIR, your
 own CSV table with `load_csv`), the benchmark configs (`build_config`) and
 `train_and_evaluate(config, workdir)`.
 """
@@ -49,9 +51,8 @@ from ltjax.regression._kernels import KERNELS
 from ltjax.regression._lds import lds_bin_weights
 from ltjax.regression._lds import lds_weights
 from ltjax.regression._lds import REWEIGHTS
+from ltjax.regression._lds import smooth_histogram
 from ltjax.regression._lds import smoothed_label_density
-from ltjax.train import build_run
-from ltjax.train import train_and_evaluate
 from ltjax.regression._losses import bmc_loss
 from ltjax.regression._losses import bni_loss
 from ltjax.regression._losses import focal_l1_loss
@@ -66,9 +67,19 @@ from ltjax.regression._metrics import regression_summary
 from ltjax.regression._metrics import RegressionSums
 from ltjax.regression._metrics import shot_thresholds
 from ltjax.regression._optim import adam
+from ltjax.regression._ranksim import blackbox_rank
+from ltjax.regression._ranksim import one_per_label
+from ltjax.regression._ranksim import ranksim_regularizer
 from ltjax.regression._recipes import build_config
 from ltjax.regression._recipes import METHODS
 from ltjax.regression._rrt import retrain_regressor
+from ltjax.regression._smogn import relevance
+from ltjax.regression._smogn import resample_dataset
+from ltjax.regression._smogn import ResampledDataset
+from ltjax.regression._smogn import RESAMPLERS
+from ltjax.regression._smogn import smogn
+from ltjax.train import build_run
+from ltjax.train import train_and_evaluate
 
 __all__ = (
     "FDSState",
@@ -76,10 +87,12 @@ __all__ = (
     "KERNELS",
     "LOSSES",
     "METHODS",
+    "RESAMPLERS",
     "REWEIGHTS",
     "RegressionDataset",
     "RegressionSplit",
     "RegressionSums",
+    "ResampledDataset",
     "accumulate_fds",
     "adam",
     "balanced_val_test",
@@ -88,6 +101,7 @@ __all__ = (
     "bin_edges",
     "bin_index",
     "bin_statistics",
+    "blackbox_rank",
     "bmc_loss",
     "bni_loss",
     "build_config",
@@ -107,18 +121,24 @@ __all__ = (
     "kernel_window",
     "lds_bin_weights",
     "lds_weights",
+    "one_per_label",
     "load_abalone",
     "load_age_dataset",
     "load_csv",
     "load_regression_dataset",
     "per_bin_errors",
     "read_abalone",
+    "ranksim_regularizer",
     "read_abalone_rows",
     "read_age_csv",
     "regression_summary",
+    "relevance",
+    "resample_dataset",
     "retrain_regressor",
     "shot_thresholds",
+    "smogn",
     "smooth_fds",
+    "smooth_histogram",
     "smoothed_label_density",
     "train_and_evaluate",
     "update_fds",

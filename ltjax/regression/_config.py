@@ -26,12 +26,14 @@ from ltjax.regression import _data
 from ltjax.regression import _kernels
 from ltjax.regression import _lds
 from ltjax.regression import _losses
+from ltjax.regression import _smogn
 
 LOSSES = ("l1", "mse", "focal_l1", "focal_mse", "huber", "bmc", "bni", "gai")
 BALANCED_MSE_LOSSES = ("bmc", "bni", "gai")
 OPTIMIZERS = ("adam", "sgd")
 BINS_OUTSIDE = ("error", "clip")
 SHOT_THRESHOLDS = ("absolute", "quantile")
+IMAGE_DATASETS = ("agedb_dir", "imdb_wiki_dir")
 SELECT_METRICS = tuple(f"{m}_{g}" for m in ("mae", "mse", "gm")
                        for g in ("all", "many", "medium", "few"))
 
@@ -100,6 +102,27 @@ def default_config() -> ml_collections.ConfigDict:
       epochs=90,  # the reference re-trains on the full schedule
       lr=1e-3,  # Adam, no weight decay, stage 1's schedule shape
       encoder_workdir=""))
+  # RankSim (Gong et al. 2205.15236): + weight * the batchwise ranking
+  # regulariser of the encoder features (before FDS), one example per
+  # distinct label of the batch (`ranksim_regularizer`).
+  config.ranksim = ml_collections.ConfigDict(dict(
+      enabled=False,
+      weight=100.0,  # gamma (the official README's commands)
+      interpolation_lambda=2.0,  # the blackbox ranking gradient's lambda
+  ))
+  # Data-level re-sampling of the training split, once at start-up, before
+  # the LDS weights (computed on the re-sampled targets); the bins and shot
+  # groups stay those of the original training targets (`resample_dataset`).
+  config.resample = ml_collections.ConfigDict(dict(
+      name="none",  # none | smogn (tabular data)
+      relevance_threshold=0.5,  # rare iff phi(y) >= this (smogn rel_thres)
+      k=5,  # neighbours of a seed
+      perturbation=0.02,  # Gaussian-noise scale cap (smogn pert)
+      sampling="balance",  # balance | extreme (smogn samp_method)
+      under_sample=True,  # under-sample the normal groups
+      # The relevance phi = 1 - d / max d of the smoothed label histogram d.
+      kernel="gaussian", ks=5, sigma=2.0,
+  ))
   config.select_metric = "mae_all"  # validation metric (lower is better)
   # Shot groups of the bins by training count. "absolute": many-shot bins
   # have > shot_many training targets, few-shot < shot_few (the DIR
@@ -194,6 +217,32 @@ def check_bins_for_run(config, edges) -> None:
            f"(config.bins.num_bins / width) or a smaller fds.ks.")
 
 
+def _check_ranksim(ranksim) -> None:
+  _require(ranksim.weight >= 0, "ranksim.weight",
+           f"must be >= 0 (gamma; the official setting is 100), got "
+           f"{ranksim.weight}.")
+  _require(ranksim.interpolation_lambda > 0, "ranksim.interpolation_lambda",
+           f"must be > 0 (the official setting is 2), got "
+           f"{ranksim.interpolation_lambda}.")
+
+
+def _check_resample(config) -> None:
+  r = config.resample
+  _known(r.name, _smogn.RESAMPLERS, "resample.name")
+  _require(0 < r.relevance_threshold <= 1, "resample.relevance_threshold",
+           f"must be in (0, 1], got {r.relevance_threshold}.")
+  _require(int(r.k) == r.k and r.k >= 1, "resample.k",
+           f"must be an integer >= 1, got {r.k!r}.")
+  _require(0 < r.perturbation <= 1, "resample.perturbation",
+           f"must be in (0, 1], got {r.perturbation}.")
+  _known(r.sampling, _smogn.SAMPLING, "resample.sampling")
+  _kernel(r, "resample")
+  _require(r.name == "none" or config.data.name not in IMAGE_DATASETS,
+           "resample.name",
+           f"{r.name!r} interpolates feature vectors; data.name="
+           f"{config.data.name!r} is images. Use resample.name='none'.")
+
+
 def validate_config(config, *, check_data: bool = True) -> None:
   """`ltjax.train.validate_config` of a config that must be a regression's.
 
@@ -266,6 +315,8 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
              "rrt.encoder_workdir",
              f"{rrt.encoder_workdir!r} has no checkpoints/ folder (a finished "
              f"run's workdir).")
+  _check_ranksim(config.ranksim)
+  _check_resample(config)
   _known(model.name, models.MODELS, "model.name")
   _require(len(model.widths) >= 1 and all(w >= 1 for w in model.widths),
            "model.widths", f"must be positive widths, got {model.widths}.")

@@ -71,18 +71,38 @@ def smoothed_label_density(labels, *, bins, reweight: str = "sqrt_inv",
     h = np.ones_like(counts)
   if not lds:
     return h
+  density = smooth_histogram(h, kernel=kernel, ks=ks, sigma=sigma,
+                             scipy_parity=scipy_parity)
+  if scipy_parity and reweight == "inverse":
+    density = np.trunc(density)
+  return density
+
+
+def smooth_histogram(h, *, kernel: str = "gaussian", ks: int = 5,
+                     sigma: float = 2.0,
+                     scipy_parity: bool = False) -> np.ndarray:
+  """Returns the LDS convolution of per-bin values with the window.
+
+  d_k = sum_j w_j h_{k + j}, w the peak-normalised window (`kernel_window`)
+  and h zero-padded ('constant') beyond the bins.
+
+  Args:
+    h: float [K] per-bin values (counts, or their square roots).
+    kernel, ks, sigma: the window (`kernel_window`).
+    scipy_parity: the reference's gaussian window, summed in scipy's order.
+
+  Returns:
+    float64 [K].
+  """
+  h = np.asarray(h, np.float64)
   window = _kernels.kernel_window(kernel, ks=ks, sigma=sigma,
                                   normalize="peak", scipy_parity=scipy_parity)
   half = (len(window) - 1) // 2
   padded = np.pad(h, half, mode="constant")
   if scipy_parity:
-    density = _scipy_order_convolution(padded, window, h.shape[0])
-    if reweight == "inverse":
-      density = np.trunc(density)
-  else:
-    density = np.array([np.dot(window, padded[k:k + len(window)])
-                        for k in range(h.shape[0])])
-  return density
+    return _scipy_order_convolution(padded, window, h.shape[0])
+  return np.array([np.dot(window, padded[k:k + len(window)])
+                   for k in range(h.shape[0])])
 
 
 def _scipy_order_convolution(padded: np.ndarray, window: np.ndarray,

@@ -2,7 +2,12 @@
 
 Objective: a per-example regression loss with per-bin LDS weights (L1, MSE,
 focal-R, Huber, Balanced MSE with a learnable sigma trained beside the
-model: the trained parameters are {"model": ..., "loss": {...}}); extra
+model: the trained parameters are {"model": ..., "loss": {...}}), plus
+`ranksim.weight` x the RankSim regulariser of the raw encoder features
+(the official code's `encoding`, before FDS) with `ranksim.enabled`; data:
+the training split re-sampled once at start-up by `config.resample`
+(SMOGN, `prepare_data`), the LDS weights computed on the re-sampled
+targets, the bins and shot groups on the original ones; extra
 state: FDS statistics in `TrainState.extra["fds"]`, accumulated from each
 step's features and committed / smoothed at epoch ends, all as `jnp.where`
 selections of the step; evaluation: mergeable `RegressionSums` per label
@@ -36,8 +41,14 @@ from ltjax.regression import _config
 from ltjax.regression import _fds
 from ltjax.regression import _lds
 from ltjax.regression import _metrics
+from ltjax.regression import _ranksim
 from ltjax.regression import _rrt
+from ltjax.regression import _smogn
 from ltjax.regression import _step
+
+# The RankSim subsample's key: fold_in(fold_in(rng, step), this), apart from
+# the step's transform keys (fold_in(..., i) for small i).
+_RANKSIM_STREAM = 0x52414E4B  # "RANK"
 
 
 def bin_weights_of(config, train_targets, edges) -> np.ndarray:
@@ -114,13 +125,27 @@ class RegressionTask(train.Task):
   def load_data(data_config):
     return ltdata.load_dataset(data_config, task="regression")
 
+  # (config, dataset) -> the dataset the run trains on: the training split
+  # re-sampled by `config.resample` (the dataset itself for "none").
+  prepare_data = staticmethod(_smogn.resample_dataset)
+
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
     train_targets = np.asarray(dataset.train.targets)
-    self.edges, self.bins_rule = _config.edges_of(config, train_targets)
+    original = getattr(dataset, "original_train", None)
+    if config.resample.name != "none" and original is None:
+      raise ValueError(
+          f"config.resample.name={config.resample.name!r}: the dataset's "
+          f"training split is not re-sampled; build the run with "
+          f"ltjax.train.build_run, which calls "
+          f"RegressionTask.prepare_data(config, dataset) first.")
+    # The bins and shot groups of the original training targets.
+    original_targets = (train_targets if original is None
+                        else np.asarray(original.targets))
+    self.edges, self.bins_rule = _config.edges_of(config, original_targets)
     _config.check_bins_for_run(config, self.edges)
     self.outside = bins_outside(config, dataset, self.edges)
-    self.train_bin_counts = _bins.bin_counts(train_targets, self.edges)
+    self.train_bin_counts = _bins.bin_counts(original_targets, self.edges)
     self.shot_many, self.shot_few = _metrics.shot_thresholds(
         self.train_bin_counts, rule=config.shot_thresholds,
         many=config.shot_many, few=config.shot_few,
@@ -137,6 +162,7 @@ class RegressionTask(train.Task):
         else self.bin_weights, np.float32)
     self.dtype = jnp.dtype(config.model.dtype)
     self.fds = config.fds if config.fds.enabled else None
+    self.ranksim = config.ranksim if config.ranksim.enabled else None
     self.groups = _metrics.bin_groups(self.train_bin_counts,
                                       many=self.shot_many, few=self.shot_few)
 
@@ -187,7 +213,15 @@ class RegressionTask(train.Task):
     per_example = self.objective(pred, targets, weights, params["loss"])
     aux = {"pred": pred, "features": features, "bins": bins,
            "noise_sigma": params["loss"].get("noise_sigma")}
-    return jnp.mean(per_example), aux
+    value = jnp.mean(per_example)
+    if self.ranksim is not None:
+      key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step),
+                               _RANKSIM_STREAM)
+      aux["ranksim"] = _ranksim.ranksim_regularizer(
+          features, targets, key,
+          interpolation_lambda=self.ranksim.interpolation_lambda)
+      value = value + self.ranksim.weight * aux["ranksim"]
+    return value, aux
 
   def train_metrics(self, aux, batch):
     pred = _step.to_original(aux["pred"], self.target_shift,
@@ -196,6 +230,8 @@ class RegressionTask(train.Task):
         jnp.float32)))}
     if aux["noise_sigma"] is not None:
       out["noise_sigma"] = jnp.abs(aux["noise_sigma"])
+    if "ranksim" in aux:
+      out["ranksim"] = aux["ranksim"]
     return out
 
   # ---- FDS: extra state advanced in the step ----
@@ -426,4 +462,3 @@ def run_rrt(run, task: RegressionTask, state, session) -> None:
   prediction = (np.asarray(jax.jit(head_predict)(head, jnp.asarray(test_x)))
                 if len(test_x) else np.zeros((0,)))
   session.write_predictions(task.predict_arrays({"prediction": prediction}))
-

@@ -108,6 +108,10 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   """Builds the task, model, optimizer and the compiled steps of a run."""
   mesh = _parallel.data_mesh() if mesh is None else mesh
   _parallel.check_batch_size(config.batch_size, mesh)
+  # The method's data (e.g. a re-sampled training split), before anything
+  # is sized from it; idempotent.
+  dataset = _task.get_task(_task.task_name(config)).prepare_data(
+      config, dataset)
   # Evaluation pads and masks its batches anyway, so its batch size is
   # rounded up to split evenly rather than refused.
   eval_batch_size = _parallel.round_up_batch_size(config.eval_batch_size,

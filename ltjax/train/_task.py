@@ -70,6 +70,14 @@ class Task:
   # -> the dataset.
   default_config = validate = load_data = None
 
+  @staticmethod
+  def prepare_data(config, dataset):
+    """The dataset the run trains on (default: `dataset`); called once by
+    `build_run` before the steps per epoch are counted (data-level
+    re-sampling, e.g. regression's SMOGN). Must be idempotent."""
+    del config
+    return dataset
+
   @classmethod
   def resume_neutral(cls, config, neutral: tuple[str, ...]
                      ) -> tuple[str, ...]:
