@@ -376,6 +376,36 @@ def _paco(config):
   config.optim.weight_decay = 5e-4
 
 
+def _cached_crt(config):
+  # Stage 1 plain CE; stage 2 cRT (a re-initialised head, 10 epochs, lr 0.2,
+  # wd 5e-4 as ltjax.decouple's cRT) on the frozen backbone's cached
+  # features, re-balanced before training, then instance sampling.
+  config.loss.name = "ce"
+  config.stage2.name = "crt"
+  config.stage2.lr = 0.2
+  config.stage2.weight_decay = 5e-4
+  config.stage2.features = "cached"
+  config.stage2.sampler = "instance"
+
+
+def _smote_crt(config):
+  # cRT on cached features SMOTE-balanced to the largest class (Chawla et
+  # al. 1106.1813; imbalanced-learn's rules, k = 5).
+  _cached_crt(config)
+  config.stage2.resample = "smote"
+  config.stage2.resample_k_neighbors = 5
+
+
+def _feature_aug_crt(config):
+  # cRT on cached features whose tail classes (<= 100 examples) are grown to
+  # the largest class with head-class variation (FTL 1803.09014 / RSG
+  # 2106.10455 style, training-free): tail feature + (f_h - mu_h).
+  _cached_crt(config)
+  config.stage2.feature_aug = "head_variation"
+  config.stage2.feature_aug_strength = 1.0
+  config.stage2.feature_aug_head_threshold = 100
+
+
 # Regression methods.
 
 
@@ -476,6 +506,8 @@ METHODS: dict[str, dict[str, Recipe]] = {
         "supcon": _supcon,
         "bcl": _bcl,
         "paco": _paco,
+        "smote_crt": _smote_crt,
+        "feature_aug_crt": _feature_aug_crt,
     },
     "regression": {
         "vanilla": _vanilla,

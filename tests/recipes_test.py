@@ -40,7 +40,12 @@ NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
                "weight_balancing", "sam_ldam_drw", "imbsam_ce", "disalign",
                "la_mixup_sam_maxnorm_las",
                # the experts and distillation issue's
-               "ride", "ride_teacher", "ride_distill", "sade", "ace", "dive")
+               "ride", "ride_teacher", "ride_distill", "sade", "ace", "dive",
+    # the representation-learning and re-sampling issue's
+    "supcon", "bcl", "paco", "smote_crt", "feature_aug_crt")
+# The same issue's regression methods (abalone_dir, csv_dir; RankSim also on
+# the face datasets, SMOGN only on tables).
+NEW_REGRESSION_METHODS = ("smogn", "ranksim", "lds_fds_ranksim")
 
 
 def flatten(tree, prefix=""):
@@ -91,7 +96,7 @@ class RecipeTableTest(parameterized.TestCase):
     self.assertContainsSubset(ROWS, rows)
     # Rows added since 88e9ffb are the recipes issue's methods.
     added = {row.split("/")[1] for row in set(rows) - set(ROWS)}
-    self.assertContainsSubset(added, NEW_METHODS)
+    self.assertContainsSubset(added, NEW_METHODS + NEW_REGRESSION_METHODS)
 
   @parameterized.parameters(*ROWS)
   def test_same_values_as_before(self, row):
@@ -213,7 +218,11 @@ class ConfigFileTest(parameterized.TestCase):
     # MNIST-LT.
     files = sorted(p.split("/", 2)[2][:-3] for p in CONFIG_FILES)
     new_rows = [f"{d}/{m}" for d in ("cifar10_lt", "cifar100_lt", "mnist_lt")
-                for m in NEW_METHODS]
+                for m in NEW_METHODS] + [
+                    f"{d}/{m}" for d in ("abalone_dir", "agedb_dir",
+                                         "imdb_wiki_dir", "csv_dir")
+                    for m in NEW_REGRESSION_METHODS
+                    if recipes.supported(d, m)]
     self.assertEqual([r for r in files if not r.startswith("csv_lt/")],
                      sorted([r for r in ROWS if not r.startswith("csv_lt/")]
                             + new_rows))

@@ -51,6 +51,14 @@ or on features extracted once ("cached"):
     it); its ImageNet-LT stage 2: 10 epochs, lr 0.1, wd 5e-4, batch 256,
     instance sampling, rho 1.2.
 
+With cached features the training set can be re-balanced before the
+classifier trains (`stage2.resample`, `stage2.feature_aug`; see
+`_rebalance`): random under/over-sampling, SMOTE or ADASYN
+(`ltjax.sampling`), or head-class variation transferred to the tail classes
+(`ltjax.mixing.transfer_head_variation`). The sampler (`stage2.sampler`,
+usually "instance" then) draws from the re-balanced set, whose size sets the
+epoch length.
+
 Each run records one "stage2" record (after the last epoch) and writes
 predictions.npz of the re-trained classifier on the test split.
 """
@@ -69,6 +77,7 @@ import optax
 
 from ltjax import losses
 from ltjax import metrics
+from ltjax import mixing
 from ltjax import models
 from ltjax import posthoc
 from ltjax import sampling
@@ -80,6 +89,8 @@ STAGE2_FEATURES = ("cached", "augmented")
 SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
 MAX_NORM_WHEN = ("step", "epoch")
 CB_LOSSES = ("softmax_bce", "ce")
+STAGE2_RESAMPLERS = ("none", "under", "over", "smote", "adasyn")
+STAGE2_FEATURE_AUGS = ("none", "head_variation")
 
 
 def default_stage2_config() -> ml_collections.ConfigDict:
@@ -169,6 +180,37 @@ def default_stage2_config() -> ml_collections.ConfigDict:
       # disalign: rho of the generalised re-weighting, w_c ∝ (1 / n_c)^rho
       # (the original's GRW_SCALE for ImageNet-LT: 1.2).
       grw_power=1.2,
+      # Re-balancing of the cached training features (needs
+      # features="cached"), done once before the classifier trains, with a
+      # key derived from the stage-2 seed: none | under (random
+      # under-sampling) | over (random copies) | smote | adasyn
+      # (`ltjax.sampling`). The sampler then draws from the re-balanced
+      # set; "instance" is the usual choice with it.
+      resample="none",
+      # smote / adasyn: neighbours per example (clamped to n_c - 1 in a
+      # class of n_c <= k examples).
+      resample_k_neighbors=5,
+      # The per-class target of resample and feature_aug:
+      # `ltjax.sampling.target_counts(counts, level=L)`; 0 means L = the
+      # largest class count (over, smote, adasyn, head_variation) or the
+      # smallest (under), i.e. balanced classes; L > 0 brings every class
+      # up (or down, for under) to L.
+      resample_level=0,
+      # Feature-space tail augmentation of the cached training features
+      # (needs features="cached"; not with resample): none |
+      # head_variation (`ltjax.mixing.transfer_head_variation`: tail
+      # feature + strength * (head feature - its class mean)).
+      feature_aug="none",
+      feature_aug_strength=1.0,
+      # Head classes: those with more than this many training examples
+      # (100: the many-shot split of the long-tailed benchmarks).
+      feature_aug_head_threshold=100,
+      # sample: a real tail feature as the base; mean: the tail class mean.
+      feature_aug_base="sample",
+      # A finished run's workdir: its newest checkpoint (same dataset and
+      # model) is the stage-1 model, and only stage 2 runs (its stage-1
+      # evaluation is recorded as stage "backbone"). "" trains stage 1.
+      backbone_workdir="",
   ))
 
 
@@ -186,6 +228,9 @@ def validate_stage2_config(config) -> None:
   s = config.stage2
   _require(s.name in STAGE2_METHODS, "name",
            f"{s.name!r} is not one of {list(STAGE2_METHODS)}.")
+  _require(not s.get("backbone_workdir", "") or s.name != "none",
+           "backbone_workdir", "a backbone from another run is for a second "
+           "stage: set stage2.name (e.g. 'crt') or clear backbone_workdir.")
   for field in ("num_epochs", "batch_size", "group_size"):
     _require(isinstance(s[field], int) and s[field] >= 1, field,
              f"must be an integer >= 1, got {s[field]!r}.")
@@ -218,6 +263,28 @@ def validate_stage2_config(config) -> None:
            f"{s.cb_loss!r} is not one of {list(CB_LOSSES)}.")
   _require(s.grw_power >= 0, "grw_power",
            f"must be >= 0, got {s.grw_power}.")
+  _require(s.resample in STAGE2_RESAMPLERS, "resample",
+           f"{s.resample!r} is not one of {list(STAGE2_RESAMPLERS)}.")
+  _require(s.feature_aug in STAGE2_FEATURE_AUGS, "feature_aug",
+           f"{s.feature_aug!r} is not one of {list(STAGE2_FEATURE_AUGS)}.")
+  for field in ("resample", "feature_aug"):
+    _require(s[field] == "none" or s.features == "cached", field,
+             f"{s[field]!r} re-balances the cached training features: set "
+             f"stage2.features='cached' (or {field}='none').")
+  _require(s.resample == "none" or s.feature_aug == "none", "feature_aug",
+           f"choose one re-balancing: resample={s.resample!r} and "
+           f"feature_aug={s.feature_aug!r} are both set.")
+  _require(isinstance(s.resample_k_neighbors, int)
+           and s.resample_k_neighbors >= 1, "resample_k_neighbors",
+           f"must be an integer >= 1, got {s.resample_k_neighbors!r}.")
+  for field in ("resample_level", "feature_aug_head_threshold"):
+    _require(isinstance(s[field], int) and s[field] >= 0, field,
+             f"must be an integer >= 0, got {s[field]!r}.")
+  _require(s.feature_aug_strength >= 0, "feature_aug_strength",
+           f"must be >= 0, got {s.feature_aug_strength}.")
+  _require(s.feature_aug_base in mixing.VARIATION_BASES, "feature_aug_base",
+           f"{s.feature_aug_base!r} is not one of "
+           f"{list(mixing.VARIATION_BASES)}.")
   if s.name == "weight_balancing":
     head = config.model.head
     _require(head == "linear", "name",
@@ -495,13 +562,57 @@ def _train_augmented(run, variables, method: _Method, plan, s, *, seed: int,
   return params, variables, loss, done
 
 
-def _train_cached(run, variables, method: _Method, plan, s, *,
+def _rebalance(features: np.ndarray, labels: np.ndarray, s, key: jax.Array,
+               *, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+  """The cached training set re-balanced by `s.resample` / `s.feature_aug`.
+
+  Done once, before the classifier trains (the same synthetic features in
+  every epoch), with `key`. The targets are `sampling.target_counts` of the
+  training counts at `s.resample_level` (0: the largest count, or the
+  smallest for "under"); feature_aug's head classes are those with more
+  than `s.feature_aug_head_threshold` examples.
+
+  Args:
+    features: float [N, D], the frozen backbone's training features.
+    labels: int [N] in [0, C).
+    s: `config.stage2`.
+    key: PRNG key of the draws.
+    num_classes: C.
+
+  Returns:
+    (features [N', D], labels [N']), unchanged when both are "none".
+  """
+  counts = np.bincount(labels, minlength=num_classes)
+  if s.resample == "none" and s.feature_aug == "none":
+    return features, labels
+  under = s.resample == "under"
+  level = s.resample_level or ("min" if under else "max")
+  target = sampling.target_counts(counts, level=level,
+                                  mode="under" if under else "over")
+  if s.resample == "under":
+    return sampling.random_under_sample(features, labels, key,
+                                        target_counts=target)
+  if s.resample == "over":
+    return sampling.random_over_sample(features, labels, key,
+                                       target_counts=target)
+  if s.resample in ("smote", "adasyn"):
+    resample = getattr(sampling, s.resample)
+    return resample(features, labels, key,
+                    k_neighbors=s.resample_k_neighbors, target_counts=target)
+  heads = np.flatnonzero(counts > s.feature_aug_head_threshold)
+  if not heads.size:
+    raise ValueError(
+        f"config.stage2.feature_aug_head_threshold: no class has more than "
+        f"{s.feature_aug_head_threshold} training examples (the largest has "
+        f"{counts.max()}), so there is no head class to transfer from.")
+  return mixing.transfer_head_variation(
+      features, labels, key, target_counts=target, head_classes=heads,
+      strength=s.feature_aug_strength, base=s.feature_aug_base)
+
+
+def _train_cached(method: _Method, features, labels, plan, s, *,
                   max_steps: int):
-  """Trains on features extracted once (`ltjax.train.retrain_head`)."""
-  features = train.extract_features(
-      run.model, variables, run.dataset.train, preprocess=run.preprocess,
-      mesh=run.mesh, batch_size=run.eval_batch_size)
-  labels = np.asarray(run.dataset.train.labels).astype(np.int32)
+  """Trains on cached features (`ltjax.train.retrain_head`)."""
   losses_seen = []
   schedule = dict(epochs=s.num_epochs, batch_size=s.batch_size, plan=plan,
                   on_epoch_end=lambda e, p, value: losses_seen.append(value),
@@ -517,8 +628,7 @@ def _train_cached(run, variables, method: _Method, plan, s, *,
   done = s.num_epochs * per_epoch
   if max_steps > 0:
     done = min(done, max_steps)
-  return params, variables, (losses_seen[-1] if losses_seen
-                             else float("nan")), done
+  return params, (losses_seen[-1] if losses_seen else float("nan")), done
 
 
 def _logits(logits_fn, params, features, batch_size: int) -> np.ndarray:
@@ -545,7 +655,10 @@ def run_second_stage(run, state, session) -> list[dict]:
   method of `config.stage2.name` trains its parameters for
   `stage2.num_epochs` epochs of `ceil(N / batch_size)` steps (or
   `config.max_steps` steps when that is > 0: a smoke run), on cached or
-  augmented features (`stage2.features`), then the new classifier is
+  augmented features (`stage2.features`; cached ones re-balanced first by
+  `stage2.resample` or `stage2.feature_aug`, the record then holding the
+  re-balanced "stage2_class_counts", which the sampler and the method's
+  loss use as the class counts), then the new classifier is
   evaluated on val and test with the task's summaries, recorded through
   `session.record` as {"epoch": stage-1 epochs + stage-2 epochs, "step":
   the stage-1 step, "stage": "stage2", "train_loss", "val", "test", ...}
@@ -575,7 +688,22 @@ def run_second_stage(run, state, session) -> list[dict]:
   head_params = variables["params"]["head"]
   counts = np.asarray(run.dataset.train_class_counts)
   feature_dim = int(head_params["kernel"].shape[0])
-  per_epoch = sampling.steps_per_epoch(len(run.dataset.train), s.batch_size)
+  labels = np.asarray(run.dataset.train.labels).astype(np.int32)
+  notes = {}
+  if s.features == "cached":
+    features = train.extract_features(
+        run.model, variables, run.dataset.train, preprocess=run.preprocess,
+        mesh=run.mesh, batch_size=run.eval_batch_size)
+    if s.resample != "none" or s.feature_aug != "none":
+      features, labels = _rebalance(
+          np.asarray(features), labels, s,
+          jax.random.fold_in(jax.random.PRNGKey(seed), 3),
+          num_classes=len(counts))
+      labels = labels.astype(np.int32)
+      # The classifier's sampler and loss see the re-balanced counts.
+      counts = np.bincount(labels, minlength=len(counts))
+      notes["stage2_class_counts"] = [int(n) for n in counts]
+  per_epoch = sampling.steps_per_epoch(len(labels), s.batch_size)
   schedule = epoch_cosine_schedule(s.lr, steps_per_epoch=per_epoch,
                                    num_epochs=s.num_epochs)
   builder = _BUILDERS[s.name]
@@ -584,18 +712,18 @@ def run_second_stage(run, state, session) -> list[dict]:
   method = builder(run, s, head_params, counts,
                    jax.random.fold_in(jax.random.PRNGKey(seed), 0), schedule,
                    feature_dim, **extra)
-  plan = _plan_fn(np.asarray(run.dataset.train.labels), counts, s, seed)
+  plan = _plan_fn(labels, counts, s, seed)
   max_steps = int(config.max_steps)
   if s.features == "augmented":
     params, variables, loss, done = _train_augmented(
         run, variables, method, plan, s, seed=seed, max_steps=max_steps)
   else:
-    params, variables, loss, done = _train_cached(
-        run, variables, method, plan, s, max_steps=max_steps)
+    params, loss, done = _train_cached(method, features, labels, plan, s,
+                                       max_steps=max_steps)
   stage1_step = int(state.step)
   record = {"epoch": stage1_step / run.steps_per_epoch + done / per_epoch,
             "step": stage1_step, "stage": "stage2",
-            "method": s.name, "train_loss": loss, **method.notes}
+            "method": s.name, "train_loss": loss, **method.notes, **notes}
   test_logits = None
   for name in ("val", "test"):
     split = getattr(run.dataset, name, None)

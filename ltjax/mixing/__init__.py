@@ -6,8 +6,14 @@ batch is trained with any per-example loss l as
 `w * l(z, y_a) + (1 - w) * l(z, y_b)`, w the weight of `labels_a` (lambda,
 CutMix's box lambda, or `remix_targets`); `mixed_targets` gives the
 equivalent soft targets for losses on soft labels.
+
+`transfer_head_variation` mixes in feature space: it adds head-class
+intra-class variation to tail-class features (FTL / RSG style), on the host,
+to grow the tail classes of cached features before re-training a classifier.
 """
 
+from ltjax.mixing._feature_aug import transfer_head_variation
+from ltjax.mixing._feature_aug import VARIATION_BASES
 from ltjax.mixing._glmc import cumulative_weight
 from ltjax.mixing._glmc import glmc_loss
 from ltjax.mixing._glmc import glmc_mix
@@ -34,4 +40,6 @@ __all__ = (
     "remix_targets",
     "sample_lambda",
     "simsiam_loss",
+    "transfer_head_variation",
+    "VARIATION_BASES",
 )

@@ -600,6 +600,35 @@ class ClassificationTask(_task.Task):
       rows.append(row)
     return rows
 
+  def pretrained(self, like):
+    """`stage2.backbone_workdir`'s model as the stage-1 state, or None."""
+    workdir = self.config.get("stage2", {}).get("backbone_workdir", "")
+    if not workdir or not self._stage2():
+      return None
+    import json  # pylint: disable=g-import-not-at-top
+    import os  # pylint: disable=g-import-not-at-top
+    from ltjax.train import _checkpoint  # pylint: disable=g-import-not-at-top
+    field = "config.stage2.backbone_workdir"
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+      raise ValueError(f"{field}: {workdir!r} is not a finished ltjax run "
+                       f"(no config.json): train the stage-1 model first.")
+    with open(path) as f:
+      name = json.load(f).get("data", {}).get("name")
+    if name != self.config.data.name:
+      raise ValueError(f"{field}: the run at {workdir} was trained on "
+                       f"{name!r}, this config's data is "
+                       f"{self.config.data.name!r}.")
+    try:
+      state, step = _checkpoint.read_checkpoint(workdir, like)
+    except (FileNotFoundError, _checkpoint.CheckpointMismatchError) as error:
+      raise ValueError(
+          f"{field}: {error} (the backbone must be a run of the same model "
+          f"and method family: a plain CE run for smote_crt / "
+          f"feature_aug_crt).") from None
+    logging.info("stage 2 on the backbone of %s (step %d).", workdir, step)
+    return state, "backbone"
+
   def _stage2(self) -> bool:
     return self.config.get("stage2", {}).get("name", "none") != "none"
 
