@@ -338,8 +338,14 @@ def _supcon(config):
   config.contrastive.temperature = 0.1
   config.contrastive.base_temperature = 0.07
   config.contrastive.proj_dim = 128
+  _crt_on_cached_features(config)
+
+
+def _crt_on_cached_features(config):
+  # cRT (a re-initialised head, 10 epochs, lr 0.2, wd 5e-4 as
+  # ltjax.decouple's cRT) on the frozen backbone's cached features.
   config.stage2.name = "crt"
-  config.stage2.lr = 0.2  # ltjax.decouple's cRT
+  config.stage2.lr = 0.2
   config.stage2.weight_decay = 5e-4
   config.stage2.features = "cached"
 
@@ -377,14 +383,10 @@ def _paco(config):
 
 
 def _cached_crt(config):
-  # Stage 1 plain CE; stage 2 cRT (a re-initialised head, 10 epochs, lr 0.2,
-  # wd 5e-4 as ltjax.decouple's cRT) on the frozen backbone's cached
-  # features, re-balanced before training, then instance sampling.
+  # Stage 1 plain CE; stage 2 cRT on the cached features, re-balanced
+  # before training, then instance sampling.
   config.loss.name = "ce"
-  config.stage2.name = "crt"
-  config.stage2.lr = 0.2
-  config.stage2.weight_decay = 5e-4
-  config.stage2.features = "cached"
+  _crt_on_cached_features(config)
   config.stage2.sampler = "instance"
 
 
