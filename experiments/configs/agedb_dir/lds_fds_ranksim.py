@@ -8,7 +8,10 @@ Sqrt-inverse LDS weights, FDS and RankSim (gamma 100, lambda 2) together,
 the official README's "RankSim and LDS + FDS" method; RankSim sees the
 encoder features before FDS calibration, as the official code.
 
-Published MAE all / few (RankSim + LDS + FDS, Gong et al. 2022): 6.91 / 9.68.
+No published figure for this exact row; the official README's best AgeDB-DIR
+rows are SQINV + RankSim (MAE all 6.91) and SQINV + FDS + RankSim (MAE
+few 9.68): --config.reweight.name=sqrt_inv on the ranksim config is the
+first.
 """
 
 from ltjax import recipes
