@@ -252,6 +252,27 @@ class DecoupleCommandTest(parameterized.TestCase):
     self.assertAlmostEqual(saved["methods"]["joint"]["test"]["top1"],
                            stage1["final"]["test"]["top1"], places=5)
 
+  def test_contrastive_run_decouples_its_model(self):
+    # Its parameters are {"model", "contrast"}: the backbone and head are
+    # the model's, the projection head is not part of the classifier.
+    stage1 = testdata.make_tempdir(self)
+    config = common.build("cifar10_lt", "supcon", "1")
+    config.data.path = self.paths["cifar10_lt"]
+    config.data.imbalance_ratio = 4.0
+    config.data.val_per_class = 2
+    config.model.name = "mnist_cnn"
+    config.batch_size = config.eval_batch_size = 16
+    config.max_steps = 2
+    config.stage2.name = "none"
+    train.train_and_evaluate(config, stage1)
+    options = self.config()
+    options.methods = ("joint", "crt")
+    result = decouple.decouple_and_evaluate(options, stage1,
+                                            testdata.make_tempdir(self))
+    finished = json.load(open(os.path.join(stage1, "metrics.json")))
+    self.assertAlmostEqual(result["methods"]["joint"]["test"]["top1"],
+                           finished["final"]["test"]["top1"], places=5)
+
   def test_augmented_path_with_train_mode_batchnorm(self):
     config = self.config()
     config.methods = ("crt",)

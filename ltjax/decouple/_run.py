@@ -92,6 +92,11 @@ def load_stage1_config(checkpoint_dir: str, data_overrides) -> Any:
   return stage1
 
 
+def _model_part(params):
+  """The model's parameters of a run's (GLMC / contrastive: {"model", ...})."""
+  return params["model"] if "model" in params else params
+
+
 def _check_checkpoint(saved, step, expected, stage1, checkpoint_dir,
                       config) -> None:
   """Checks the expectations; explains a checkpoint that does not fit.
@@ -109,8 +114,9 @@ def _check_checkpoint(saved, step, expected, stage1, checkpoint_dir,
     raise ValueError(
         f"config.expect_model: the checkpoint in {checkpoint_dir} was trained "
         f"with model {model!r}, not {config.expect_model!r}.")
-  num_classes = expected["head"]["kernel"][1]
-  saved_classes = saved.get("head", {}).get("kernel", (None, None))[1]
+  num_classes = _model_part(expected)["head"]["kernel"][1]
+  saved_classes = _model_part(saved).get("head", {}).get(
+      "kernel", (None, None))[1]
   if config.expect_num_classes not in (-1, saved_classes):
     raise ValueError(
         f"config.expect_num_classes: the checkpoint in {checkpoint_dir} has "
@@ -151,7 +157,7 @@ def restore_stage1(checkpoint_dir: str, config):
                       stage1, checkpoint_dir, config)
     raise
   _check_checkpoint(expected, step, expected, stage1, checkpoint_dir, config)
-  variables = state.variables()
+  variables = train.model_variables(run.task, state)
   where = train.non_finite_leaves(variables)
   if where:
     raise ValueError(
@@ -209,9 +215,11 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
   many, few = stage1.shot_many, stage1.shot_few
   train_counts = np.asarray(dataset.train_class_counts)
   num_classes = dataset.num_classes
-  variables = state.variables()
+  # The model's variables (a GLMC or contrastive run trains heads beside
+  # the model's: {"model", "glmc" | "contrast"}).
+  variables = train.model_variables(run.task, state)
   head_kind = stage1.model.head
-  head_params = jax.device_get(state.params["head"])
+  head_params = jax.device_get(variables["params"]["head"])
 
   splits = {"train": dataset.train, "val": dataset.val, "test": dataset.test}
   feats, logits = {}, {}
