@@ -387,6 +387,8 @@ class StrongAugmentTest(parameterized.TestCase):
     self.assertTrue(np.any(same) and np.any(mirrored))
     np.testing.assert_allclose(view(jax.device_put(images, sharding)), out,
                                rtol=1e-6)
+    # flip=False: never mirrored.
+    np.testing.assert_allclose(view(images, flip=False), normal, rtol=1e-6)
 
   def test_unknown_policy(self):
     with self.assertRaisesRegex(ValueError, "known policies"):

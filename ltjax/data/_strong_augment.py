@@ -809,9 +809,9 @@ _DEFAULT_SCALE = {"simclr": (0.2, 1.0), "randaugment": (0.08, 1.0),
 
 
 @_jit("mean", "std", "policy", "scale", "ratio", "jitter", "num_ops", "fill",
-      "dtype")
+      "dtype", "flip")
 def strong_augment(images: jax.typing.ArrayLike, key: jax.Array, *, mean,
-                   std, policy: str = "simclr",
+                   std, policy: str = "simclr", flip: bool = True,
                    scale: Sequence[float] | None = None,
                    ratio: Sequence[float] = (3 / 4, 4 / 3),
                    jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.1),
@@ -838,6 +838,8 @@ def strong_augment(images: jax.typing.ArrayLike, key: jax.Array, *, mean,
     mean: 3 per-channel means of x / 255 (e.g. `CIFAR_MEAN`).
     std: 3 per-channel standard deviations of x / 255.
     policy: one of `POLICIES`.
+    flip: the random horizontal flip (False for digits or text, whose
+      mirror image is another class or none).
     scale: crop area range; None takes the policy's default above.
     ratio: crop aspect-ratio range.
     jitter: (brightness, contrast, saturation, hue) of `color_jitter`.
@@ -870,7 +872,8 @@ def strong_augment(images: jax.typing.ArrayLike, key: jax.Array, *, mean,
   k_crop, k_flip, k_jitter, k_gray, k_policy = jax.random.split(key, 5)
   brightness, contrast, saturation, hue = jitter
   images = random_resized_crop(images, k_crop, scale=scale, ratio=ratio)
-  images = _augment.random_crop_flip(images, k_flip, padding=0)
+  if flip:
+    images = _augment.random_crop_flip(images, k_flip, padding=0)
   images = color_jitter(images, k_jitter, brightness=brightness,
                         contrast=contrast, saturation=saturation, hue=hue,
                         p=jitter_p)

@@ -51,7 +51,7 @@ Differences from the originals:
 - the strong view is `ltjax.data.strong_augment` (random-resized crop,
   flip, colour jitter, grayscale, and RandAugment / AutoAugment-CIFAR when
   `contrastive.view` asks for them); PaCo's Gaussian blur and Cutout are
-  not applied.
+  not applied. Its flip follows `augment.flip` (off for MNIST's digits).
 """
 
 from typing import Any
@@ -144,6 +144,7 @@ def init_params(config, model_params) -> dict[str, Any]:
 def strong_view(config, mean, std, dtype):
   """`(uint8 images, key) -> normalised strong view`."""
   policy = config.contrastive.view
+  flip = bool(config.augment.flip)  # off for digits (MNIST-LT's recipe)
 
   def view(images, key):
     if images.shape[-1] == 1:
@@ -151,11 +152,11 @@ def strong_view(config, mean, std, dtype):
       # equal channels stay equal (jitter and graying act on luma), so one
       # is kept.
       out = ltdata.strong_augment(
-          jnp.repeat(images, 3, axis=-1), key, policy=policy,
+          jnp.repeat(images, 3, axis=-1), key, policy=policy, flip=flip,
           mean=tuple(mean) * 3, std=tuple(std) * 3, dtype=dtype)
       return out[..., :1]
-    return ltdata.strong_augment(images, key, policy=policy, mean=mean,
-                                 std=std, dtype=dtype)
+    return ltdata.strong_augment(images, key, policy=policy, flip=flip,
+                                 mean=mean, std=std, dtype=dtype)
 
   return view
 
