@@ -7,7 +7,7 @@ A plain cross-entropy model, then cRT on its frozen backbone's cached
 features, the tail classes (at most 100 training examples) grown to the
 largest class by head-class variation transfer (FTL / RSG style, training
 free: a tail feature plus a head feature's deviation from its class mean;
-`ltjax.mixing.transfer_head_variation`). Add
+`ltjax.mixing.transfer_head_variation`), then class-balanced sampling. Add
 --config.stage2.backbone_workdir=A_FINISHED_CE_RUN to skip stage 1.
 
 No published figure (RSG and FTL train their transfer modules inside the
