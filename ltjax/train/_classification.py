@@ -431,8 +431,7 @@ class ClassificationTask(_task.Task):
     if self.contrastive:
       strong = _contrastive.strong_view(self.config, self.mean, self.std,
                                         self.dtype)
-      return tuple(out) + (_contrastive.transform(self.config,
-                                                  self.preprocess, strong),)
+      return tuple(out) + (_contrastive.transform(self.config, strong),)
     balanced = (mixing_config.name != "none"
                 and mixing_config.partner != "shuffle")
     if balanced:

@@ -65,8 +65,6 @@ from ltjax import data as ltdata
 from ltjax import losses
 from ltjax import models
 
-METHODS = ("none", "supcon", "bcl", "paco")
-VIEWS = ("simclr", "randaugment", "autoaugment")
 _PARAMS_SEED = 5  # the projection heads' key: fold_in(PRNGKey(seed), 5)
 _QUEUE_SEED = 6
 
@@ -161,7 +159,7 @@ def strong_view(config, mean, std, dtype):
   return view
 
 
-def transform(config, preprocess, strong):
+def transform(config, strong):
   """The views: [strong, strong] (supcon), [standard, strong, strong]
   (bcl), the standard view plus a strong "key_input" (paco)."""
   name = method(config)
@@ -178,7 +176,6 @@ def transform(config, preprocess, strong):
       return {**batch, "input": inputs}
     return {**batch, "key_input": strong(images, k1)}
 
-  del preprocess
   return apply
 
 
