@@ -61,7 +61,21 @@ def _poisoned_build_run(at_step):
         metrics = {**metrics, "loss": metrics["loss"] * jnp.nan}
       return state, metrics
 
-    return dataclasses.replace(run, train_step=train_step)
+    chunk_fn = run.train_chunk
+
+    def train_chunk(state, plans, count):
+      # The device path (the default for in-memory data): one step a call
+      # on the CPU.
+      state, metrics = chunk_fn(state, plans, count)
+      if int(state.step) == at_step:
+        state = state.replace(params=jax.tree.map(lambda x: x * jnp.nan,
+                                                  state.params))
+        metrics = {**metrics, "loss": metrics["loss"] * jnp.nan}
+      return state, metrics
+
+    return dataclasses.replace(
+        run, train_step=train_step,
+        train_chunk=None if chunk_fn is None else train_chunk)
 
   return build
 

@@ -36,6 +36,7 @@ from ltjax.models._layers import kaiming_normal_fan_out
 from ltjax.models._layers import torch_linear_default
 from ltjax.models._registry import build_model
 from ltjax.models._registry import has_convolutions
+from ltjax.models._registry import supports_zero_init
 from ltjax.models._registry import MODELS
 from ltjax.models._registry import ResNet32
 from ltjax.models._resnet_cifar import BasicBlock
@@ -77,6 +78,7 @@ __all__ = (
     "cosine_logits",
     "expert_heads",
     "has_convolutions",
+    "supports_zero_init",
     "head_of",
     "kaiming_normal_fan_in",
     "kaiming_normal_fan_out",

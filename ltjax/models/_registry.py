@@ -31,6 +31,16 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def supports_zero_init(name: str) -> bool:
+  """Whether model `name` takes `zero_init_residual` (the ResNets)."""
+  if name not in MODELS:
+    raise ValueError(
+        f"Unknown model name {name!r}; known models: {', '.join(MODELS)}.")
+  constructor = MODELS[name]
+  cls = getattr(constructor, "func", constructor)
+  return "zero_init_residual" in getattr(cls, "__dataclass_fields__", {})
+
+
 def has_convolutions(name: str) -> bool:
   """Whether model `name` takes a `conv` factory (every CNN; not the MLP)."""
   if name not in MODELS:

@@ -60,6 +60,7 @@ class BasicBlock(nn.Module):
   strides: int = 1
   conv: _layers.ConvFactory = _layers.conv2d
   dtype: _layers.Dtype = jnp.float32
+  zero_init_residual: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -68,11 +69,14 @@ class BasicBlock(nn.Module):
                        kernel_init=_layers.kaiming_normal_fan_in,
                        dtype=self.dtype, name=name)
 
-    def bn(name):
-      return _layers.batch_norm(train=train, dtype=self.dtype, name=name)
+    def bn(name, scale_init=jax.nn.initializers.ones):
+      return _layers.batch_norm(train=train, dtype=self.dtype, name=name,
+                                scale_init=scale_init)
 
     y = nn.relu(bn("bn1")(conv(self.strides, "conv1")(x)))
-    y = bn("bn2")(conv(1, "conv2")(y))
+    last_scale = (jax.nn.initializers.zeros if self.zero_init_residual
+                  else jax.nn.initializers.ones)
+    y = bn("bn2", last_scale)(conv(1, "conv2")(y))
     shortcut = option_a_shortcut(x, self.features, stride=self.strides)
     return nn.relu(y + shortcut.astype(y.dtype))
 
@@ -90,6 +94,8 @@ class ResNetCifar(nn.Module):
     head_kernel_init: initializer of a linear head's kernel.
     width_multiplier: k, the stage widths are (16k, 32k, 64k) and D = 64k
       (GLMC's CIFAR "ResNet-32" is k = 4: `resnet32_x4`).
+    zero_init_residual: init each block's last BN scale to 0 (Goyal et al.
+      1706.02677), so every block starts as its shortcut.
   """
   num_classes: int
   head: str = "linear"
@@ -98,6 +104,7 @@ class ResNetCifar(nn.Module):
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
   width_multiplier: int = 1
+  zero_init_residual: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *,
@@ -129,6 +136,7 @@ class ResNetCifar(nn.Module):
         strides = 2 if stage > 0 and block == 0 else 1
         x = BasicBlock(width, strides=strides, conv=self.conv,
                        dtype=self.dtype,
+                       zero_init_residual=self.zero_init_residual,
                        name=f"layer{stage + 1}_{block}")(x, train=train)
     features = _layers.global_average_pool(x)
     logits = _heads.make_head(self, name="head")(features)

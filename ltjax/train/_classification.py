@@ -30,6 +30,7 @@ from ltjax.train import _optim
 from ltjax.train import _step
 from ltjax.train import _task
 from ltjax.train import _teacher
+from ltjax.train import _tricks
 
 _STANDARD_NORMALIZATION = {
     "cifar10_lt": (_augment.CIFAR_MEAN, _augment.CIFAR_STD),
@@ -183,6 +184,8 @@ def build_classifier(config, num_classes: int):
   if models.has_convolutions(config.model.name):
     kwargs["conv"] = models.conv_for(config.model.conv)
   kwargs.update(_experts.model_kwargs(config))
+  if config.model.get("zero_init_residual", False):
+    kwargs["zero_init_residual"] = True
   return models.build_model(config.model.name, num_classes=num_classes,
                             head=config.model.head,
                             dtype=jnp.dtype(config.model.dtype), **kwargs)
@@ -202,6 +205,7 @@ def _num_classes(params) -> int:
 
 
 _PARTNER_SEED = 7_919  # the partner plan's seed offset from config.seed
+_WHITEN_IMAGES = 5_000  # training images sampled for `model.whiten_init`
 
 
 def _kernel(params):
@@ -316,12 +320,40 @@ class ClassificationTask(_task.Task):
     return build_classifier(config, _num_classes(params)), params
 
   def init_params(self, model_params):
+    if self.config.model.get("whiten_init", False):
+      model_params = self._whitened(model_params)
     if self.glmc:
       return _glmc.init_params(self.config, self.dataset.num_classes,
                                model_params)
     if self.contrastive:
       return _contrastive.init_params(self.config, model_params)
     return model_params
+
+  def _whitened(self, model_params):
+    """`model_params` with the first convolution a whitening filter bank.
+
+    Computed on the host from up to `_WHITEN_IMAGES` training images (a
+    seeded sample), normalised as the model sees them; called once, while
+    `init` is traced (the kernel's shape is static there).
+    """
+    if "conv1" not in model_params or "kernel" not in model_params["conv1"]:
+      raise ValueError(
+          f"model.whiten_init: model {self.config.model.name!r} has no "
+          f"first convolution named conv1; set model.whiten_init=False.")
+    shape = model_params["conv1"]["kernel"].shape
+    train = self.dataset.train
+    rng = np.random.default_rng(self.config.seed)
+    count = min(len(train), _WHITEN_IMAGES)
+    rows = np.sort(rng.choice(len(train), count, replace=False))
+    images, _ = train.get_batch(rows)
+    images = ((np.asarray(images, np.float32) / 255.0
+               - np.asarray(self.mean, np.float32))
+              / np.asarray(self.std, np.float32))
+    kernel = _tricks.whitening_kernel(
+        images, kernel_size=shape[0], out_channels=shape[-1],
+        seed=self.config.seed)
+    conv1 = {**model_params["conv1"], "kernel": jnp.asarray(kernel)}
+    return {**model_params, "conv1": conv1}
 
   def trainable(self, params):
     return params["model"] if self.glmc or self.contrastive else params
@@ -422,10 +454,34 @@ class ClassificationTask(_task.Task):
       return _experts.ace_gradient(self.config, self.counts)
     return super().gradient()
 
+  @property
+  def batch_index(self) -> bool:
+    """The derandomised flip reads each example's index."""
+    return self.config.augment.get("flip_mode", "random") == "alternating"
+
+  def _alternating_augment(self, batch, key):
+    """Crop as usual; mirror by `_tricks.alternating_flip` (the epoch's
+    half of the examples), then normalise."""
+    augment = self.config.augment
+    images = batch[self.input_key]
+    if images.ndim == 4:
+      images = _augment.random_crop_flip(images, key,
+                                         padding=augment.padding, flip=False)
+      if augment.flip:
+        mirror = _tricks.alternating_flip(
+            batch["index"], batch["step"] // self.steps_per_epoch,
+            seed=self.config.seed)
+        images = jnp.where(mirror[:, None, None, None], images[:, :, ::-1],
+                           images)
+    return {**batch, "input": _augment.normalize(
+        images, mean=self.mean, std=self.std, dtype=self.dtype)}
+
   def transforms(self):
     """Augmentation (of the partner sample too), then mixing if on."""
     mixing_config = self.config.mixing
     out = list(super().transforms())
+    if self.batch_index:
+      out[0] = self._alternating_augment
     if self.glmc:
       return tuple(out) + (_glmc.transform(self.config, self.preprocess),)
     if self.contrastive:
@@ -533,14 +589,39 @@ class ClassificationTask(_task.Task):
       return aggregated
     return forward
 
+  def _tta(self, forward):
+    """`forward` with `config.eval_tta` (its logits only, `(logits,)`).
+
+    The views are made of the raw images (mirror; one-pixel translations
+    with reflect padding), which commute with the per-channel
+    normalisation, so any forward (experts, GLMC) is augmented the same.
+    """
+    mode = self.config.get("eval_tta", "none")
+    if mode == "none":
+      return forward
+    key = self.input_key
+
+    def augmented(state, batch):
+      images = batch[key]
+      if images.ndim != 4:
+        raise ValueError(
+            f"config.eval_tta={mode!r} needs images [B, H, W, K]; this "
+            f"dataset's inputs have shape {images.shape}. Set "
+            f"eval_tta='none'.")
+      return (_tricks.tta_logits(
+          lambda views: forward(state, {**batch, key: views})[0], images,
+          mode),)
+
+    return augmented
+
   def make_eval_step(self, forward):
-    forward = self._forward(forward)
+    forward = self._tta(self._forward(forward))
     return _eval_from_forward(forward, logit_scale=self.logit_scale,
                               class_priors=self.priors,
                               posthoc_tau=self.config.posthoc_tau)
 
   def make_predict_step(self, forward):
-    forward = self._forward(forward)
+    forward = self._tta(self._forward(forward))
     return _predict_from_forward(forward, logit_scale=self.logit_scale,
                                  class_priors=self.priors,
                                  posthoc_tau=self.config.posthoc_tau)

@@ -46,6 +46,9 @@ MIX_TARGETS = ("mixed", "remix")
 MIX_PARTNERS = ("shuffle", "instance", "balanced")
 MAX_NORM_MODES = ("none", "relative", "absolute")
 SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
+AVERAGE_KINDS = ("none", "ema", "lookahead")
+FLIP_MODES = ("random", "alternating")
+TTA_MODES = ("none", "flip", "flip_translate")
 SELECT_METRICS = ("balanced", "top1")
 
 # The run fields whose defaults differ by task: each task's reference recipe
@@ -94,7 +97,27 @@ def default_run_fields(task: str = "classification"
       # sam | imbsam (classification: the ascent on the tail classes' loss
       # only, `ltjax.train.imbsam_gradient`; Zhou et al. 2308.07815).
       sam_kind="sam",
+      # Large-batch learning-rate scaling: none | linear (lr * B / B0,
+      # Goyal et al. 1706.02677) | sqrt (lr * sqrt(B / B0)); B0 is
+      # base_batch_size, the batch size `lr` was tuned at.
+      lr_scaling="none",
+      base_batch_size=128,
   ))
+  # Weight averaging (`ltjax.train._average`): none | ema (an exponential
+  # moving average of the parameters and BatchNorm statistics, evaluated
+  # and checkpointed; the trained weights are unchanged) | lookahead (the
+  # same average, copied back into the trained weights after each update:
+  # Lookahead with alpha = 1 - decay, Zhang et al. 1907.08610, airbench's
+  # form). Updated every `every_steps` steps; `warmup` > 0 uses decay
+  # min(decay, (1 + t) / (warmup + t)) at update t (timm / hlb-CIFAR10).
+  config.weight_average = ml_collections.ConfigDict(dict(
+      kind="none", decay=0.999, every_steps=1, warmup=0))
+  # The training data on the device, several steps per call
+  # (`ltjax.train._device_data`): auto | on | off; steps_per_call 0 = one
+  # on the CPU (bit-identical to the host path), up to an epoch on an
+  # accelerator (calls end at every log, evaluation and checkpoint step).
+  config.data_on_device = "auto"
+  config.steps_per_call = 0
   config.num_epochs = run["num_epochs"]
   config.batch_size = run["batch_size"]  # global, over all devices and hosts
   config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
@@ -126,11 +149,27 @@ def classification_config() -> ml_collections.ConfigDict:
   config.augment = ml_collections.ConfigDict(dict(
       padding=4,  # random crop after zero padding (0: no crop)
       flip=True,  # random horizontal flip
+      # random: each image mirrored with probability 1/2 | alternating:
+      # airbench's derandomised flip, each image mirrored in every other
+      # epoch (a fixed pseudo-random half in even epochs, the other half in
+      # odd ones; `ltjax.train._tricks.alternating_flip`).
+      flip_mode="random",
       mean=(),  # per-channel mean of x / 255; () = the dataset's standard
       std=(),
   ))
   config.model.name = "resnet32"
   config.model.head = "linear"
+  # Each residual block's last BatchNorm scale starts at 0 (Goyal et al.
+  # 1706.02677): every block starts as the identity.
+  config.model.zero_init_residual = False
+  # The first convolution starts as a whitening filter bank of the training
+  # images' patches (`ltjax.train._tricks.whitening_kernel`; airbench's
+  # `init_whitening_conv`); still trained.
+  config.model.whiten_init = False
+  # Test-time augmentation of every evaluation (val, test, predictions):
+  # none | flip (mean logits of the image and its mirror) | flip_translate
+  # (airbench's mirror + one-pixel translations; `_tricks.tta_logits`).
+  config.eval_tta = "none"
   config.loss = ml_collections.ConfigDict(dict(
       name="ce",
       reweight="default",  # default | none | inverse | sqrt_inverse |
@@ -153,6 +192,10 @@ def classification_config() -> ml_collections.ConfigDict:
       smooth_tail=0.0,
       smooth_shape="concave",
       smooth_power=3.0,
+      # Label smoothing of any loss: (1 - eps) l(z, y) + eps / C sum_c
+      # l(z, c) (`ltjax.train._tricks.smoothed_loss`; PyTorch's
+      # cross_entropy(label_smoothing=eps) for CE without class weights).
+      label_smoothing=0.0,
   ))
   config.sampler = ml_collections.ConfigDict(dict(
       name="instance",  # see ltjax.sampling.SAMPLERS
@@ -315,6 +358,25 @@ def validate_run_fields(config) -> None:
                 or _task.task_name(config) == "classification",
                 "optim.sam_kind", "'imbsam' splits the loss by class: it is "
                 "for classification; use 'sam'.")
+  require_known(optim.get("lr_scaling", "none"), _optim.LR_SCALINGS,
+                "optim.lr_scaling")
+  require_field(optim.get("base_batch_size", 128) >= 1,
+                "optim.base_batch_size",
+                f"must be >= 1, got {optim.get('base_batch_size')}.")
+  average = config.get("weight_average")
+  if average is not None:
+    require_known(average.kind, AVERAGE_KINDS, "weight_average.kind")
+    require_field(0 < average.decay < 1, "weight_average.decay",
+                  f"must be in (0, 1), got {average.decay}.")
+    require_field(average.every_steps >= 1, "weight_average.every_steps",
+                  f"must be >= 1, got {average.every_steps}.")
+    require_field(average.warmup >= 0, "weight_average.warmup",
+                  f"must be >= 0 (0: none), got {average.warmup}.")
+  require_known(config.get("data_on_device", "off"), ("auto", "on", "off"),
+                "data_on_device")
+  require_field(config.get("steps_per_call", 0) >= 0, "steps_per_call",
+                f"must be >= 0 (0: up to an epoch), got "
+                f"{config.get('steps_per_call')}.")
   for field in ("num_epochs", "batch_size", "eval_every_epochs",
                 "eval_batch_size", "log_every_steps", "checkpoint_every_steps",
                 "keep_checkpoints"):
@@ -381,6 +443,7 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
                   f"must be in [0, 1), got {loss[field]}.")
   require_field(loss.smooth_power > 0, "loss.smooth_power",
                 f"must be > 0, got {loss.smooth_power}.")
+  validate_tricks(config)
   validate_mixing(config)
   validate_max_norm(config)
   if "glmc" in config:
@@ -424,6 +487,32 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   if check_data:
     from ltjax import data  # pylint: disable=g-import-not-at-top
     data.validate_data_config(config.data)
+
+
+def validate_tricks(config) -> None:
+  """Checks the fast-training options of a classification config."""
+  eps = config.loss.get("label_smoothing", 0.0)
+  require_field(0 <= eps < 1, "loss.label_smoothing",
+                f"must be in [0, 1), got {eps}.")
+  own_loss = (["glmc"] if config.get("glmc", {}).get("enabled", False)
+              else []) + (["experts"] if config.get("experts", {}).get(
+                  "method", "none") != "none" else [])
+  require_field(eps == 0 or not own_loss, "loss.label_smoothing",
+                f"applies to config.loss; {own_loss} trains with its own "
+                f"loss. Set loss.label_smoothing=0.")
+  require_known(config.augment.get("flip_mode", "random"), FLIP_MODES,
+                "augment.flip_mode")
+  require_known(config.get("eval_tta", "none"), TTA_MODES, "eval_tta")
+  model = config.model
+  if model.get("zero_init_residual", False):
+    require_field(models.supports_zero_init(model.name),
+                  "model.zero_init_residual",
+                  f"model {model.name!r} has no residual blocks to "
+                  f"zero-initialise; set it False or use a ResNet.")
+  if model.get("whiten_init", False):
+    require_field(models.has_convolutions(model.name), "model.whiten_init",
+                  f"model {model.name!r} has no first convolution to "
+                  f"whiten with; set model.whiten_init=False.")
 
 
 def validate_mixing(config) -> None:

@@ -56,6 +56,12 @@ class Hooks:
   plan: Callable[[int], np.ndarray]
   batch: Callable[[int, np.ndarray], dict[str, jax.Array]]
   evaluate: Callable[[Any, int], dict[str, Any]]
+  # The device path (`_device_data`): (state, step, end, plans) -> (state,
+  # metrics with a leading axis whose first end - step rows are the steps'),
+  # running steps [step, end) in one call; and step -> the end of the chunk
+  # starting there. None: one `run.train_step` per step on `batch`.
+  chunk: Callable[..., tuple[Any, dict[str, jax.Array]]] | None = None
+  boundary: Callable[[int], int] | None = None
 
 
 @_watchdog.watched  # a hang dumps the stacks and exits (ltjax.runtime)
@@ -86,26 +92,36 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
                               first_step)
   start = time.perf_counter()
   pending, plan, plan_epoch, first_step_seconds = [], None, None, None
-  unchecked = []  # (step, metrics) not yet checked for finiteness
-  in_flight = collections.deque()  # metrics of steps maybe still running
-  for step in range(first_step, last_step):
+  unchecked = []  # (steps, metrics) not yet checked for finiteness
+  in_flight = collections.deque()  # metrics of calls maybe still running
+  step = first_step
+  while step < last_step:
     epoch = step // run.steps_per_epoch
     if plan_epoch != epoch:
       plan, plan_epoch = hooks.plan(epoch), epoch
-    state, step_metrics = run.train_step(state, hooks.batch(step, plan))
+    if hooks.chunk is None:
+      done = step + 1
+      state, step_metrics = run.train_step(state, hooks.batch(step, plan))
+    else:
+      done = hooks.boundary(step)
+      state, step_metrics = hooks.chunk(state, step, done, plan)
+      # The rows of the steps run (one small slice on the device).
+      step_metrics = jax.tree.map(lambda x, n=done - step: x[:n],
+                                  step_metrics)
+    steps = list(range(step + 1, done + 1))
     pending.append(step_metrics)
     in_flight.append(step_metrics)
     if len(in_flight) > MAX_STEPS_IN_FLIGHT:
       jax.block_until_ready(in_flight.popleft())
-    _watchdog.beat(f"step {step + 1}")
-    unchecked.append((step + 1, step_metrics))
+    _watchdog.beat(f"step {done}")
+    unchecked.append((steps, step_metrics))
     if first_step_seconds is None:
       jax.block_until_ready(step_metrics)
       first_step_seconds = time.perf_counter() - start
-      logging.info("First step (with compilation) took %.1f s.",
+      logging.info("First %s (with compilation) took %.1f s.",
+                   "step" if len(steps) == 1 else f"{len(steps)} steps",
                    first_step_seconds)
       progress.pause(first_step_seconds)  # steps/s is the compiled rate
-    done = step + 1
     log_due = done % config.log_every_steps == 0 or done == last_step
     end_of_epoch = done % run.steps_per_epoch == 0
     eval_due = (end_of_epoch and (epoch + 1) % config.eval_every_epochs == 0
@@ -118,7 +134,8 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
       unchecked = []
     if log_due:
       values = {k: float(v) for k, v in jax.tree.map(
-          lambda *xs: jnp.mean(jnp.stack(xs)), *pending).items()}
+          lambda *xs: jnp.mean(jnp.concatenate(
+              [jnp.reshape(x, (-1,)) for x in xs])), *pending).items()}
       pending = []
       logging.info(progress.line(done, values))
       writer.scalars(done, {f"train/{k}": v for k, v in values.items()})
@@ -135,6 +152,7 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
     if checkpointer is not None:
       # Refuses (DivergenceError) a state with a non-finite value.
       checkpointer.maybe_save(done, state, force=done == last_step)
+    step = done
   return state, first_step_seconds, time.perf_counter() - start
 
 
@@ -143,8 +161,9 @@ def check_finite(steps: list[tuple[int, dict[str, jax.Array]]], *, config,
   """Raises `DivergenceError` at the first step with a non-finite loss.
 
   Args:
-    steps: (step, the step's metrics) pairs; "loss" and, where present,
-      "grad_norm" are checked (one transfer for all the steps).
+    steps: (step, the step's metrics) pairs, or (steps, their metrics with
+      a leading axis of len(steps)) for a multi-step call; "loss" and, where
+      present, "grad_norm" are checked (one transfer for all the steps).
     config: the run's config (its `optim.lr` is named in the hint).
     checkpointer: the run's checkpointer, to name the checkpoint kept.
     state: the state after the last of `steps`, also checked (one compiled
@@ -154,14 +173,15 @@ def check_finite(steps: list[tuple[int, dict[str, jax.Array]]], *, config,
   if not steps:
     return
   keys = [k for k in ("loss", "grad_norm") if k in steps[0][1]]
-  values = np.asarray(jax.device_get(jnp.stack(
-      [jnp.stack([jnp.asarray(m[k], jnp.float32) for k in keys])
-       for _, m in steps])))
+  numbers = [n for s, _ in steps for n in (s if isinstance(s, list) else [s])]
+  values = np.asarray(jax.device_get(jnp.concatenate(
+      [jnp.stack([jnp.reshape(jnp.asarray(m[k], jnp.float32), (-1,))
+                  for k in keys], axis=1) for _, m in steps])))
   bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
   if bad.size:
     index, state_note = bad[0], ""
   elif state is not None and not _checkpoint.all_finite(state):
-    index = len(steps) - 1
+    index = len(numbers) - 1
     state_note = (f"; the state has non-finite values "
                   f"({', '.join(_checkpoint.non_finite_leaves(state))})")
   else:
@@ -172,7 +192,7 @@ def check_finite(steps: list[tuple[int, dict[str, jax.Array]]], *, config,
            f"the last good checkpoint (step {kept}) is kept and nothing "
            f"non-finite was saved")
   raise DivergenceError(
-      f"Training diverged at step {steps[index][0]}: {shown}{state_note}. "
+      f"Training diverged at step {numbers[index]}: {shown}{state_note}. "
       f"The run is stopped; {where}. Lower config.optim.lr (now "
       f"{config.optim.lr}) or lengthen the warm-up "
       f"(config.optim.warmup_epochs).")

@@ -26,7 +26,9 @@ import numpy as np
 
 from ltjax import _console
 from ltjax import sampling
+from ltjax.train import _average
 from ltjax.train import _config
+from ltjax.train import _device_data
 from ltjax.train import _driver
 from ltjax.train import _optim
 from ltjax.train import _parallel
@@ -34,6 +36,7 @@ from ltjax.train import _report
 from ltjax.train import _state
 from ltjax.train import _step
 from ltjax.train import _task
+from ltjax.train import _tricks
 from ltjax.train import _workdir
 
 
@@ -58,6 +61,11 @@ class Run:
   predict_step: Any
   init_state: Any
   eval_batch_size: int
+  # The device path (`_device_data`): the split's arrays on the device and
+  # the multi-step call, or None (host-fed steps).
+  device_data: Any = None
+  train_chunk: Any = None
+  chunk_cap: int = 1
 
   def __getattr__(self, name: str):
     task = self.__dict__.get("task")
@@ -74,23 +82,41 @@ def make_schedule(config, steps_per_epoch: int):
   """
   optim = config.optim
   horizon = config.num_epochs * steps_per_epoch
+  lr = _tricks.scaled_learning_rate(
+      optim.lr, batch_size=config.batch_size,
+      base_batch_size=optim.get("base_batch_size", 128),
+      rule=optim.get("lr_scaling", "none"))
+  warmup = min(int(round(optim.warmup_epochs * steps_per_epoch)),
+               horizon - 1)
   if optim.schedule == "warmup_step":
     return _optim.warmup_step_schedule(
-        optim.lr, steps_per_epoch=steps_per_epoch,
+        lr, steps_per_epoch=steps_per_epoch,
         warmup_epochs=optim.warmup_epochs, decay_epochs=optim.decay_epochs,
         decay_factors=optim.decay_factors)
   if optim.schedule == "cosine":
     return _optim.cosine_schedule(
-        optim.lr, total_steps=horizon,
+        lr, total_steps=horizon,
         warmup_steps=min(optim.warmup_epochs * steps_per_epoch, horizon - 1))
-  return lambda step: jnp.asarray(optim.lr, jnp.float32)
+  if optim.schedule == "one_cycle":
+    return _tricks.one_cycle_schedule(lr, total_steps=horizon,
+                                      warmup_steps=max(warmup, 2))
+  if optim.schedule == "linear":
+    return _tricks.linear_decay_schedule(lr, total_steps=horizon,
+                                         warmup_steps=warmup)
+  return lambda step: jnp.asarray(lr, jnp.float32)
 
 
 def model_variables(task: _task.Task, state) -> dict[str, Any]:
-  """The Flax variables of the model in `state` (`model.apply`'s)."""
-  variables = {"params": task.trainable(state.params)}
-  if state.batch_stats:
-    variables["batch_stats"] = state.batch_stats
+  """The Flax variables of the model in `state` (`model.apply`'s).
+
+  With weight averaging (`config.weight_average`), the averaged weights:
+  what every evaluation, prediction and second stage uses.
+  """
+  params, batch_stats = _average.averaged(state.params, state.batch_stats,
+                                          state.extra)
+  variables = {"params": task.trainable(params)}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
   return variables
 
 
@@ -130,14 +156,28 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   replicated = _parallel.replicated(mesh)
   batch = _parallel.batch_sharded(mesh)
   advance = task.advance
+  step_fn = _step.make_step(model, tx, loss=task.loss, learning_rate=schedule,
+                            transforms=task.transforms(), input_key="input",
+                            trainable=task.trainable, advance=advance,
+                            gradient=task.gradient(),
+                            metrics=task.train_metrics, project=task.project,
+                            average=_average.make(config))
   train_step = jax.jit(
-      _step.make_step(model, tx, loss=task.loss, learning_rate=schedule,
-                      transforms=task.transforms(), input_key="input",
-                      trainable=task.trainable, advance=advance,
-                      gradient=task.gradient(),
-                      metrics=task.train_metrics, project=task.project),
-      in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
-      donate_argnums=0)
+      step_fn, in_shardings=(replicated, batch),
+      out_shardings=(replicated, replicated), donate_argnums=0)
+  device_data = train_chunk = None
+  cap = _device_data.chunk_cap(config, steps_per_epoch,
+                               mesh.devices.flat[0].platform)
+  if _device_data.use_device_data(config, dataset, mesh):
+    device_data = _device_data.put_training_split(
+        task, dataset, mesh, with_index=task.batch_index,
+        partner_keys=(task.input_key, task.target_key))
+    train_chunk = jax.jit(
+        _device_data.make_chunk(step_fn, device_data,
+                                steps_per_epoch=steps_per_epoch,
+                                batch_size=config.batch_size, max_steps=cap,
+                                mesh=mesh),
+        out_shardings=(replicated, replicated), donate_argnums=0)
   forward = _forward(model, task)
   eval_step = jax.jit(task.make_eval_step(forward),
                       in_shardings=(replicated, batch),
@@ -148,9 +188,14 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   sample = task.sample_input()
 
   def init():
-    return _state.create_train_state(
+    state = _state.create_train_state(
         model, tx, sample, seed=config.seed,
         extra=task.init_extra(model, sample), params_fn=task.init_params)
+    if _average.enabled(config):
+      state = state.replace(extra={
+          **state.extra,
+          _average.KEY: _average.init_extra(state.params, state.batch_stats)})
+    return state
 
   init_state = jax.jit(init, out_shardings=replicated)
   return Run(config=config, dataset=dataset, task=task, mesh=mesh,
@@ -158,7 +203,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
              schedule=schedule, model=model, preprocess=task.preprocess,
              train_step=train_step, eval_step=eval_step,
              predict_step=predict_step,
-             init_state=init_state, eval_batch_size=eval_batch_size)
+             init_state=init_state, eval_batch_size=eval_batch_size,
+             device_data=device_data, train_chunk=train_chunk, chunk_cap=cap)
 
 
 def epoch_plans(task: _task.Task, epoch: int):
@@ -200,7 +246,10 @@ def train_batch(run: Run, step: int, plans) -> dict[str, jax.Array]:
     rng = np.random.default_rng([config.seed, step, jax.process_index()]
                                 + stream)
     inputs, targets = run.dataset.train.get_batch(indices, rng=rng)
-    return task.train_arrays(inputs, targets, positions < plan.size)
+    arrays = task.train_arrays(inputs, targets, positions < plan.size)
+    if task.batch_index:
+      arrays["index"] = indices.astype(np.int32)
+    return arrays
 
   arrays = fetch(plan, [])
   if partner is not None:
@@ -208,6 +257,39 @@ def train_batch(run: Run, step: int, plans) -> dict[str, jax.Array]:
     for key in (task.input_key, task.target_key):
       arrays[key + "_b"] = second[key]
   return _parallel.global_batch(arrays, _parallel.batch_sharded(run.mesh))
+
+
+def device_hooks(run: Run) -> dict[str, Any]:
+  """`_driver.Hooks`' chunk and boundary of the device path ({} if off).
+
+  Plans are laid out and put on the device once per epoch (`plan` hook);
+  a chunk runs the steps [step, end) in one call.
+  """
+  if run.train_chunk is None:
+    return {}
+  config = run.config
+  every = (config.log_every_steps, config.checkpoint_every_steps)
+
+  def chunk(state, step, end, plans):
+    # `step` is the state's (counted on the host: no wait for the device).
+    return run.train_chunk(state, plans, np.int32(end - step))
+
+  def boundary(step):
+    return _device_data.next_boundary(
+        step, last_step=run.total_steps, steps_per_epoch=run.steps_per_epoch,
+        cap=run.chunk_cap, every=every)
+
+  return {"chunk": chunk, "boundary": boundary}
+
+
+def device_plans(run: Run, epoch: int):
+  """The epoch's plans, on the device for the device path."""
+  plans = epoch_plans(run.task, epoch)
+  if run.train_chunk is None:
+    return plans
+  return _device_data.plans_on_device(
+      plans, steps_per_epoch=run.steps_per_epoch,
+      batch_size=run.config.batch_size, mesh=run.mesh)
 
 
 def eval_batches(run: Run, split):
@@ -373,9 +455,10 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
     writer = _report.MetricWriter(os.path.join(workdir, "tb"))
     session = Session(workdir=workdir, writer=writer, history=history)
     hooks = _driver.Hooks(
-        plan=lambda epoch: epoch_plans(task, epoch),
+        plan=lambda epoch: device_plans(run, epoch),
         batch=lambda step, plans: train_batch(run, step, plans),
-        evaluate=lambda state, step: evaluate_splits(run, state, step))
+        evaluate=lambda state, step: evaluate_splits(run, state, step),
+        **device_hooks(run))
     state, compile_seconds, train_seconds = _driver.run_schedule(
         run, state, first_step=first_step, last_step=last_step,
         config=config, workdir=workdir, writer=writer,

@@ -7,6 +7,7 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from ltjax.train import _average
 from ltjax.train import _checkpoint
 from ltjax.train import _task
 
@@ -70,8 +71,11 @@ def load_model(workdir: str) -> tuple[Any, dict[str, Any], Any]:
   config = load_config(workdir)
   tree, step = _checkpoint.read_checkpoint(workdir)
   task = _task.get_task(config.get("task", "classification"))
-  model, params = task.restore_model(config, tree["params"])
-  batch_stats = tree.get("batch_stats") or {}
+  # With weight averaging, the averaged weights (what the run evaluated).
+  params, batch_stats = _average.averaged(
+      tree["params"], tree.get("batch_stats"), tree.get("extra"))
+  model, params = task.restore_model(config, params)
+  batch_stats = batch_stats or {}
   variables = {"params": params}
   if batch_stats:
     variables["batch_stats"] = batch_stats

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ltjax import losses
+from ltjax.train import _tricks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +226,9 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int) -> Objective:
         f"{sorted(LOSSES)}.")
   counts = check_counts(class_counts)
   spec = LOSSES[cfg.name]
-  per_example = spec.build(cfg, counts.astype(np.float32))
+  per_example = _tricks.smoothed_loss(
+      spec.build(cfg, counts.astype(np.float32)), len(counts),
+      float(cfg.get("label_smoothing", 0.0)))
   weights_at = class_weights(resolve_reweight(cfg), cfg,
                               counts.astype(np.float32),
                               cfg.drw_start_epoch * steps_per_epoch)

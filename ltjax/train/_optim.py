@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-SCHEDULES = ("warmup_step", "cosine", "constant")
+SCHEDULES = ("warmup_step", "cosine", "constant", "one_cycle", "linear")
+LR_SCALINGS = ("none", "linear", "sqrt")  # _tricks.LR_SCALING_RULES
 OPTIMIZERS = ("sgd", "adam")
 
 

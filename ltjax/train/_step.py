@@ -153,7 +153,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
               metrics: Callable[[Any, Batch], dict[str, jax.Array]]
               | None = None,
               project: Callable[[Any, Any, Any], tuple[Any, Any]]
-              | None = None
+              | None = None,
+              average: Callable[[TrainState], TrainState] | None = None
               ) -> Callable[[TrainState, Batch],
                             tuple[TrainState, dict[str, jax.Array]]]:
   """Returns `train_step(state, batch) -> (state, metrics)` (not jitted).
@@ -173,6 +174,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
       and "grad_norm" (of the model's parameters).
     project: `(params, extra, previous params) -> (params, extra)` after
       the update (default: none).
+    average: `state -> state` on the updated state (weight averaging,
+      `ltjax.train._average`; default: none).
 
   Returns:
     The step; its metrics are "loss", the task's, "lr" and "grad_norm".
@@ -205,6 +208,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
         params=params,
         batch_stats=updates.get("batch_stats", state.batch_stats),
         opt_state=opt_state, extra=extra)
+    if average is not None:
+      new_state = average(new_state)
     step_metrics = {"loss": value}
     if metrics is not None:
       step_metrics.update(metrics(aux, batch))

@@ -141,6 +141,10 @@ class Task:
     del model, sample
     return {}
 
+  # Whether training batches carry the examples' dataset "index" (int32
+  # [B]; e.g. a derandomised flip that depends on the example).
+  batch_index = False
+
   advance = None  # or a method (extra, aux, batch, step) -> extra
   # or a method (params, extra, previous params) -> (params, extra), applied
   # after every update (projected gradient descent: MaxNorm).

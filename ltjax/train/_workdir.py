@@ -53,6 +53,8 @@ LOCK_FILE = "lock"
 # Fields that may differ between the saved config and a resumed run's
 # (dotted paths; see the module docstring for why each is safe).
 RESUME_NEUTRAL = (
+    "data_on_device",  # the device path's steps are the host path's
+    "steps_per_call",
     "log_every_steps",
     "checkpoint_every_steps",
     "keep_checkpoints",
