@@ -42,7 +42,9 @@ NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
                # the experts and distillation issue's
                "ride", "ride_teacher", "ride_distill", "sade", "ace", "dive",
     # the representation-learning and re-sampling issue's
-    "supcon", "bcl", "paco", "smote_crt", "feature_aug_crt")
+    "supcon", "bcl", "paco", "smote_crt", "feature_aug_crt",
+    # the time-to-accuracy issue's
+    "fast")
 # The same issue's regression methods (abalone_dir, csv_dir; RankSim also on
 # the face datasets, SMOGN only on tables).
 NEW_REGRESSION_METHODS = ("smogn", "ranksim", "lds_fds_ranksim")

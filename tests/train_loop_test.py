@@ -38,6 +38,8 @@ def shrink(config, paths):
   config.data.val_per_class = 2
   experts = config.model.name.endswith("_experts")
   config.model.name = "mnist_cnn_experts" if experts else "mnist_cnn"
+  # The small CNN has no residual blocks (the fast recipe's ResNet option).
+  config.model.zero_init_residual = False
   config.batch_size = 16
   config.eval_batch_size = 16
   config.log_every_steps = 1

@@ -17,6 +17,7 @@ import numpy as np
 
 from experiments.configs import common
 from ltjax import data
+from ltjax import recipes
 from ltjax import train
 from ltjax.train import _average
 from ltjax.train import _engine
@@ -80,7 +81,10 @@ class OffByDefaultTest(parameterized.TestCase):
     self.assertFalse(config.optim.nesterov)
 
   def test_every_recipe_has_the_tricks_off(self):
-    for method in common.METHODS:
+    # All but `fast`, the recipe made of them.
+    methods = [m for m in common.METHODS if m != "fast"]
+    self.assertLen(methods, len(common.METHODS) - 1)
+    for method in methods:
       config = common.build("cifar10_lt", method)
       for field, value in OFF.items():
         node = config
@@ -313,6 +317,53 @@ class FlipAndInitTest(parameterized.TestCase):
     out = (patches - patches.mean(0)) @ kernel[..., :8].reshape(27, 8)
     # The top directions come out with unit variance (up to eps).
     np.testing.assert_allclose(np.var(out, 0), 1.0, atol=0.05)
+
+
+class DtypeTest(absltest.TestCase):
+
+  def test_auto_is_bfloat16_on_accelerators_only(self):
+    config = _config(**{"model.dtype": "auto"})
+    self.assertEqual(train.compute_dtype(config, "cpu"), jnp.float32)
+    self.assertEqual(train.compute_dtype(config, "gpu"), jnp.bfloat16)
+    self.assertEqual(train.compute_dtype(config, "tpu"), jnp.bfloat16)
+    config.model.dtype = "float32"
+    self.assertEqual(train.compute_dtype(config, "gpu"), jnp.float32)
+    self.assertEqual(recipes.build("cifar10_lt", "fast").model.dtype, "auto")
+    self.assertEqual(recipes.build("cifar10_lt", "ldam_drw").model.dtype,
+                     "float32")
+
+
+class WhiteningChannelsTest(absltest.TestCase):
+
+  def test_more_channels_than_patch_directions_keep_their_init(self):
+    # mnist_cnn's conv1 has 32 channels; 3 x 3 grey patches have 9
+    # directions: 9 +/- pairs, the last 14 channels as initialised. (It
+    # raised before: MNIST-LT's fast recipe could not start.)
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), [20, 9, 4, 2]).astype(np.int32)
+    images = rng.integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    test = (images[:8], labels[:8])
+    dataset = data.from_arrays((images, labels), test=test, val=test)
+    plain = _engine.build_run(_config(), dataset).init_state().params
+    whitened = _engine.build_run(
+        _config(**{"model.whiten_init": True}), dataset).init_state().params
+    kernel = np.asarray(whitened["conv1"]["kernel"])
+    self.assertEqual(kernel.shape, (3, 3, 1, 32))
+    np.testing.assert_allclose(kernel[..., 9:18], -kernel[..., :9])
+    np.testing.assert_array_equal(kernel[..., 18:],
+                                  plain["conv1"]["kernel"][..., 18:])
+    self.assertFalse(np.allclose(kernel[..., :18],
+                                 plain["conv1"]["kernel"][..., :18]))
+    # The 9 filters whiten: the patches' covariance maps to ~ identity.
+    patches = np.lib.stride_tricks.sliding_window_view(
+        (images / 255.0 - np.asarray(train.ClassificationTask(
+            _config(), dataset, steps_per_epoch=1).mean)) / np.asarray(
+                train.ClassificationTask(_config(), dataset,
+                                         steps_per_epoch=1).std),
+        (3, 3), axis=(1, 2)).reshape(-1, 9)
+    out = (patches - patches.mean(0)) @ kernel[..., :9].reshape(9, 9)
+    np.testing.assert_allclose(np.cov(out, rowvar=False), np.eye(9),
+                               atol=0.05)
 
 
 class ScheduleTest(parameterized.TestCase):

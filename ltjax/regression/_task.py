@@ -105,7 +105,7 @@ def build_regressor(config):
   if models.has_convolutions(config.model.name):
     kwargs["conv"] = models.conv_for(config.model.conv)
   return models.build_model(config.model.name, num_classes=1, head="linear",
-                            dtype=jnp.dtype(config.model.dtype), **kwargs)
+                            dtype=train.compute_dtype(config), **kwargs)
 
 
 class RegressionTask(train.Task):
@@ -160,7 +160,7 @@ class RegressionTask(train.Task):
     self.stage1_weights = np.asarray(
         np.ones_like(self.bin_weights) if config.rrt.enabled
         else self.bin_weights, np.float32)
-    self.dtype = jnp.dtype(config.model.dtype)
+    self.dtype = train.compute_dtype(config)
     self.fds = config.fds if config.fds.enabled else None
     self.ranksim = config.ranksim if config.ranksim.enabled else None
     self.groups = _metrics.bin_groups(self.train_bin_counts,

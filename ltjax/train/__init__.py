@@ -15,6 +15,7 @@ from ltjax.train._checkpoint import read_checkpoint
 from ltjax.train._classification import ClassificationTask
 from ltjax.train._classification import make_eval_step
 from ltjax.train._classification import make_predict_step
+from ltjax.train._config import compute_dtype
 from ltjax.train._config import default_config
 from ltjax.train._config import default_run_fields
 from ltjax.train._config import epoch_fields
@@ -32,6 +33,7 @@ from ltjax.train._engine import make_schedule
 from ltjax.train._engine import model_variables
 from ltjax.train._engine import Run
 from ltjax.train._engine import train_and_evaluate
+from ltjax.train._engine import device_plans
 from ltjax.train._engine import epoch_plans
 from ltjax.train._engine import train_batch
 from ltjax.train._load import load_config
@@ -46,6 +48,13 @@ from ltjax.train._optim import cosine_schedule
 from ltjax.train._optim import make_optimizer
 from ltjax.train._optim import sgd
 from ltjax.train._optim import warmup_step_schedule
+from ltjax.train._tricks import alternating_flip
+from ltjax.train._tricks import linear_decay_schedule
+from ltjax.train._tricks import one_cycle_schedule
+from ltjax.train._tricks import scaled_learning_rate
+from ltjax.train._tricks import smoothed_loss
+from ltjax.train._tricks import tta_logits
+from ltjax.train._tricks import whitening_kernel
 from ltjax.train._parallel import data_mesh
 from ltjax.train._parallel import global_batch
 from ltjax.train._report import is_writer
@@ -96,6 +105,15 @@ __all__ = (
     "default_run_fields",
     "epoch_fields",
     "epoch_plans",
+    "compute_dtype",
+    "whitening_kernel",
+    "tta_logits",
+    "smoothed_loss",
+    "scaled_learning_rate",
+    "one_cycle_schedule",
+    "linear_decay_schedule",
+    "alternating_flip",
+    "device_plans",
     "epochs_argument",
     "evaluate",
     "extract_features",

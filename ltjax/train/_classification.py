@@ -188,7 +188,7 @@ def build_classifier(config, num_classes: int):
     kwargs["zero_init_residual"] = True
   return models.build_model(config.model.name, num_classes=num_classes,
                             head=config.model.head,
-                            dtype=jnp.dtype(config.model.dtype), **kwargs)
+                            dtype=_config.compute_dtype(config), **kwargs)
 
 
 def _num_classes(params) -> int:
@@ -279,7 +279,7 @@ class ClassificationTask(_task.Task):
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
     self.counts = np.asarray(dataset.train_class_counts)
-    self.dtype = jnp.dtype(config.model.dtype)
+    self.dtype = _config.compute_dtype(config)
     self.mean, self.std = normalization(config, dataset)
     self.logit_scale = eval_logit_scale(config)
     self.priors = (self.counts / self.counts.sum()
@@ -334,7 +334,9 @@ class ClassificationTask(_task.Task):
 
     Computed on the host from up to `_WHITEN_IMAGES` training images (a
     seeded sample), normalised as the model sees them; called once, while
-    `init` is traced (the kernel's shape is static there).
+    `init` is traced (the kernel's shape is static there). With more
+    channels than twice the patch dimension, the first 2 x dimension are
+    whitening filters and the rest keep their initialisation.
     """
     if "conv1" not in model_params or "kernel" not in model_params["conv1"]:
       raise ValueError(
@@ -349,10 +351,16 @@ class ClassificationTask(_task.Task):
     images = ((np.asarray(images, np.float32) / 255.0
                - np.asarray(self.mean, np.float32))
               / np.asarray(self.std, np.float32))
+    # As many +/- filter pairs as the patch dimension allows (a 3 x 3 grey
+    # patch has 9 directions; MNIST's CNN has 32 channels); the remaining
+    # channels keep their initialisation.
+    pairs = min(shape[-1] // 2, shape[0] * shape[1] * shape[2])
     kernel = _tricks.whitening_kernel(
-        images, kernel_size=shape[0], out_channels=shape[-1],
+        images, kernel_size=shape[0], out_channels=2 * pairs,
         seed=self.config.seed)
-    conv1 = {**model_params["conv1"], "kernel": jnp.asarray(kernel)}
+    kernel = model_params["conv1"]["kernel"].at[..., :2 * pairs].set(
+        jnp.asarray(kernel))
+    conv1 = {**model_params["conv1"], "kernel": kernel}
     return {**model_params, "conv1": conv1}
 
   def trainable(self, params):

@@ -39,7 +39,7 @@ from ltjax.train import _objectives
 from ltjax.train import _optim
 from ltjax.train import _task
 
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("float32", "bfloat16", "auto")
 SAM_KINDS = ("sam", "imbsam")
 MIXING = ("none", "mixup", "cutmix")
 MIX_TARGETS = ("mixed", "remix")
@@ -78,7 +78,9 @@ def default_run_fields(task: str = "classification"
   config.task = task
   config.seed = 0
   config.model = ml_collections.ConfigDict(dict(
-      dtype="float32",  # float32 | bfloat16 (parameters stay float32)
+      # float32 | bfloat16 (parameters stay float32) | auto (bfloat16 on a
+      # GPU or TPU, float32 on the CPU: `compute_dtype`)
+      dtype="float32",
       conv="auto",  # auto | xla | patches (see ltjax.models.conv_for)
   ))
   config.optim = ml_collections.ConfigDict(dict(
@@ -129,6 +131,21 @@ def default_run_fields(task: str = "classification"
   config.checkpoint_every_steps = 1000
   config.keep_checkpoints = 3
   return config
+
+
+def compute_dtype(config, platform: str | None = None):
+  """The model's computation dtype (`config.model.dtype`, "auto" resolved).
+
+  "auto" is bfloat16 on an accelerator (where its matrix units double the
+  throughput) and float32 on the CPU (where bfloat16 is emulated and slower).
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  name = config.model.dtype
+  if name == "auto":
+    platform = platform or jax.devices()[0].platform
+    name = "float32" if platform == "cpu" else "bfloat16"
+  return jnp.dtype(name)
 
 
 def default_config(task: str = "classification") -> ml_collections.ConfigDict:
