@@ -496,8 +496,8 @@ def _fast(config):
   branches and a whitening first convolution; for natural images the
   derandomised (alternating) flip and mirror test-time augmentation;
   bfloat16 compute on an accelerator (`model.dtype` "auto"). The
-  length is the dataset's: 18 epochs for CIFAR-LT (about 30 minutes on a
-  2-core CPU at 1 step/s, `benchmarks/RESULTS.md`), 6 for MNIST-LT.
+  length is the dataset's: 18 epochs for CIFAR-LT (30-40 minutes on a
+  2-core CPU at 0.8-1 step/s, `benchmarks/RESULTS.md`), 6 for MNIST-LT.
   Evaluated every `eval_every_epochs` (6 / 2) epochs: on a CPU an
   evaluation of the test set is a large share of a short run.
   """

@@ -12,6 +12,7 @@ import numpy as np
 from benchmarks import synthetic_batches
 from experiments.configs import common
 from ltjax import train
+import recipes_test
 
 
 class SyntheticBatchesTest(absltest.TestCase):
@@ -66,25 +67,15 @@ class TimeToAccuracyTest(absltest.TestCase):
     if not flags.FLAGS.is_parsed():
       flags.FLAGS.mark_as_parsed()
     fast = time_to_accuracy.variant_config("cifar10_lt", "fast", 0)
-    flat_fast = _flatten(fast.to_dict())
+    flat_fast = recipes_test.flatten(fast.to_dict())
     for variant, fields in time_to_accuracy.VARIANTS.items():
       config = time_to_accuracy.variant_config("cifar10_lt", variant, 3)
       train.validate_config(config, check_data=False)
       self.assertEqual(config.seed, 3)
-      changed = {k for k, v in _flatten(config.to_dict()).items()
+      changed = {k for k, v in recipes_test.flatten(config.to_dict()).items()
                  if k != "seed" and v != flat_fast[k]}
       self.assertEqual(changed, set(fields), variant)
     reference = time_to_accuracy.variant_config(
         "cifar10_lt", "reference:ldam_drw:30", 0)
     self.assertEqual(reference.num_epochs, 30)
     self.assertEqual(reference.loss.name, "ldam")
-
-
-def _flatten(tree, prefix=""):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f"{prefix}{key}."))
-    else:
-      out[prefix + key] = value
-  return out
