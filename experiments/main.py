@@ -13,7 +13,9 @@ one whose run was made with a different config is refused (the message lists
 the fields) unless `--overwrite` is given, which moves the old run to
 `<workdir>.replaced-<UTC time>`. One job at a time holds a workdir. A run
 whose loss or gradient norm becomes NaN / inf stops with a non-zero exit
-(`ltjax.train.DivergenceError`).
+(`ltjax.train.DivergenceError`). SIGINT (Ctrl-C) or SIGTERM saves a
+checkpoint at the next step and exits with code 75
+(`ltjax.train.EXIT_INTERRUPTED`); the same command resumes.
 Several hosts: start the same command on every host with `--multihost` (TPU
 pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
 `--coordinator_address`, `--num_processes` and `--process_id`).
@@ -78,6 +80,9 @@ def main(argv):
   try:
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
                              overwrite=_OVERWRITE.value)
+  except train.Interrupted as stopped:
+    logging.warning("%s", stopped)
+    sys.exit(train.EXIT_INTERRUPTED)
   except ValueError as error:
     if str(error).startswith("config.task:"):
       raise app.UsageError(str(error)) from None

@@ -36,6 +36,8 @@ from ltjax.train._engine import train_and_evaluate
 from ltjax.train._engine import device_plans
 from ltjax.train._engine import epoch_plans
 from ltjax.train._engine import train_batch
+from ltjax.train._interrupt import EXIT_INTERRUPTED
+from ltjax.train._interrupt import Interrupted
 from ltjax.train._load import load_config
 from ltjax.train._load import load_model
 from ltjax.train._objectives import LOSSES
@@ -85,6 +87,8 @@ __all__ = (
     "ClassificationTask",
     "ConfigMismatchError",
     "DivergenceError",
+    "EXIT_INTERRUPTED",
+    "Interrupted",
     "LOSSES",
     "LossSpec",
     "MAX_STEPS_IN_FLIGHT",

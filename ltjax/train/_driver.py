@@ -21,6 +21,7 @@ import numpy as np
 
 from ltjax import _watchdog
 from ltjax.train import _checkpoint
+from ltjax.train import _interrupt
 from ltjax.train import _parallel
 from ltjax.train import _report
 
@@ -64,10 +65,17 @@ class Hooks:
   boundary: Callable[[int], int] | None = None
 
 
+def run_schedule(run, state, **kwargs):
+  """`_run_schedule` under `_interrupt.stop_requests` (see there)."""
+  with _interrupt.stop_requests() as stops:
+    return _run_schedule(run, state, stops=stops, **kwargs)
+
+
 @_watchdog.watched  # a hang dumps the stacks and exits (ltjax.runtime)
-def run_schedule(run, state, *, first_step: int, last_step: int, config,
-                 workdir: str, writer: _report.MetricWriter, checkpointer,
-                 history: list[dict], hooks: Hooks):
+def _run_schedule(run, state, *, first_step: int, last_step: int, config,
+                  workdir: str, writer: _report.MetricWriter, checkpointer,
+                  history: list[dict], hooks: Hooks,
+                  stops: _interrupt.StopRequests):
   """Trains from `first_step` to `last_step` with `run.train_step`.
 
   Logs every `config.log_every_steps` (averaged metrics), evaluates at the
@@ -81,12 +89,17 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
   checkpoint, so a diverged run stops before it evaluates or saves anything
   non-finite, and the checkpoints already written are kept.
 
+  A SIGINT / SIGTERM (`stops`) ends the schedule at the next step boundary
+  with a checkpoint of that step (`_interrupt.Interrupted`).
+
   Returns:
     (state, seconds of the first step including compilation or None, wall
     seconds of the whole schedule).
 
   Raises:
     DivergenceError: a non-finite loss, gradient norm or state.
+    Interrupted: a stop was requested; the checkpoint of the step reached
+      is saved.
   """
   progress = _report.Progress(run.total_steps, run.steps_per_epoch,
                               first_step)
@@ -149,9 +162,21 @@ def run_schedule(run, state, *, first_step: int, last_step: int, config,
       history.append(record)
       progress.pause(time.perf_counter() - paused)
       _watchdog.beat(f"step {done + 1} after the evaluation")
+    stop = stops.requested is not None and done < last_step
+    if stop:
+      check_finite(unchecked, config=config, checkpointer=checkpointer,
+                   state=state)
+      unchecked = []
     if checkpointer is not None:
       # Refuses (DivergenceError) a state with a non-finite value.
-      checkpointer.maybe_save(done, state, force=done == last_step)
+      checkpointer.maybe_save(done, state,
+                              force=done == last_step or stop)
+    if stop:
+      if checkpointer is not None:
+        checkpointer.wait()
+      raise _interrupt.Interrupted(
+          stops.requested, done if checkpointer is not None else None,
+          workdir)
     step = done
   return state, first_step_seconds, time.perf_counter() - start
 
