@@ -89,6 +89,42 @@ class ObjectiveTest(parameterized.TestCase):
     np.testing.assert_allclose(pairwise(z, y, 0), adjusted(z, y, 0),
                                rtol=1e-5)
 
+  @parameterized.parameters(("balanced_softmax", 1.0), ("logit_adjusted", 1.5))
+  def test_deferred_adjustment_is_ce_then_the_adjusted_loss(self, name, tau):
+    # Bag-of-Tricks' BalancedSoftmaxCE with drw: log(1) = 0 added before the
+    # switch epoch, log n_c from it; no class weights (a plain mean).
+    z, y = random_logits(4)
+    objective = jax.jit(train.make_objective(
+        loss_config(name=name, tau=tau, deferred_adjustment=True,
+                    drw_start_epoch=3), COUNTS, steps_per_epoch=10))
+    offset = (np.log(COUNTS) if name == "balanced_softmax"
+              else tau * np.log(COUNTS / COUNTS.sum()))
+
+    def ce(logits):
+      logits = logits.astype(np.float64)
+      top = logits.max(axis=1, keepdims=True)
+      lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+      return np.mean(lse - logits[np.arange(len(y)), y])
+
+    np.testing.assert_allclose(objective(z, y, jnp.int32(29)), ce(z),
+                               rtol=1e-5)
+    np.testing.assert_allclose(objective(z, y, jnp.int32(30)),
+                               ce(z + offset[None, :]), rtol=1e-5)
+    # Without deferral the adjusted loss applies from step 0.
+    plain = train.make_objective(loss_config(name=name, tau=tau), COUNTS,
+                                 steps_per_epoch=10)
+    np.testing.assert_allclose(plain(z, y, 0), ce(z + offset[None, :]),
+                               rtol=1e-5)
+
+  def test_deferred_adjustment_needs_a_shifted_ce(self):
+    config = train.default_config()
+    config.loss.name = "ldam"
+    config.model.head = "normalized"
+    config.loss.deferred_adjustment = True
+    with self.assertRaisesRegex(ValueError,
+                                "config.loss.deferred_adjustment"):
+      train.validate_config(config, check_data=False)
+
   def test_errors(self):
     with self.assertRaisesRegex(ValueError, "loss.name 'ldam_v2'"):
       train.make_objective(loss_config(name="ldam_v2"), COUNTS,

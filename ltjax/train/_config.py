@@ -213,6 +213,10 @@ def classification_config() -> ml_collections.ConfigDict:
       # l(z, c) (`ltjax.train._tricks.smoothed_loss`; PyTorch's
       # cross_entropy(label_smoothing=eps) for CE without class weights).
       label_smoothing=0.0,
+      # logit_adjusted / balanced_softmax: plain CE before drw_start_epoch,
+      # the adjusted loss from it (Bag-of-Tricks' balanced softmax "with
+      # DRW": no class weights; Zhang et al. AAAI 2021).
+      deferred_adjustment=False,
   ))
   config.sampler = ml_collections.ConfigDict(dict(
       name="instance",  # see ltjax.sampling.SAMPLERS
@@ -455,6 +459,12 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   require_field(loss.remine_lambda >= 0, "loss.remine_lambda",
                 f"must be >= 0, got {loss.remine_lambda}.")
   require_known(loss.smooth_shape, SMOOTH_SHAPES, "loss.smooth_shape")
+  deferrable = sorted(k for k, s in _objectives.LOSSES.items()
+                      if s.logit_offset is not None)
+  require_field(not loss.deferred_adjustment or loss.name in deferrable,
+                "loss.deferred_adjustment",
+                f"defers the logit adjustment of {deferrable}; "
+                f"loss.name={loss.name!r} has none. Set it False.")
   for field in ("smooth_head", "smooth_tail"):
     require_field(0 <= loss[field] < 1, f"loss.{field}",
                   f"must be in [0, 1), got {loss[field]}.")
@@ -683,11 +693,11 @@ def validate_experts(config) -> None:
                   f"the {experts.method.upper()} loss replaces config.loss: "
                   f"leave loss.name='ce' and loss.reweight='default'.")
   if experts.method == "ace":
-    require_field(config.model.head == "normalized", "model.head",
+    require_field(config.model.head == "linear", "model.head",
                   "ACE averages its experts' logits per class after "
-                  "re-scaling them to expert 0's classifier norms; ltjax "
-                  "evaluates it on cosine heads (equal norms, no "
-                  "re-scaling): set model.head='normalized'.")
+                  "re-scaling them by the ratio of their linear classifiers' "
+                  "weight norms (cosine heads have unit norms, so nothing "
+                  "would re-scale them): set model.head='linear'.")
   require_field(experts.diversity_temperature > 0,
                 "experts.diversity_temperature",
                 f"must be > 0, got {experts.diversity_temperature}.")

@@ -39,13 +39,16 @@ class LossSpec:
   -> [B]` with the config's hyperparameters and the class statistics bound.
   `batch_term(cfg, class_counts)`, if given, returns a batch-level loss
   `(logits, labels) -> scalar` added to the reduced per-example loss (LADE's
-  regulariser); re-weighting does not apply to it.
+  regulariser); re-weighting does not apply to it. `logit_offset(cfg,
+  class_counts)`, for a loss that is CE of z + o, returns o [C] (what
+  `loss.deferred_adjustment` switches on at `loss.drw_start_epoch`).
   """
   build: Callable[..., Callable[[jax.Array, jax.Array], jax.Array]]
   default_reweight: str = "none"
   needs_normalized_head: bool = False
   batch_term: Callable[..., Callable[[jax.Array, jax.Array],
                                      jax.Array]] | None = None
+  logit_offset: Callable[..., np.ndarray] | None = None
 
 
 def _margins(cfg, counts):
@@ -84,10 +87,12 @@ LOSSES = {
                      needs_normalized_head=True),
     "logit_adjusted": LossSpec(
         lambda cfg, n: lambda z, y: losses.logit_adjusted_loss(
-            z, y, class_priors=n / n.sum(), tau=cfg.tau)),
+            z, y, class_priors=n / n.sum(), tau=cfg.tau),
+        logit_offset=lambda cfg, n: cfg.tau * np.log(n / n.sum())),
     "balanced_softmax": LossSpec(
         lambda cfg, n: lambda z, y: losses.balanced_softmax_loss(
-            z, y, class_counts=n)),
+            z, y, class_counts=n),
+        logit_offset=lambda cfg, n: np.log(n)),
     "pairwise_margin": LossSpec(_pairwise),
     # Kini et al. (NeurIPS 2021): CE of z / Delta + iota (vector scaling).
     "vs": LossSpec(lambda cfg, n: lambda z, y: losses.vs_loss(
@@ -163,8 +168,8 @@ class Objective:
   head and tail losses).
   """
 
-  def __init__(self, per_example, weights_at, batch_term):
-    self.per_example = per_example
+  def __init__(self, per_example_at, weights_at, batch_term):
+    self.per_example_at = per_example_at
     self.weights_at = weights_at
     self.batch_term = batch_term
 
@@ -175,6 +180,7 @@ class Objective:
 
   def _reduced(self, logits, labels, step, labels_b, weight_a, classes):
     weights = None if self.weights_at is None else self.weights_at(step)
+    per_example = self.per_example_at(step)
 
     def term(values, y, scale):
       if scale is not None:
@@ -184,10 +190,10 @@ class Objective:
       return self._reduce(values, y, weights)
 
     if labels_b is None:
-      return term(self.per_example(logits, labels), labels, None)
+      return term(per_example(logits, labels), labels, None)
     weight_a = weight_a.astype(logits.dtype)
-    return (term(self.per_example(logits, labels), labels, weight_a)
-            + term(self.per_example(logits, labels_b), labels_b,
+    return (term(per_example(logits, labels), labels, weight_a)
+            + term(per_example(logits, labels_b), labels_b,
                    1.0 - weight_a))
 
   def __call__(self, logits, labels, step, *, labels_b=None, weight_a=None):
@@ -226,12 +232,41 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int) -> Objective:
         f"{sorted(LOSSES)}.")
   counts = check_counts(class_counts)
   spec = LOSSES[cfg.name]
-  per_example = _tricks.smoothed_loss(
-      spec.build(cfg, counts.astype(np.float32)), len(counts),
-      float(cfg.get("label_smoothing", 0.0)))
+  start = cfg.drw_start_epoch * steps_per_epoch
+  smoothing = float(cfg.get("label_smoothing", 0.0))
+  if cfg.get("deferred_adjustment", False):
+    per_example_at = _deferred_adjustment(spec, cfg, counts, start,
+                                          smoothing)
+  else:
+    per_example = _tricks.smoothed_loss(
+        spec.build(cfg, counts.astype(np.float32)), len(counts), smoothing)
+    per_example_at = lambda step: per_example
   weights_at = class_weights(resolve_reweight(cfg), cfg,
-                              counts.astype(np.float32),
-                              cfg.drw_start_epoch * steps_per_epoch)
+                              counts.astype(np.float32), start)
   batch_term = (None if spec.batch_term is None else
                 spec.batch_term(cfg, counts.astype(np.float32)))
-  return Objective(per_example, weights_at, batch_term)
+  return Objective(per_example_at, weights_at, batch_term)
+
+
+def _deferred_adjustment(spec, cfg, counts, start_step: int, smoothing):
+  """`step -> per-example loss`: CE(z + [step >= start] o) (o: the loss's
+  `logit_offset`), i.e. plain CE before the switch and the adjusted loss
+  from it; Bag-of-Tricks' `BalancedSoftmaxCE` with `drw` (`update()`: the
+  count weights are ones before `drw_start_epoch`, no class weights)."""
+  if spec.logit_offset is None:
+    raise ValueError(
+        f"loss.deferred_adjustment is for a loss that is CE of shifted "
+        f"logits ({sorted(k for k, v in LOSSES.items() if v.logit_offset)}),"
+        f" not loss.name={cfg.name!r}.")
+  offset = np.asarray(spec.logit_offset(cfg, counts), np.float32)
+
+  def per_example_at(step):
+    shift = jnp.where(step >= start_step, jnp.asarray(offset), 0.0)
+
+    def loss(logits, labels):
+      return losses.weighted_cross_entropy(
+          logits + shift.astype(logits.dtype), labels)
+
+    return _tricks.smoothed_loss(loss, len(counts), smoothing)
+
+  return per_example_at

@@ -4,8 +4,9 @@ r"""CIFAR-100-LT, mixup_drw_bs.
       --workdir=/tmp/ltjax/cifar100_lt/mixup_drw_bs
 
 Bag-of-Tricks' combination (Zhang et al., AAAI 2021): input mixup
-(alpha 1) for the whole schedule, balanced softmax, deferred re-weighting
-from epoch 160.
+(alpha 1) for the whole schedule, balanced softmax "with DRW" as its code
+has it: plain CE before epoch 160, balanced softmax from it, no class
+weights.
 
 Published top-1: 46.70 (Bag of Tricks, 200 epochs, ResNet-32).
 """

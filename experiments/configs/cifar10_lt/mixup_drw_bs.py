@@ -4,8 +4,9 @@ r"""CIFAR-10-LT, mixup_drw_bs.
       --workdir=/tmp/ltjax/cifar10_lt/mixup_drw_bs
 
 Bag-of-Tricks' combination (Zhang et al., AAAI 2021): input mixup
-(alpha 1) for the whole schedule, balanced softmax, deferred re-weighting
-from epoch 160.
+(alpha 1) for the whole schedule, balanced softmax "with DRW" as its code
+has it: plain CE before epoch 160, balanced softmax from it, no class
+weights.
 
 Published top-1: 81.27 (Bag of Tricks, 200 epochs, ResNet-32).
 """

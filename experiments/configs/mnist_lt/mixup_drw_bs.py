@@ -4,8 +4,9 @@ r"""MNIST-LT, mixup_drw_bs.
       --workdir=/tmp/ltjax/mnist_lt/mixup_drw_bs
 
 Bag-of-Tricks' combination (Zhang et al., AAAI 2021): input mixup
-(alpha 1) for the whole schedule, balanced softmax, deferred re-weighting
-from epoch 160.
+(alpha 1) for the whole schedule, balanced softmax "with DRW" as its code
+has it: plain CE before epoch 8, balanced softmax from it, no class
+weights.
 
 No published figure: a quick run (minutes on a CPU).
 """
