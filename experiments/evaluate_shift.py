@@ -231,8 +231,8 @@ def evaluate_run(workdir: str, *, seed: int = 0, tta: bool = False,
     source_priors = (train_counts / train_counts.sum() if is_plain_erm(config)
                      else np.ones(num_classes))
   sets, weights = {}, {}
-  evaluated = (np.asarray(train.aggregate_experts(config, clean,
-                                                 train_counts))
+  evaluated = (np.asarray(train.aggregate_experts(
+      config, clean, train_counts, variables["params"]))
                if num_experts > 1 else clean[0])
   for number, (name, kind, ratio) in enumerate(DISTRIBUTIONS):
     idx = ltdata.shifted_test_indices(

@@ -112,10 +112,14 @@ def _mixup(config, *, alpha=1.0, targets="mixed"):
 
 def _mixup_drw_bs(config):
   # Bag-of-Tricks (Zhang et al., AAAI 2021): input mixup (alpha 1) for the
-  # whole schedule, balanced softmax with deferred re-weighting.
+  # whole schedule, balanced softmax "with DRW": in its code
+  # (`BalancedSoftmaxCE.update`) plain CE before the DRW epoch and balanced
+  # softmax from it, with no class weights (class weights on top of the
+  # balanced softmax over-correct: MNIST-LT 72.4 balanced, many-shot 66 %).
   _mixup(config)
   config.loss.name = "balanced_softmax"
-  config.loss.reweight = "drw"
+  config.loss.reweight = "none"
+  config.loss.deferred_adjustment = True
 
 
 def _remix_drw(config):
@@ -149,22 +153,46 @@ def _sam_ldam_drw(config):
   config.optim.sam_rho = 0.8
 
 
+def _original_optimiser(config, *, lr, weight_decay, batch_size=64):
+  """An original's SGD with cosine annealing, on its own benchmark only.
+
+  GLMC, weight balancing and ImbSAM tuned these for 200-320 CIFAR epochs
+  (batch 64, lr 0.01, a large weight decay). On the short proxies
+  (`mnist_lt`: 10 epochs; `csv_lt`) they under-train: GLMC's evaluated
+  classifier barely leaves its initialisation, ImbSAM's tail classes stay
+  near 2 % (benchmarks/RESULTS.md, "Right results"). There the dataset's
+  own optimiser stays, as for every other recipe.
+  """
+  if not _paper_benchmark(config):
+    return
+  config.batch_size = batch_size
+  config.optim.lr = lr
+  config.optim.weight_decay = weight_decay
+  config.optim.schedule = "cosine"
+  config.optim.warmup_epochs = 0
+
+
+def _paper_benchmark(config) -> bool:
+  """Whether the config's dataset is a CIFAR-LT benchmark of the papers."""
+  return config.data.name in ("cifar10_lt", "cifar100_lt")
+
+
 def _imbsam_ce(config):
   # ImbSAM (Zhou et al. 2308.07815, cool-xuan/Imbalanced_SAM): CE, the
-  # sharpness-aware ascent (rho 0.05) on the tail classes' loss only (n_c <
-  # 20, their loss x 2, as the original), with its optimiser: SGD lr 0.01,
+  # sharpness-aware ascent (rho 0.05) on the tail classes' loss only, their
+  # loss x 2 (as the original), with its optimiser on CIFAR: SGD lr 0.01,
   # weight decay 1e-3, cosine over the schedule, batch 64 (its encoder is a
-  # ResNet-34; ltjax keeps the dataset's).
+  # ResNet-34; ltjax keeps the dataset's). The tail classes are those with
+  # fewer than eta examples: the original's eta = 20 is for CIFAR-100-LT
+  # (rho 100: 19 classes under 20); CIFAR-10-LT (smallest class 50) and
+  # MNIST-LT (54) have none, so there eta = 100, the classes below the
+  # many-shot threshold (an empty tail set is refused at start-up).
   config.loss.name = "ce"
   config.optim.sam_rho = 0.05
   config.optim.sam_kind = "imbsam"
-  config.imbsam_tail_count = 20
+  config.imbsam_tail_count = 20 if _cifar100(config) else 100
   config.imbsam_tail_weight = 2.0
-  config.batch_size = 64
-  config.optim.lr = 0.01
-  config.optim.weight_decay = 1e-3
-  config.optim.schedule = "cosine"
-  config.optim.warmup_epochs = 0
+  _original_optimiser(config, lr=0.01, weight_decay=1e-3)
 
 
 def _glmc(config):
@@ -178,11 +206,7 @@ def _glmc(config):
   config.glmc.contrast_weight = 4.0 if _cifar100(config) else 1.0
   if config.model.name == "resnet32":
     config.model.name = "resnet32_x4"
-  config.batch_size = 64
-  config.optim.lr = 0.01
-  config.optim.weight_decay = 5e-3
-  config.optim.schedule = "cosine"
-  config.optim.warmup_epochs = 0
+  _original_optimiser(config, lr=0.01, weight_decay=5e-3)
 
 
 def _cifar100(config) -> bool:
@@ -207,11 +231,7 @@ def _weight_balancing(config):
   # class-balanced loss, weight decay and MaxNorm. The paper's backbone is a
   # ResNet-34; ltjax keeps the dataset's (ResNet-32 on CIFAR).
   config.loss.name = "ce"
-  config.batch_size = 64
-  config.optim.lr = 0.01
-  config.optim.weight_decay = 5e-3
-  config.optim.schedule = "cosine"
-  config.optim.warmup_epochs = 0
+  _original_optimiser(config, lr=0.01, weight_decay=5e-3)
   config.stage2.name = "weight_balancing"
   config.stage2.batch_size = 64
   config.stage2.lr = 0.01
@@ -311,8 +331,10 @@ def _sade(config):
 def _ace(config):
   # ACE (Cai et al. 2108.09035): 3 experts on nested class subsets (all,
   # medium + few, few) with re-scaled learning rates and the complementary
-  # aggregation.
+  # loss; linear classifiers, whose weight norms re-scale each expert's
+  # logits to expert 0's before they are averaged per class.
   _experts(config, "ace")
+  config.model.head = "linear"
 
 
 def _dive(config):

@@ -15,11 +15,13 @@ from absl.testing import absltest
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from experiments.configs import common
 from ltjax import data
 from ltjax import losses
 from ltjax import train
+from ltjax.train import _engine
 from ltjax.train import _experts
 import testdata
 from train_loop_test import shrink
@@ -95,14 +97,53 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
     rank[np.argsort(-counts, kind="stable")] = np.arange(num_classes)
     masks = np.stack([rank >= (e * num_classes) // num_experts
                       for e in range(num_experts)])
-    summed = np.sum(np.where(masks[:, None, :], logits, 0.0), axis=0)
+    # ACE's re-scaling: expert e's logits times mean_c ||w_0c|| over mean
+    # over its classes of ||w_ec|| (its linear classifier's weight norms).
+    norms = np.stack([np.linalg.norm(np.asarray(
+        state.params[f"expert{e}"]["head"]["kernel"], np.float64), axis=0)
+                      for e in range(num_experts)])
+    scales = norms[0].mean() / np.array(
+        [norms[e][masks[e]].mean() for e in range(num_experts)])
+    summed = np.sum(np.where(masks[:, None, :],
+                             scales[:, None, None] * logits, 0.0), axis=0)
     aggregated = summed / masks.sum(0)
+    # predictions.npz's logits (linear heads: logit scale 1).
+    got_logits = _engine.predict_split(run, state, run.dataset.test)["logits"]
+    np.testing.assert_allclose(got_logits, aggregated, rtol=1e-4, atol=1e-4)
     expected = np.mean(np.argmax(aggregated, -1) == labels)
     got = run.task.summaries(train.evaluate(run, state, run.dataset.test)
                              )[""]["top1"]
     self.assertAlmostEqual(got, expected, places=6)
-    # Not the plain mean on this data (else the test could not tell).
+    # Neither the plain mean nor the unscaled per-class mean on this data
+    # (else the test could not tell).
     self.assertFalse(np.allclose(aggregated, logits.mean(0)))
+    self.assertFalse(np.allclose(scales, 1.0, atol=1e-3))
+
+  def test_ace_later_experts_do_not_train_the_shared_layers(self):
+    # ACE: expert 0's loss updates the backbone; the others only themselves.
+    run, state = _trained(self, self.config("ace"), steps=0)
+    split = run.dataset.train
+    images, _ = split.get_batch(np.arange(8))
+    x = run.preprocess(images, None)
+
+    def expert_sum(params, expert):
+      logits = run.model.apply({"params": params,
+                                "batch_stats": state.batch_stats}, x,
+                               train=False)[0]
+      return jnp.sum(logits[expert] ** 2)
+
+    for expert in range(3):
+      grads = jax.grad(expert_sum)(state.params, expert)
+      shared = [v for k, v in grads.items() if not k.startswith("expert")]
+      shared_norm = sum(float(jnp.sum(g ** 2)) for g in
+                        jax.tree.leaves(shared))
+      own_norm = sum(float(jnp.sum(g ** 2)) for g in
+                     jax.tree.leaves(grads[f"expert{expert}"]))
+      self.assertGreater(own_norm, 0.0)
+      if expert == 0:
+        self.assertGreater(shared_norm, 0.0)
+      else:
+        self.assertEqual(shared_norm, 0.0)
 
   def test_router_stage_records_routed_accuracy_and_experts_used(self):
     config = self.config("ride")
@@ -140,26 +181,36 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
     with self.assertRaisesRegex(ValueError, "expert model"):
       _experts.scale_expert_gradients({"conv": grads["conv"]}, [1.0])
 
-  def test_ace_run_uses_the_scaled_gradient(self):
+  def test_ace_learning_rates_are_torch_param_group_lrs(self):
+    # torch.optim.SGD with one param group per expert at lr * scale_k:
+    # buf = m buf + g + wd p; p -= lr_k buf (weight decay and momentum
+    # included in what the expert's learning rate scales).
     config = self.config("ace")
+    config.optim.weight_decay = 0.1
+    config.optim.nesterov = False
     run = train.build_run(config, data.load_dataset(config.data))
     counts = np.asarray(run.dataset.train_class_counts, np.float32)
-    scales = np.asarray(losses.ace_lr_scales(counts, 3))
+    scales = np.asarray(losses.ace_lr_scales(counts, 3), np.float64)
     self.assertFalse(np.allclose(scales, 1.0))
-    params = {"shared": jnp.ones(2), "expert0": jnp.ones(2),
-              "expert1": jnp.ones(2), "expert2": jnp.ones(2)}
-
-    def loss_fn(p):
-      value = sum(jnp.sum(x * k) for k, x in
-                  enumerate(jax.tree.leaves(p), start=1))
-      return value, ()
-
-    _, grads = run.task.gradient()(loss_fn, params)
-    plain = jax.grad(lambda p: loss_fn(p)[0])(params)
-    np.testing.assert_allclose(grads["shared"], plain["shared"])
-    for k in range(3):
-      np.testing.assert_allclose(grads[f"expert{k}"],
-                                 scales[k] * plain[f"expert{k}"], rtol=1e-6)
+    lr, momentum, wd = 0.5, config.optim.momentum, 0.1
+    optimizer = run.task.optimizer(lambda step: lr)
+    names = ("shared", "expert0", "expert1", "expert2")
+    params = {k: jnp.full(2, 1.0 + i) for i, k in enumerate(names)}
+    grads = [{k: jnp.full(2, 0.3 * (i + 1) * (t + 1)) for i, k in
+              enumerate(names)} for t in range(2)]
+    state = optimizer.init(params)
+    new = params
+    for g in grads:
+      updates, state = optimizer.update(g, state, new)
+      new = optax.apply_updates(new, updates)
+    for i, k in enumerate(names):
+      rate = lr * (1.0 if k == "shared" else scales[int(k[-1])])
+      p, buf = 1.0 + i, 0.0
+      for g in grads:
+        buf = momentum * buf + float(g[k][0]) + wd * p
+        p -= rate * buf
+      np.testing.assert_allclose(np.asarray(new[k]), p, rtol=1e-5,
+                                 err_msg=k)
 
 
 class DistillationTest(testdata.TinyBenchmarksTestCase):
@@ -249,8 +300,8 @@ class ValidationTest(testdata.TinyBenchmarksTestCase):
     config.experts.router_epochs = 3
     self.check(config, "experts.router_epochs")
     config = common.build("cifar10_lt", "ace")
-    config.model.head = "linear"
-    self.check(config, "model.head")
+    config.model.head = "normalized"
+    self.check(config, "model.head.*weight norms")
     config = common.build("cifar10_lt", "sade")
     config.mixing.name = "mixup"
     self.check(config, "mixing.name")

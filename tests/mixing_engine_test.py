@@ -338,6 +338,19 @@ class EngineMixingTest(testdata.TinyBenchmarksTestCase):
     _, state, metrics = self._params_after(config, 2)
     self.assertTrue(np.isfinite(float(metrics["loss"])))
 
+  def test_imbsam_refuses_an_empty_or_full_tail_set(self):
+    # MNIST-LT's smallest class has 54 examples: with the original's eta 20
+    # the tail set was empty and the run silently plain SGD.
+    for count, message in ((1, "tail set is empty"),
+                           (10_000, "every class has fewer")):
+      config = self._config(**{"optim.sam_rho": 0.05,
+                               "optim.sam_kind": "imbsam",
+                               "imbsam_tail_count": count})
+      with self.assertRaisesRegex(ValueError,
+                                  f"config.imbsam_tail_count={count}: "
+                                  f".*{message}"):
+        train.build_run(config, data.load_dataset(config.data))
+
   def test_imbsam_loss_weights_the_tail_share(self):
     # loss = head + w * tail = plain + (w - 1) * tail, at the same params.
     values = {}

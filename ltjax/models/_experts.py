@@ -55,6 +55,13 @@ def _check_num_experts(num_experts) -> None:
         f"num_experts must be a positive int, got {num_experts!r}.")
 
 
+def _shared(x, expert: int, model) -> jax.Array:
+  """The shared layers' output as expert `expert` of `model` sees it."""
+  if expert and model.detach_later_experts:
+    return jax.lax.stop_gradient(x)
+  return x
+
+
 def expert_heads(params) -> list:
   """The experts' head parameter dicts, [params["expert0"]["head"], ...].
 
@@ -136,6 +143,8 @@ class ResNet32Experts(nn.Module):
     dtype: computation dtype.
     num_experts: E >= 1.
     reduce_dimension: per-expert widths (24, 48) instead of (32, 64).
+    detach_later_experts: experts 1.. see the shared layers' output under
+      `stop_gradient` (ACE: only expert 0's loss trains the shared layers).
     blocks_per_stage: n (5 for ResNet-32).
     conv: the conv factory.
     head_kernel_init: initializer of a linear head's kernel.
@@ -145,6 +154,7 @@ class ResNet32Experts(nn.Module):
   dtype: _layers.Dtype = jnp.float32
   num_experts: int = 3
   reduce_dimension: bool = False
+  detach_later_experts: bool = False
   blocks_per_stage: int = 5
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
@@ -169,7 +179,7 @@ class ResNet32Experts(nn.Module):
     outs = [
         _CifarExpert(self.num_classes, self.head, self.head_kernel_init,
                      widths, self.blocks_per_stage, self.conv, self.dtype,
-                     name=f"expert{k}")(x, train=train)
+                     name=f"expert{k}")(_shared(x, k, self), train=train)
         for k in range(self.num_experts)]
     return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
             jnp.stack([o[1] for o in outs]).astype(jnp.float32))
@@ -211,6 +221,8 @@ class ResNet50Experts(nn.Module):
     dtype: computation dtype.
     num_experts: E >= 1.
     reduce_dimension: per-expert planes (192, 384) instead of (256, 512).
+    detach_later_experts: experts 1.. see the shared layers' output under
+      `stop_gradient` (ACE: only expert 0's loss trains the shared layers).
     stage_sizes: blocks per stage, (3, 4, 6, 3).
     groups, width_per_group: ResNeXt options, as `ResNet`.
     zero_init_residual: as `ResNet`.
@@ -222,6 +234,7 @@ class ResNet50Experts(nn.Module):
   dtype: _layers.Dtype = jnp.float32
   num_experts: int = 3
   reduce_dimension: bool = False
+  detach_later_experts: bool = False
   stage_sizes: tuple[int, ...] = (3, 4, 6, 3)
   groups: int = 1
   width_per_group: int = 64
@@ -258,7 +271,7 @@ class ResNet50Experts(nn.Module):
                         planes, tuple(self.stage_sizes[2:]), self.groups,
                         self.width_per_group, self.zero_init_residual,
                         self.conv, self.dtype,
-                        name=f"expert{k}")(x, train=train)
+                        name=f"expert{k}")(_shared(x, k, self), train=train)
         for k in range(self.num_experts)]
     return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
             jnp.stack([o[1] for o in outs]).astype(jnp.float32))
@@ -296,6 +309,8 @@ class MnistCNNExperts(nn.Module):
     dtype: computation dtype.
     num_experts: E >= 1.
     reduce_dimension: per-expert widths scaled by 3/4 (RIDE's ratio).
+    detach_later_experts: experts 1.. see the shared layers' output under
+      `stop_gradient` (ACE: only expert 0's loss trains the shared layers).
     widths: as `MnistCNN`; widths[0] is shared, widths[1:] per expert.
     conv: the conv factory.
     head_kernel_init: initializer of a linear head's kernel.
@@ -305,6 +320,7 @@ class MnistCNNExperts(nn.Module):
   dtype: _layers.Dtype = jnp.float32
   num_experts: int = 3
   reduce_dimension: bool = False
+  detach_later_experts: bool = False
   widths: Sequence[int] = (32, 64, 128)
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
@@ -332,7 +348,7 @@ class MnistCNNExperts(nn.Module):
     outs = [
         _MnistExpert(self.num_classes, self.head, self.head_kernel_init,
                      widths, self.conv, self.dtype,
-                     name=f"expert{k}")(x, train=train)
+                     name=f"expert{k}")(_shared(x, k, self), train=train)
         for k in range(self.num_experts)]
     return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
             jnp.stack([o[1] for o in outs]).astype(jnp.float32))
@@ -365,6 +381,8 @@ class MLPExperts(nn.Module):
     dtype: computation dtype.
     num_experts: E >= 1.
     reduce_dimension: per-expert widths scaled by 3/4 (RIDE's ratio).
+    detach_later_experts: experts 1.. see the shared layers' output under
+      `stop_gradient` (ACE: only expert 0's loss trains the shared layers).
     widths: as `MLP`; widths[0] is shared, widths[1:] per expert.
     head_kernel_init: initializer of a linear head's kernel.
   """
@@ -373,6 +391,7 @@ class MLPExperts(nn.Module):
   dtype: _layers.Dtype = jnp.float32
   num_experts: int = 3
   reduce_dimension: bool = False
+  detach_later_experts: bool = False
   widths: Sequence[int] = (256, 256)
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
 
@@ -400,7 +419,8 @@ class MLPExperts(nn.Module):
     if self.reduce_dimension:
       widths = tuple(w * 3 // 4 for w in widths)
     outs = [_MLPExpert(self.num_classes, self.head, self.head_kernel_init,
-                       widths, self.dtype, name=f"expert{k}")(x)
+                       widths, self.dtype, name=f"expert{k}")(
+                           _shared(x, k, self))
             for k in range(self.num_experts)]
     return (jnp.stack([o[0] for o in outs]).astype(jnp.float32),
             jnp.stack([o[1] for o in outs]).astype(jnp.float32))

@@ -268,6 +268,29 @@ def _mixing_transform(mixing_config, class_counts, *, steps_per_epoch: int,
   return transform
 
 
+def check_tail_classes(tail, counts, tail_count) -> None:
+  """Refuses an ImbSAM run whose tail set is empty or every class.
+
+  With no class under `imbsam_tail_count` the ascent has no loss to
+  sharpen and the run is plain SGD (its tail loss is 0); with every class
+  under it, ImbSAM is SAM on the whole loss.
+  """
+  counts = np.asarray(counts)
+  if not np.any(tail):
+    raise ValueError(
+        f"config.imbsam_tail_count={tail_count}: no class has fewer "
+        f"training examples (the smallest has {int(counts.min())}), so "
+        f"ImbSAM's tail set is empty and the run would be plain SGD. Set "
+        f"config.imbsam_tail_count above {int(counts.min())} (e.g. 100, "
+        f"the classes below the many-shot threshold).")
+  if np.all(tail):
+    raise ValueError(
+        f"config.imbsam_tail_count={tail_count}: every class has fewer "
+        f"training examples (the largest has {int(counts.max())}), so "
+        f"ImbSAM would be SAM on the whole loss; set it at most "
+        f"{int(counts.max())} or use optim.sam_kind='sam'.")
+
+
 class ClassificationTask(_task.Task):
   """Long-tailed classification (`config.task` "classification")."""
   name = "classification"
@@ -304,6 +327,9 @@ class ClassificationTask(_task.Task):
                     if _teacher.enabled(config) else None)
     # ImbSAM's tail classes (fewer than imbsam_tail_count examples).
     self.tail_classes = self.counts < config.imbsam_tail_count
+    if self._imbsam():
+      check_tail_classes(self.tail_classes, self.counts,
+                         config.imbsam_tail_count)
     self.contrastive = _contrastive.enabled(config)
     self.glmc = _glmc.enabled(config)
     if self.glmc:
@@ -379,7 +405,10 @@ class ClassificationTask(_task.Task):
     return jnp.zeros((1, *self.dataset.image_shape), self.dtype)
 
   def optimizer(self, schedule):
-    return _optim.make_optimizer(self.config.optim, schedule)
+    optimizer = _optim.make_optimizer(self.config.optim, schedule)
+    if _experts.method(self.config) == "ace":
+      return _experts.ace_optimizer(self.config, self.counts, optimizer)
+    return optimizer
 
   def loss(self, params, outputs, batch, state):
     """The objective on the logits, with mixed targets when mixing.
@@ -392,7 +421,7 @@ class ClassificationTask(_task.Task):
     if self.contrastive:
       return self._contrastive_loss(params, outputs, batch, state)
     if self.experts:
-      return self._experts_loss(outputs, batch, state)
+      return self._experts_loss(params, outputs, batch, state)
     logits = outputs[0]
     targets = dict(labels_b=batch.get("mix_label"),
                    weight_a=batch.get("mix_weight"))
@@ -434,7 +463,7 @@ class ClassificationTask(_task.Task):
         temperature=teacher.temperature, teacher_power=teacher.power))
     return (1.0 - teacher.weight) * value + teacher.weight * distill
 
-  def _experts_loss(self, outputs, batch, state):
+  def _experts_loss(self, params, outputs, batch, state):
     """The experts' loss (`config.experts`), on s times their logits."""
     expert_logits = outputs[0].astype(jnp.float32) * self.logit_scale
     if self.teacher is not None:  # RIDE's distillation (validated: ride)
@@ -443,7 +472,8 @@ class ClassificationTask(_task.Task):
           state.step)
     else:
       value = self._expert_loss(expert_logits, batch["label"], state.step)
-    logits = _experts.aggregate_experts(self.config, outputs[0], self.counts)
+    logits = _experts.aggregate_experts(self.config, outputs[0], self.counts,
+                                        params)
     return value, {"logits": logits}
 
   def train_metrics(self, aux, batch):
@@ -458,8 +488,6 @@ class ClassificationTask(_task.Task):
     if self._imbsam():
       return _step.imbsam_gradient(float(self.config.optim.sam_rho),
                                    part=lambda aux: aux["tail_loss"])
-    if _experts.method(self.config) == "ace":
-      return _experts.ace_gradient(self.config, self.counts)
     return super().gradient()
 
   @property
@@ -592,7 +620,8 @@ class ClassificationTask(_task.Task):
     if self.experts:
       def aggregated(state, batch):
         expert_logits, features = forward(state, batch)[:2]
-        return (_experts.aggregate_experts(self.config, expert_logits, self.counts),
+        return (_experts.aggregate_experts(self.config, expert_logits,
+                                           self.counts, state.params),
                 features)
       return aggregated
     return forward
@@ -666,6 +695,18 @@ class ClassificationTask(_task.Task):
     out["logit_scale"] = np.float32(self.logit_scale)
     out["class_names"] = np.asarray(self.dataset.class_names, dtype=str)
     return out
+
+  def evaluated_kernel(self, params):
+    """GLMC's re-balanced classifier, the experts' heads (concatenated), a
+    contrastive run's model head, else the model's head."""
+    if self.experts:
+      return jnp.concatenate([h["kernel"] for h in
+                              models.expert_heads(params)], axis=-1)
+    if "model" in params and "glmc" not in params:
+      params = params["model"]
+    if "glmc" not in params and "head" not in params:
+      return None
+    return _kernel(params)
 
   def report_fields(self, stage):
     del stage

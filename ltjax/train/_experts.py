@@ -20,8 +20,11 @@ aggregation that is evaluated:
     self-supervised aggregation is an evaluation protocol:
     `experiments.evaluate_shift --tta`).
   ace: ACE (Cai et al. 2108.09035; `ltjax.losses.ace_loss`): experts on
-    nested class subsets, their gradients re-scaled (`ace_lr_scales`);
-    evaluated: `ace_aggregate`.
+    nested class subsets with linear classifiers, their learning rates
+    re-scaled (`ace_lr_scales`, `ace_optimizer`); only expert 0's loss reaches the shared layers (the
+    later experts see them under `stop_gradient`); evaluated: `ace_aggregate` of the logits re-scaled
+    to expert 0's classifier norm (`ace_logit_scales`, the paper's "average
+    over the re-scaled logits in each data split").
 
 The experts' logits of a normalized (cosine) head are multiplied by
 `loss.scale` (RIDE's and SADE's s = 30) before the loss and the evaluation,
@@ -34,6 +37,7 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from ltjax import experts as ltexperts
 from ltjax import losses
@@ -62,7 +66,10 @@ def model_kwargs(config) -> dict:
   if not is_expert_model(config.model.name):
     return {}
   return {"num_experts": int(config.experts.num_experts),
-          "reduce_dimension": bool(config.experts.reduce_dimension)}
+          "reduce_dimension": bool(config.experts.reduce_dimension),
+          # ACE: "the loss of expert 1 updates the backbone and expert 1;
+          # the losses of the others update only their expert".
+          "detach_later_experts": method(config) == "ace"}
 
 
 def logit_scale(config) -> float:
@@ -70,12 +77,29 @@ def logit_scale(config) -> float:
   return float(config.loss.scale) if config.model.head == "normalized" else 1.0
 
 
-def aggregate_experts(config, expert_logits, counts):
-  """The evaluated logits [B, C] of the experts' [E, B, C]."""
+def aggregate_experts(config, expert_logits, counts, params):
+  """The evaluated logits [B, C] of the experts' [E, B, C].
+
+  Args:
+    config: the run's config.
+    expert_logits: float [E, B, C].
+    counts: [C] training class counts.
+    params: the expert model's params (ACE re-scales each expert's logits by
+      its classifier's weight norms; the other methods do not read them).
+  """
   if method(config) == "ace":
     masks = losses.ace_class_masks(counts, expert_logits.shape[0])
-    return losses.ace_aggregate(expert_logits, masks)
+    return losses.ace_aggregate(expert_logits, masks,
+                                scales=ace_scales(params, masks))
   return models.aggregate_expert_logits(expert_logits)
+
+
+def ace_scales(params, masks):
+  """`ltjax.losses.ace_logit_scales` of the experts' linear classifiers."""
+  norms = jnp.stack([jnp.linalg.norm(head["kernel"].astype(jnp.float32),
+                                     axis=0)
+                     for head in models.expert_heads(params)])
+  return losses.ace_logit_scales(norms, masks)
 
 
 class ExpertLoss:
@@ -132,25 +156,30 @@ class ExpertLoss:
         distill_weight=teacher.weight, **self.ride_kwargs), step)
 
 
-def ace_gradient(config, counts):
-  """ACE's re-scaled learning rates: each expert's gradient times its scale.
+def ace_optimizer(config, counts, optimizer):
+  """`optimizer` with ACE's per-expert learning rates.
 
-  The shared backbone's gradient is left as it is. With SGD the scale of a
-  parameter group's gradient is that of its learning rate (the coupled
-  weight decay, added in the optimizer, is not re-scaled).
+  Expert k's parameters move by its update times `ace_lr_scales[k]`, the
+  shared layers' by the plain update: PyTorch's per-group learning rate
+  (`torch.optim.SGD` param groups), which scales the whole step, weight
+  decay and momentum buffer included. (Scaling the gradient instead would
+  leave an expert's weight decay at the full rate while its gradient
+  shrinks, e.g. x 0.04 for MNIST-LT's few-shot expert: its weights decay
+  towards 0.)
   """
   scales = np.asarray(losses.ace_lr_scales(
       counts, int(config.experts.num_experts)), np.float32)
 
-  def gradient(loss_fn, params):
-    (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    return (value, aux), scale_expert_gradients(grads, scales)
+  def update(updates, state, params=None):
+    del params
+    return scale_expert_gradients(updates, scales), state
 
-  return gradient
+  return optax.chain(optimizer, optax.GradientTransformation(
+      lambda params: optax.EmptyState(), update))
 
 
 def scale_expert_gradients(grads, scales):
-  """`grads` with each `expert{k}` subtree multiplied by `scales[k]`.
+  """`grads` (or updates) with each `expert{k}` subtree times `scales[k]`.
 
   The experts' entries are found at the top of the params (the model's own)
   or under a wrapper (e.g. a `{"model": ...}` entry); the shared layers'

@@ -46,7 +46,8 @@ class Teacher:
     outputs = self.model.apply(variables, inputs, train=False)
     logits = outputs[0].astype(jnp.float32) * self.scale
     if logits.ndim == 3:  # an expert teacher: its evaluated ensemble
-      logits = _experts.aggregate_experts(self.config, logits, self.counts)
+      logits = _experts.aggregate_experts(self.config, logits, self.counts,
+                                          variables["params"])
     return jax.lax.stop_gradient(logits)
 
 

@@ -4,8 +4,9 @@ r"""CIFAR-10-LT, ace.
       --workdir=/tmp/ltjax/cifar10_lt/ace
 
 ACE (Cai et al., ICCV 2021, arXiv 2108.02385): experts on nested class
-subsets (all / medium + few / few) with re-scaled learning rates and the
-complementary aggregation.
+subsets (all / medium + few / few) with linear classifiers, re-scaled
+learning rates, the shared layers trained by expert 0's loss only, and the
+logits re-scaled by the weight-norm ratios and averaged per class.
 
 Published top-1 (4 experts, 400 epochs): CIFAR-10-LT rho=100 81.4,
 CIFAR-100-LT rho=100 49.6; ImageNet-LT 56.6.

@@ -6,7 +6,9 @@ r"""MNIST-LT, glmc.
 GLMC (Du et al., CVPR 2023): global (mixup) and local (CutMix) views mixed
 with a class-balanced second sample, their SimSiam consistency, the
 cumulative class-balanced re-weighting, and MaxNorm; the fixed sampler
-(without replacement).
+(without replacement); MNIST-LT's own optimiser (the original's 200-epoch
+CIFAR one, lr 0.01 and batch 64 with cosine, leaves the evaluated
+classifier near its initialisation in 10 epochs).
 
 No published figure: a quick run (minutes on a CPU).
 """
