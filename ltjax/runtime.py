@@ -17,10 +17,17 @@ loop keeps at most `ltjax.train.MAX_STEPS_IN_FLIGHT` steps queued;
 and a watchdog (`ltjax._watchdog`) turns any hang into stack dumps and an
 error.
 
-The device count does not change what is computed: the data-parallel step is
-the same function on any device count (tests/train_step_test.py). On GPU or
-TPU hosts the CPU devices are unused (the default backend's devices form the
-mesh).
+The device count changes the float reduction order, and so the results
+beyond round-off over a run: the data-parallel step computes the same
+function on any device count (tests/train_step_test.py checks one step to
+float tolerance), but the gradient all-reduce and the BatchNorm statistics
+sum in another order, and the differences grow over thousands of steps (a
+2-epoch MNIST-LT LDAM-DRW run: several points of top-1 apart between 1, 2,
+4 and 8 CPU devices, benchmarks/RESULTS.md "Device count"). At a fixed
+device count a run is bit-identical, resumed or not. Compare runs at one
+device count; `metrics.json` records it (`run.devices`, `run.device_kind`).
+On GPU or TPU hosts the CPU devices are unused (the default backend's
+devices form the mesh).
 """
 
 import os

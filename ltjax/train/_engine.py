@@ -435,6 +435,9 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
                task.describe(run), run.total_steps, run.steps_per_epoch,
                run.mesh.devices.size, jax.process_count())
   state = run.init_state()
+  init_kernel = task.evaluated_kernel(state.params)
+  if init_kernel is not None:
+    init_kernel = np.asarray(jax.device_get(init_kernel), np.float64)
   pretrained = task.pretrained(state)
   checkpointer, writer = None, None
   try:
@@ -478,6 +481,7 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
     if task.writes_predictions():
       outputs = predict_split(run, state, run.dataset.test)
       write_predictions(workdir, task.predict_arrays(outputs))
+    head_cosine = _head_cosine(task, state, init_kernel)
     task.second_stage(run, state, session)
   finally:
     # Waits for a save in flight (a finite state) also when the run stops.
@@ -491,8 +495,38 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
       "train_seconds_this_run": train_seconds,
       "first_step_seconds": compile_seconds,
       "devices": int(run.mesh.devices.size),
+      "device_kind": run.mesh.devices.flat[0].device_kind,
+      "platform": run.mesh.devices.flat[0].platform,
       "processes": jax.process_count(),
+      **({} if head_cosine is None else
+         {"head_cosine_to_init": head_cosine}),
   })
+
+
+# Above this cosine to its initialisation the evaluated classifier is
+# reported as barely trained.
+_UNTRAINED_HEAD_COSINE = 0.9
+
+
+def _head_cosine(task, state, init_kernel) -> float | None:
+  """Cosine of the evaluated classifier's kernel to its initial value."""
+  if init_kernel is None:
+    return None
+  final = np.asarray(jax.device_get(task.evaluated_kernel(state.params)),
+                     np.float64).ravel()
+  init = init_kernel.ravel()
+  denominator = np.linalg.norm(final) * np.linalg.norm(init)
+  if not denominator:
+    return None
+  cosine = float(final @ init / denominator)
+  if cosine > _UNTRAINED_HEAD_COSINE:
+    logging.warning(
+        "The evaluated classifier barely trained: the cosine of its weights "
+        "to their initialisation is %.3f (> %.1f). The schedule may be too "
+        "short for this method (e.g. GLMC's re-balanced classifier learns "
+        "with weight (epoch / num_epochs)^2).", cosine,
+        _UNTRAINED_HEAD_COSINE)
+  return cosine
 
 
 def _final_report(run: Run, history, workdir, run_info) -> dict[str, Any]:

@@ -196,6 +196,15 @@ class Task:
     """predictions.npz's arrays from the test split's predict outputs."""
     raise NotImplementedError
 
+  def evaluated_kernel(self, params) -> Any:
+    """The kernel of the classifier that is evaluated, or None.
+
+    `metrics.json` reports its cosine to its initialisation
+    (`run.head_cosine_to_init`): near 1, the evaluated head barely trained.
+    """
+    del params
+    return None
+
   def report_fields(self, stage: str) -> dict[str, Any]:
     """Task entries of metrics.json (besides final / best_val / run)."""
     del stage
