@@ -248,8 +248,7 @@ class CsvCommandLineTest(absltest.TestCase):
     x, y = blobs([60, 20, 8])
     path = write_csv(os.path.join(tmp, "t.csv"), x, y)
     workdir = os.path.join(tmp, "run")
-    env = dict(os.environ, PYTHONPATH=str(ROOT),
-               XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = testdata.subprocess_env()
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.main",
          "--config=experiments/configs/csv_lt/ce.py:1",

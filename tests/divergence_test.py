@@ -108,8 +108,7 @@ class DivergenceTest(testdata.TinyBenchmarksTestCase):
 
   def test_command_line_exits_non_zero_then_overwrite(self):
     workdir = testdata.make_tempdir(self)
-    env = dict(os.environ, PYTHONPATH=str(ROOT),
-               XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = testdata.subprocess_env()
     command = [sys.executable, "-m", "experiments.main",
                "--config=experiments/configs/cifar10_lt/ce.py:1",
                f"--config.data.path={self.paths['cifar10_lt']}",

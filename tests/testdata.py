@@ -30,6 +30,17 @@ def config_files(datasets) -> list[str]:
       if p.name != "__init__.py")
 
 
+def subprocess_env(devices: int = 1, **extra) -> dict[str, str]:
+  """The environment of a child process a test starts (`experiments.main`).
+
+  `devices` fake CPU devices, conftest's fast-compile flag, the checkout on
+  PYTHONPATH (and the compilation cache conftest set up, inherited).
+  """
+  return dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=(
+      f"--xla_force_host_platform_device_count={devices} "
+      f"--xla_backend_optimization_level=0"), **extra)
+
+
 def set_field(config, field: str, value) -> None:
   """Sets the dotted `field` (e.g. "data.path") of a ConfigDict."""
   parent, _, leaf = field.rpartition(".")

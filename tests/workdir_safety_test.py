@@ -387,8 +387,7 @@ class LoadModelTest(TinyDataTestCase):
         [sys.executable, "-c", _LOAD.format(root=str(ROOT), workdir=workdir,
                                             inputs=inputs, out=out)],
         capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, JAX_PLATFORMS="cpu",
-                 XLA_FLAGS="--xla_force_host_platform_device_count=1"))
+        env=testdata.subprocess_env(JAX_PLATFORMS="cpu"))
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     self.assertEqual(proc.stdout.split(), ["1", "ce"])
     np.testing.assert_allclose(np.load(out), np.asarray(expected),
