@@ -391,6 +391,7 @@ def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,
                                             **spec))
     return "done"
   os.makedirs(workdir, exist_ok=True)
+  spec["code"] = store.commit()  # the code the child imports now
   log_path = os.path.join(workdir, "campaign.log")
   cmd = command(entry, plan_root, lines, options)
   logging.info("%s: %s", entry.key, " ".join(cmd))

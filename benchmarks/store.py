@@ -12,8 +12,9 @@ never edited by hand. A line says what ran and what it gave:
                 changed {field: value}: every field of the run's config.json
                 that differs from `ltjax.recipes.build(dataset, method,
                 epochs)` (data paths and resume-neutral fields included)
-  commit        HEAD of the checkout that ran it (+ "-dirty" when ltjax/,
-                experiments/ or benchmarks/ had uncommitted changes)
+  commit        HEAD of the checkout when the run (its last attempt)
+                started (+ "-dirty" when ltjax/ or experiments/ had
+                uncommitted changes)
   versions      {"ltjax", "jax"}
   device        {"kind", "platform", "count", "processes"} (from
                 metrics.json; a run's results depend on the device count)
@@ -61,8 +62,7 @@ def commit() -> str:
     return subprocess.run(["git", "-C", ROOT, *args], capture_output=True,
                           text=True, check=False).stdout.strip()
   head = git("rev-parse", "--short=10", "HEAD") or "unknown"
-  dirty = git("status", "--porcelain", "--", "ltjax", "experiments",
-              "benchmarks/campaign.py", "benchmarks/store.py")
+  dirty = git("status", "--porcelain", "--", "ltjax", "experiments")
   return head + ("-dirty" if dirty else "")
 
 
@@ -113,8 +113,12 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def run_line(workdir: str, *, dataset: str, method: str,
              epochs: int | None, seed: int, overrides: dict[str, Any],
-             wall_seconds: float) -> dict[str, Any]:
-  """The store line of a finished run in `workdir` (needs metrics.json)."""
+             wall_seconds: float, code: str | None = None) -> dict[str, Any]:
+  """The store line of a finished run in `workdir` (needs metrics.json).
+
+  `code`: the commit the run's code came from (`commit()` when it started;
+  default: now).
+  """
   with open(os.path.join(workdir, "metrics.json")) as f:
     metrics = json.load(f)
   with open(os.path.join(workdir, "config.json")) as f:
@@ -123,7 +127,7 @@ def run_line(workdir: str, *, dataset: str, method: str,
   train_seconds = info.get("train_seconds_this_run")
   steps = info.get("steps_this_run")
   rate = (steps / train_seconds if steps and train_seconds else None)
-  line = _head("run", dataset, method, epochs, seed, overrides)
+  line = _head("run", dataset, method, epochs, seed, overrides, code)
   line.update({
       "changed": changed_fields(config, dataset, method, epochs),
       "device": {"kind": info.get("device_kind"),
@@ -144,19 +148,20 @@ def run_line(workdir: str, *, dataset: str, method: str,
 
 def failure_line(*, dataset: str, method: str, epochs: int | None,
                  seed: int, overrides: dict[str, Any], error: str,
-                 wall_seconds: float) -> dict[str, Any]:
+                 wall_seconds: float, code: str | None = None
+                 ) -> dict[str, Any]:
   """The store line of a run that stopped with an error."""
-  line = _head("failure", dataset, method, epochs, seed, overrides)
+  line = _head("failure", dataset, method, epochs, seed, overrides, code)
   line.update({"error": error[-2000:], "wall_seconds": round(wall_seconds, 1)})
   return line
 
 
-def _head(kind, dataset, method, epochs, seed, overrides):
+def _head(kind, dataset, method, epochs, seed, overrides, code):
   return {"kind": kind,
           "key": run_key(dataset, method, epochs, seed, overrides),
           "dataset": dataset, "method": method, "epochs": epochs,
           "seed": seed, "overrides": dict(sorted(overrides.items())),
-          "commit": commit(), "versions": _versions(),
+          "commit": code or commit(), "versions": _versions(),
           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
               timespec="seconds")}
 
