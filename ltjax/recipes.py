@@ -184,7 +184,7 @@ def _imbsam_ce(config):
   # weight decay 1e-3, cosine over the schedule, batch 64 (its encoder is a
   # ResNet-34; ltjax keeps the dataset's). The tail classes are those with
   # fewer than eta examples: the original's eta = 20 is for CIFAR-100-LT
-  # (rho 100: 19 classes under 20); CIFAR-10-LT (smallest class 50) and
+  # (rho 100: 30 classes under 20); CIFAR-10-LT (smallest class 50) and
   # MNIST-LT (54) have none, so there eta = 100, the classes below the
   # many-shot threshold (an empty tail set is refused at start-up).
   config.loss.name = "ce"
@@ -235,7 +235,13 @@ def _weight_balancing(config):
   config.stage2.name = "weight_balancing"
   config.stage2.batch_size = 64
   config.stage2.lr = 0.01
-  config.stage2.weight_decay = 0.1
+  # The original's tuned stage-2 weight decay, 0.1, on its benchmarks. On a
+  # proxy it shrinks the re-trained classifier to near-zero norms (MNIST-LT:
+  # 66.2 % balanced); there stage 2 keeps the dataset's weight decay, the
+  # value picked on MNIST-LT's validation split among 0.1 / 5e-3 / 5e-4 / 0
+  # (66.2 / 95.2 / 95.8 / 95.8 %; benchmarks/RESULTS.md, "Right results").
+  config.stage2.weight_decay = (0.1 if _paper_benchmark(config)
+                                else config.optim.weight_decay)
   config.stage2.sampler = "instance"
   config.stage2.shift_bn = True  # the original trains in train mode
 
