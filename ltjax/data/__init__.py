@@ -102,7 +102,9 @@ from ltjax.data._shift import shifted_class_weights
 from ltjax.data._shift import shifted_test_indices
 from ltjax.data._splits import balanced_holdout
 from ltjax.data._splits import balanced_val_test
+from ltjax.data._splits import dataset_digests
 from ltjax.data._splits import index_digest
+from ltjax.data._splits import split_digest
 from ltjax.data._strong_augment import apply_op
 from ltjax.data._strong_augment import auto_augment_cifar
 from ltjax.data._strong_augment import CIFAR10_POLICY
@@ -178,7 +180,9 @@ __all__ = (
     "download_dataset",
     "download_file",
     "from_arrays",
+    "dataset_digests",
     "index_digest",
+    "split_digest",
     "load_abalone",
     "load_age_dataset",
     "load_csv",

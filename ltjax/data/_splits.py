@@ -10,6 +10,7 @@ al., arXiv 2102.09554).
 """
 
 import hashlib
+from typing import Any
 from typing import Iterator
 
 import numpy as np
@@ -159,3 +160,41 @@ def file_digest(path: str) -> str:
     for block in iter(lambda: f.read(1 << 20), b""):
       digest.update(block)
   return digest.hexdigest()[:16]
+
+
+def split_digest(split) -> str:
+  """Returns a short sha256 (16 hex digits) of a split's content.
+
+  In-memory splits hash their inputs and targets (dtype, shape and bytes);
+  splits of image files hash the listed paths as given (relative to their
+  root: the same files under another root give the same digest), the
+  targets and the decoded size. So the same data read from another path or
+  copy has the same digest, and any changed row, label or file list does
+  not. `ltjax.train` saves the digests of a run's splits in its workdir and
+  refuses to resume it on other data.
+  """
+  digest = hashlib.sha256()
+
+  def add(array):
+    array = np.ascontiguousarray(np.asarray(array))
+    digest.update(str((array.dtype.str, array.shape)).encode())
+    digest.update(array.tobytes())
+
+  paths = getattr(split, "paths", None)
+  if paths is not None:
+    digest.update("\n".join(paths).encode())
+    digest.update(str(getattr(split, "image_size", "")).encode())
+  else:
+    add(getattr(split, getattr(split, "_INPUTS", "inputs")))
+  add(split.targets)
+  return digest.hexdigest()[:16]
+
+
+def dataset_digests(dataset) -> dict[str, dict[str, Any]]:
+  """{split: {"digest", "size"}} of a dataset's train / val / test splits."""
+  out = {}
+  for name in ("train", "val", "test"):
+    split = getattr(dataset, name, None)
+    if split is not None:
+      out[name] = {"digest": split_digest(split), "size": len(split)}
+  return out

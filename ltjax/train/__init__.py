@@ -78,6 +78,7 @@ from ltjax.train._task import register_task
 from ltjax.train._task import Task
 from ltjax.train._task import TASKS
 from ltjax.train._workdir import ConfigMismatchError
+from ltjax.train._workdir import DataMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
@@ -86,6 +87,7 @@ __all__ = (
     "Checkpointer",
     "ClassificationTask",
     "ConfigMismatchError",
+    "DataMismatchError",
     "DivergenceError",
     "EXIT_INTERRUPTED",
     "Interrupted",

@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from ltjax import _console
+from ltjax import data as ltdata
 from ltjax import sampling
 from ltjax.train import _average
 from ltjax.train import _config
@@ -422,14 +423,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   try:
     if dataset is None:
       dataset = task.load_data(config.data)
-    return _train_and_evaluate(build_run(config, dataset), workdir)
+    digests = ltdata.dataset_digests(dataset)
+    _workdir.check_data(workdir, digests, overwrite=overwrite)
+    return _train_and_evaluate(build_run(config, dataset), workdir, digests)
   finally:
     if lock is not None:
       lock.release()
 
 
-def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
-  """`train_and_evaluate` once the workdir is held and checked."""
+def _train_and_evaluate(run: Run, workdir: str,
+                        digests: dict[str, Any]) -> dict[str, Any]:
+  """`train_and_evaluate` once the workdir is held and checked.
+
+  `digests`: the data's split digests, saved beside config.json.
+  """
   config, task = run.config, run.task
   logging.info("%s; %d steps (%d per epoch) on %d devices, %d processes.",
                task.describe(run), run.total_steps, run.steps_per_epoch,
@@ -455,6 +462,7 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict[str, Any]:
           workdir, first_step,
           keep=lambda r: r.get("stage", "train") == "train")
     _report.write_config(workdir, config.to_dict())
+    _report.write_json(os.path.join(workdir, _workdir.DATA_FILE), digests)
     writer = _report.MetricWriter(os.path.join(workdir, "tb"))
     session = Session(workdir=workdir, writer=writer, history=history)
     hooks = _driver.Hooks(

@@ -71,6 +71,10 @@ class ConfigMismatchError(ValueError):
   """The workdir holds a run made with a different config."""
 
 
+class DataMismatchError(ConfigMismatchError):
+  """The workdir holds a run trained or selected on other data."""
+
+
 class WorkdirLockedError(RuntimeError):
   """Another job holds the workdir."""
 
@@ -241,6 +245,54 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
       lock.release()
     raise
   return lock
+
+
+DATA_FILE = "data.json"
+
+
+def check_data(workdir: str, digests: dict[str, dict[str, Any]], *,
+               overwrite: bool = False) -> None:
+  """Refuses to resume a run on other data (its saved split digests).
+
+  `digests` are `ltjax.data.dataset_digests` of this run's data; the
+  workdir's `data.json` holds those of the data the run was made with. A
+  split whose content digest differs (another CSV, other arrays, another
+  file list; the same data at another path has the same digest) is refused
+  like a config change, or with `overwrite` the old run is moved aside. A
+  workdir without data.json (new, or made before ltjax saved it) passes.
+
+  Raises:
+    DataMismatchError: a split differs and not `overwrite`.
+  """
+  path = os.path.join(workdir, DATA_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  changed = [name for name in sorted(set(saved) | set(digests))
+             if saved.get(name, {}).get("digest")
+             != digests.get(name, {}).get("digest")]
+  if changed and not overwrite:
+    lines = []
+    for name in changed:
+      old, new = saved.get(name, {}), digests.get(name, {})
+      lines.append(f"{name}: {old.get('digest', '(none)')} "
+                   f"({old.get('size', 0)} examples) -> "
+                   f"{new.get('digest', '(none)')} "
+                   f"({new.get('size', 0)} examples)")
+    shown = "\n  ".join(lines)
+    raise DataMismatchError(
+        f"{workdir} holds a run made with other data; resuming it would "
+        f"train and select on two datasets. Changed splits (saved -> this "
+        f"run's content digest):\n  {shown}\nUse a new workdir, or replace "
+        f"the old run with --overwrite (train_and_evaluate(..., "
+        f"overwrite=True)), which moves its files to "
+        f"{os.path.basename(os.path.normpath(workdir))}.replaced-<time> "
+        f"beside the workdir. The same data at another path resumes.")
+  _barrier("ltjax_data_read")
+  if changed and jax.process_index() == 0:
+    move_aside(workdir)
+  _barrier("ltjax_data_ready")
 
 
 def _share(flag: bool) -> bool:
