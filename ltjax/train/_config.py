@@ -129,6 +129,10 @@ def default_run_fields(task: str = "classification"
   config.shot_few = 20  # few-shot: < shot_few training examples
   config.log_every_steps = 50
   config.checkpoint_every_steps = 1000
+  # Also a checkpoint whenever this many minutes passed since the last one
+  # (0: by steps only), so a kill loses at most that much work whatever the
+  # machine's speed. With several processes, checked at log steps.
+  config.checkpoint_every_minutes = 10.0
   config.keep_checkpoints = 3
   return config
 
@@ -403,6 +407,10 @@ def validate_run_fields(config) -> None:
                 "keep_checkpoints"):
     require_field(config[field] >= 1, field,
                   f"must be >= 1, got {config[field]}.")
+  require_field(config.get("checkpoint_every_minutes", 0) >= 0,
+                "checkpoint_every_minutes",
+                f"must be >= 0 (0: by steps only), got "
+                f"{config.get('checkpoint_every_minutes')}.")
   require_field(config.max_steps == -1 or config.max_steps >= 1, "max_steps",
                 f"must be -1 (the whole schedule) or >= 1, got "
                 f"{config.max_steps}.")

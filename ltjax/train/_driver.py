@@ -10,6 +10,7 @@ records, checkpoints, and the divergence check (`DivergenceError`).
 import collections
 import dataclasses
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -103,6 +104,7 @@ def _run_schedule(run, state, *, first_step: int, last_step: int, config,
   """
   progress = _report.Progress(run.total_steps, run.steps_per_epoch,
                               first_step)
+  clock = _SaveClock(60.0 * config.get("checkpoint_every_minutes", 0.0))
   start = time.perf_counter()
   pending, plan, plan_epoch, first_step_seconds = [], None, None, None
   unchecked = []  # (steps, metrics) not yet checked for finiteness
@@ -162,23 +164,59 @@ def _run_schedule(run, state, *, first_step: int, last_step: int, config,
       history.append(record)
       progress.pause(time.perf_counter() - paused)
       _watchdog.beat(f"step {done + 1} after the evaluation")
-    stop = stops.requested is not None and done < last_step
-    if stop:
+    stop, timed = _agreed(stops, clock, done=done, last_step=last_step,
+                          config=config)
+    if stop or timed:
       check_finite(unchecked, config=config, checkpointer=checkpointer,
                    state=state)
       unchecked = []
     if checkpointer is not None:
       # Refuses (DivergenceError) a state with a non-finite value.
-      checkpointer.maybe_save(done, state,
-                              force=done == last_step or stop)
+      if checkpointer.maybe_save(done, state,
+                                 force=done == last_step or stop or timed):
+        clock.saved()
     if stop:
       if checkpointer is not None:
         checkpointer.wait()
       raise _interrupt.Interrupted(
-          stops.requested, done if checkpointer is not None else None,
-          workdir)
+          stops.requested or signal.SIGTERM,  # (another process's)
+          done if checkpointer is not None else None, workdir)
     step = done
   return state, first_step_seconds, time.perf_counter() - start
+
+
+class _SaveClock:
+  """When a checkpoint is due by wall time (`checkpoint_every_minutes`)."""
+
+  def __init__(self, seconds: float):
+    self.seconds = seconds
+    self.last = time.monotonic()
+
+  def due(self) -> bool:
+    return self.seconds > 0 and time.monotonic() - self.last >= self.seconds
+
+  def saved(self) -> None:
+    self.last = time.monotonic()
+
+
+def _agreed(stops, clock, *, done: int, last_step: int, config):
+  """(stop, save by time) at step `done`, the same on every process.
+
+  One process decides alone. Several must agree (a save or a stop is a
+  collective): process 0's clock and any process's stop request are
+  shared, at log steps only, so the other steps add no host round trip.
+  """
+  stop = stops.requested is not None and done < last_step
+  timed = clock.due() and done < last_step
+  if jax.process_count() == 1:
+    return stop, timed
+  if done % config.log_every_steps and done != last_step:
+    return False, False
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  flags = np.asarray(multihost_utils.process_allgather(
+      np.array([stop, timed and jax.process_index() == 0], np.int32)))
+  flags = flags.reshape(-1, 2)
+  return bool(flags[:, 0].any()) and done < last_step, bool(flags[:, 1].any())
 
 
 def check_finite(steps: list[tuple[int, dict[str, jax.Array]]], *, config,

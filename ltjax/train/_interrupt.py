@@ -10,9 +10,9 @@ SIGINT exits at once (code 130), without waiting for anything.
 
 Handlers can only be installed from the main thread; elsewhere (a notebook
 running the loop in a worker thread) the signals keep their usual meaning.
-With several processes every one must receive the signal (a pod's
-preemption notice does); a process that does not keeps training until the
-collective of the next step waits for the stopped ones.
+With several processes, a request received by any of them is shared at the
+next log step (`config.log_every_steps`), where every process saves the
+same step and stops.
 """
 
 import contextlib

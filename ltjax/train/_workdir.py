@@ -57,6 +57,7 @@ RESUME_NEUTRAL = (
     "steps_per_call",
     "log_every_steps",
     "checkpoint_every_steps",
+    "checkpoint_every_minutes",
     "keep_checkpoints",
     "eval_batch_size",
     "max_steps",

@@ -1,0 +1,104 @@
+"""No work is lost: checkpoints by wall time, Ctrl-C and SIGTERM save.
+
+(The bit-identical resume after a SIGTERM at a step is in
+train_loop_test.ResumeTest.)
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from unittest import mock
+
+from absl.testing import absltest
+
+from ltjax import recipes
+from ltjax import train
+from ltjax.train import _interrupt
+import testdata
+from train_loop_test import shrink
+
+
+class TimedCheckpointTest(testdata.TinyBenchmarksTestCase):
+
+  def test_checkpoint_every_minutes_saves_between_step_checkpoints(self):
+    config = shrink(recipes.build("mnist_lt", "ce", "1"), self.paths)
+    config.max_steps = 4
+    config.checkpoint_every_steps = 1000
+    config.keep_checkpoints = 10
+    config.checkpoint_every_minutes = 1e-9  # due after every step
+    workdir = self.workdir()
+    train.train_and_evaluate(config, workdir)
+    saved = sorted(int(d) for d in os.listdir(os.path.join(
+        workdir, "checkpoints")) if d.isdigit())
+    self.assertEqual(saved, [1, 2, 3, 4])
+    config.checkpoint_every_minutes = 0.0  # by steps only (and the end)
+    workdir = self.workdir()
+    train.train_and_evaluate(config, workdir)
+    self.assertEqual([d for d in os.listdir(os.path.join(
+        workdir, "checkpoints")) if d.isdigit()], ["4"])
+
+
+class CtrlCTest(testdata.TinyBenchmarksTestCase):
+  """The command line under Ctrl-C and SIGTERM, in a child process."""
+
+  def _start(self, workdir):
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.main",
+         "--config=experiments/configs/mnist_lt/ce.py:100",
+         f"--workdir={workdir}", f"--config.data.path={self.paths['mnist_lt']}",
+         "--config.data.imbalance_ratio=4", "--config.data.val_per_class=2",
+         "--config.batch_size=16", "--config.eval_batch_size=16",
+         "--config.log_every_steps=1"],
+        cwd=testdata.ROOT, env=testdata.subprocess_env(PYTHONUNBUFFERED="1"),
+        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+  def _wait_for_steps(self, proc, lines, step=3):
+    for line in proc.stdout:
+      lines.append(line)
+      if f" step {step}/" in line:
+        return
+    self.fail("".join(lines[-30:]))
+
+  def test_ctrl_c_saves_and_exits_75_and_the_run_resumes(self):
+    workdir = self.workdir()
+    proc, lines = self._start(workdir), []
+    self._wait_for_steps(proc, lines)
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, _ = proc.communicate(timeout=120)
+    self.assertLess(time.monotonic() - start, 30)
+    self.assertEqual(proc.returncode, train.EXIT_INTERRUPTED, out[-3000:])
+    self.assertIn("stopped by SIGINT: a checkpoint of step", out)
+    self.assertNotIn("Traceback", out)
+    saved = [d for d in os.listdir(os.path.join(workdir, "checkpoints"))
+             if d.isdigit()]
+    self.assertLen(saved, 1)
+    # Started again, it resumes there; a second Ctrl-C exits at once.
+    proc, lines = self._start(workdir), []
+    self._wait_for_steps(proc, lines, step=int(saved[0]) + 2)
+    self.assertTrue(any(f"Resumed from the checkpoint at step {saved[0]}"
+                        in line for line in lines), "".join(lines[-30:]))
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    self.assertEqual(proc.returncode, train.EXIT_INTERRUPTED, out[-3000:])
+    self.assertIn("stopped by SIGTERM", out)
+
+  def test_a_second_ctrl_c_exits_at_once(self):
+    # Two signals sent back to back merge into one pending signal, so the
+    # handler is driven directly: the second SIGINT exits with 130 without
+    # waiting for the checkpoint; a second SIGTERM only repeats the request.
+    requests = _interrupt.StopRequests()
+    with mock.patch.object(_interrupt.os, "_exit") as exit_now:
+      requests._handle(signal.SIGTERM, None)  # pylint: disable=protected-access
+      requests._handle(signal.SIGTERM, None)  # pylint: disable=protected-access
+      exit_now.assert_not_called()
+      requests._handle(signal.SIGINT, None)  # pylint: disable=protected-access
+      exit_now.assert_called_once_with(130)
+    self.assertEqual(requests.requested, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+  absltest.main()
