@@ -100,7 +100,8 @@ class PackagingTest(absltest.TestCase):
     scripts = dict(
         re.split(r"\s*=\s*", line.strip())
         for line in options["entry_points"]["console_scripts"])
-    self.assertEqual(set(scripts), {"ltjax-train", "ltjax-decouple"})
+    self.assertEqual(set(scripts),
+                     {"ltjax-train", "ltjax-decouple", "ltjax-predict"})
     for target in scripts.values():
       module, function = target.split(":")
       source = ROOT.joinpath(*module.split(".")).with_suffix(".py")

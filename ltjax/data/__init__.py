@@ -65,6 +65,7 @@ from ltjax.data._augment import random_crop_flip
 from ltjax.data._cifar import read_cifar
 from ltjax.data._csv import CsvSchema
 from ltjax.data._csv import CsvTable
+from ltjax.data._csv import read_csv_features
 from ltjax.data._csv import read_csv_table
 from ltjax.data._csv_dataset import load_csv
 from ltjax.data._download import default_data_dir
@@ -190,6 +191,7 @@ __all__ = (
     "long_tail_counts",
     "make_long_tailed",
     "read_cifar",
+    "read_csv_features",
     "read_csv_table",
     "read_class_counts_file",
     "read_idx_file",

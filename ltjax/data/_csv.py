@@ -75,6 +75,27 @@ class CsvSchema:
   task: str
   missing: tuple[str, ...]
 
+  def to_json(self) -> dict[str, Any]:
+    """The schema as JSON values (`from_json` reads it back)."""
+    return {"columns": list(self.columns), "header": self.header,
+            "delimiter": self.delimiter, "target": self.target,
+            "kinds": list(self.kinds),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "class_names": (None if self.class_names is None
+                            else list(self.class_names)),
+            "task": self.task, "missing": list(self.missing)}
+
+  @classmethod
+  def from_json(cls, value: dict[str, Any]) -> "CsvSchema":
+    return cls(columns=tuple(value["columns"]), header=value["header"],
+               delimiter=value["delimiter"], target=value["target"],
+               kinds=tuple(value["kinds"]),
+               categories={k: tuple(v) for k, v in
+                           value["categories"].items()},
+               class_names=(None if value["class_names"] is None
+                            else tuple(value["class_names"])),
+               task=value["task"], missing=tuple(value["missing"]))
+
   @property
   def feature_names(self) -> tuple[str, ...]:
     names = []
@@ -483,3 +504,60 @@ def read_csv_table(path: str, *, target: Any,
       line_numbers=line_numbers, dropped_lines=dropped,
       target_name=schema.columns[schema.target], path=os.path.abspath(path),
       schema=schema)
+
+
+def read_csv_features(path: str, schema: CsvSchema
+                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+  """Reads a file of new rows the training file's way; the target optional.
+
+  The file has the training file's columns (and header, if it had one),
+  with or without the target column.
+
+  Args:
+    path: the file.
+    schema: the training file's `CsvSchema`.
+
+  Returns:
+    (float32 features [N, D], the targets [N] or None when the file has no
+    target column, int64 line numbers [N]).
+
+  Raises:
+    ValueError: naming the file and line: other columns, a text cell in a
+      numeric column, an unknown category, a missing or non-finite value.
+  """
+  rows, lines, _ = _read_rows(path, schema.delimiter)
+  without = [c for i, c in enumerate(schema.columns) if i != schema.target]
+  first = tuple(rows[0])
+  has_target = (first == schema.columns if schema.header
+                else len(first) == len(schema.columns))
+  if not has_target:
+    if (schema.header and first != tuple(without)) or (
+        not schema.header and len(first) != len(without)):
+      raise ValueError(
+          f"{path}:{lines[0]}: expected the training file's columns "
+          f"{list(schema.columns)}, with or without the target column "
+          f"{schema.columns[schema.target]!r}; got "
+          f"{list(first) if schema.header else f'{len(first)} columns'}.")
+    # A placeholder target (a known class, or 0), dropped below.
+    filler = (schema.class_names[0] if schema.task == "classification"
+              else "0")
+    rows = [r if (schema.header and k == 0) else
+            r[:schema.target] + [filler] + r[schema.target:]
+            for k, r in enumerate(rows)]
+    if schema.header:
+      rows[0] = list(schema.columns)
+  start = _check_against(schema, path, rows, lines)
+  features, targets, line_numbers, bad = _encode(schema, path, rows, lines,
+                                                 start)
+  bad = {i: v for i, v in bad.items()
+         if has_target or v[2] != schema.target}
+  if bad:
+    line, column, _, cell = bad[min(bad)]
+    raise ValueError(
+        f"{path}:{line}: column {column!r} holds {cell!r}, a missing or "
+        f"non-finite value; the model needs every feature.")
+  features = features.astype(np.float32)
+  targets = np.asarray(targets) if has_target else None
+  if targets is not None and schema.task == "classification":
+    targets = targets.astype(np.int32)
+  return features, targets, np.asarray(line_numbers, np.int64)

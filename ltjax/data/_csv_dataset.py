@@ -98,7 +98,8 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
   def split_of(t, rows=None):
     rows = np.arange(len(t)) if rows is None else rows
     return _types.FeatureSplit(features=t.features[rows],
-                               labels=t.targets[rows])
+                               labels=t.targets[rows],
+                               source_lines=t.line_numbers[rows])
 
   splits, record = {}, {}
   for key, split in (("val_path", "val"), ("test_path", "test")):
@@ -123,6 +124,7 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
       description={"format": "csv", "path": table.path,
                    "target": table.target_name,
                    "feature_names": list(table.feature_names),
+                   "csv_schema": table.schema.to_json(),
                    "dropped_lines": len(table.dropped_lines), **record})
 
 
@@ -260,11 +262,13 @@ def load_csv(path: str, *, target: Any, missing: str = "",
       "source": "csv", "path": os.path.abspath(path),
       "target": table.target_name, "rows": int(targets.shape[0]),
       "feature_names": list(table.feature_names),
+      "csv_schema": table.schema.to_json(),
       "dropped_nonfinite_lines": list(table.dropped_lines),
       **split_metadata(split, split_seed, val_fraction, test_fraction,
                        val_per_label),
       **_dir_protocol.split_record(*rows),
       "feature_mean": mean.tolist(), "feature_std": std.tolist(),
+      "standardization": {"mean": mean.tolist(), "std": std.tolist()},
   }
   train, val, test = _dir_protocol.table_splits(
       inputs, targets, np.asarray(table.line_numbers, np.int64), rows)

@@ -142,6 +142,9 @@ def load_abalone(path: str, *, val_per_label: int = 30,
       **_dir_protocol.split_record(*rows),
       "feature_mean": mean[numeric].tolist(),
       "feature_std": std[numeric].tolist(),
+      # Of every input column (one-hot ones 0 / 1): inputs = (x - mean) /
+      # std, what `ltjax.predict` applies to raw rows.
+      "standardization": {"mean": mean.tolist(), "std": std.tolist()},
       "dropped_nonfinite_lines": dropped,
   }
   train, val, test = _dir_protocol.table_splits(inputs, rings, lines, rows)

@@ -273,11 +273,22 @@ class FeatureSplit(_Labelled, _ArrayBacked):
   Attributes:
     features: float32 [N, D] (read-only), all finite.
     labels: int32 [N] (read-only).
+    source_lines: optional int64 [N], the 1-based line of each row in its
+      source file (written with the predictions).
   """
   features: np.ndarray
   labels: np.ndarray
+  source_lines: np.ndarray | None = None
 
   _INPUTS = "features"
+
+  def subset(self, indices: Any) -> "FeatureSplit":
+    """Returns the split of examples `indices` (a copy), in that order."""
+    indices = _check_indices(indices, len(self))
+    return FeatureSplit(
+        features=self.features[indices], labels=self.labels[indices],
+        source_lines=(None if self.source_lines is None
+                      else self.source_lines[indices]))
 
   def __post_init__(self):
     features = np.asarray(self.features)
@@ -297,6 +308,13 @@ class FeatureSplit(_Labelled, _ArrayBacked):
     object.__setattr__(self, "labels",
                        _check_labels(self.labels, features.shape[0],
                                      "labels"))
+    if self.source_lines is not None:
+      lines = np.asarray(self.source_lines, np.int64)
+      if lines.shape != (features.shape[0],):
+        raise ValueError(
+            f"source_lines must be [N] = [{features.shape[0]}], got "
+            f"{lines.shape}.")
+      object.__setattr__(self, "source_lines", _readonly(lines))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

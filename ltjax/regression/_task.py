@@ -318,6 +318,20 @@ class RegressionTask(train.Task):
       arrays["source_line"] = np.asarray(lines, np.int64)
     return arrays
 
+  def inference_fields(self):
+    meta = self.dataset.metadata
+    return {"task": self.name, "dataset": self.dataset.name,
+            "input_shape": list(self.dataset.input_shape),
+            # Raw feature rows -> the model's inputs: (x - mean) / std.
+            "standardization": meta.get("standardization"),
+            "image_mean": list(self.config.augment.mean),
+            "image_std": list(self.config.augment.std),
+            "csv_schema": meta.get("csv_schema"),
+            "target_standardization": (
+                {"mean": self.target_shift, "std": self.target_scale}
+                if self.config.data.get("standardize_targets", False)
+                else None)}
+
   def report_fields(self, stage):
     config = self.config
     return {

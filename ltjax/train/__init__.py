@@ -39,6 +39,10 @@ from ltjax.train._engine import train_batch
 from ltjax.train._interrupt import EXIT_INTERRUPTED
 from ltjax.train._interrupt import Interrupted
 from ltjax.train._load import load_config
+from ltjax.train._predict import IMAGE_SUFFIXES
+from ltjax.train._predict import predict
+from ltjax.train._predict import Predictions
+from ltjax.train._predict import write_predictions_csv
 from ltjax.train._load import load_model
 from ltjax.train._objectives import LOSSES
 from ltjax.train._objectives import LossSpec
@@ -91,7 +95,9 @@ __all__ = (
     "DivergenceError",
     "EXIT_INTERRUPTED",
     "Interrupted",
+    "IMAGE_SUFFIXES",
     "LOSSES",
+    "Predictions",
     "LossSpec",
     "MAX_STEPS_IN_FLIGHT",
     "Objective",
@@ -129,6 +135,8 @@ __all__ = (
     "is_writer",
     "load_config",
     "load_model",
+    "write_predictions_csv",
+    "predict",
     "load_run",
     "make_eval_step",
     "make_objective",

@@ -687,14 +687,28 @@ class ClassificationTask(_task.Task):
     "prediction": int32 [N] (argmax; -1 for a row with a non-finite logit),
     "logits": float32 [N, C] on the loss's scale (softmax of them is the
     model's probability), "logit_scale": float scalar (LDAM's s, else 1),
-    "class_names" [C], and "prediction_posthoc" int32 [N] for a run that
-    reports post-hoc adjustment}.
+    "class_names" [C], "prediction_posthoc" int32 [N] for a run that
+    reports post-hoc adjustment, and "source_line" int64 [N] (the row's
+    1-based line in its file) for tabular sources}.
     """
     out = dict(outputs)
     out["index"] = np.arange(len(out["label"]))
     out["logit_scale"] = np.float32(self.logit_scale)
     out["class_names"] = np.asarray(self.dataset.class_names, dtype=str)
+    lines = getattr(self.dataset.test, "source_lines", None)
+    if lines is not None:
+      out["source_line"] = np.asarray(lines, np.int64)
     return out
+
+  def inference_fields(self):
+    source = self.dataset.metadata.get("source", {})
+    return {"task": self.name, "dataset": self.dataset.name,
+            "class_names": list(self.dataset.class_names),
+            "train_class_counts": self.counts.tolist(),
+            "input_shape": list(self.dataset.image_shape),
+            "mean": list(self.mean), "std": list(self.std),
+            "csv_schema": (source.get("csv_schema")
+                           if isinstance(source, dict) else None)}
 
   def evaluated_kernel(self, params):
     """GLMC's re-balanced classifier, the experts' heads (concatenated), a

@@ -41,6 +41,10 @@ from ltjax.train import _tricks
 from ltjax.train import _workdir
 
 
+# What `ltjax.predict` needs beside config.json and the checkpoint.
+INFERENCE_FILE = "inference.json"
+
+
 @dataclasses.dataclass
 class Run:
   """Everything built at start-up, shared by training and evaluation.
@@ -121,7 +125,7 @@ def model_variables(task: _task.Task, state) -> dict[str, Any]:
   return variables
 
 
-def _forward(model, task: _task.Task):
+def model_forward(model, task: _task.Task):
   """`forward(state, batch)`: the model's evaluation-mode outputs."""
 
   def forward(state, batch):
@@ -179,7 +183,7 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                                 batch_size=config.batch_size, max_steps=cap,
                                 mesh=mesh),
         out_shardings=(replicated, replicated), donate_argnums=0)
-  forward = _forward(model, task)
+  forward = model_forward(model, task)
   eval_step = jax.jit(task.make_eval_step(forward),
                       in_shardings=(replicated, batch),
                       out_shardings=replicated)
@@ -463,6 +467,8 @@ def _train_and_evaluate(run: Run, workdir: str,
           keep=lambda r: r.get("stage", "train") == "train")
     _report.write_config(workdir, config.to_dict())
     _report.write_json(os.path.join(workdir, _workdir.DATA_FILE), digests)
+    _report.write_json(os.path.join(workdir, INFERENCE_FILE),
+                       task.inference_fields())
     writer = _report.MetricWriter(os.path.join(workdir, "tb"))
     session = Session(workdir=workdir, writer=writer, history=history)
     hooks = _driver.Hooks(

@@ -196,6 +196,15 @@ class Task:
     """predictions.npz's arrays from the test split's predict outputs."""
     raise NotImplementedError
 
+  def inference_fields(self) -> dict[str, Any]:
+    """What `ltjax.predict` needs to score raw inputs (inference.json).
+
+    Everything the model's input pipeline and output mapping take from the
+    training data: normalisation, class names, a CSV's column encoding,
+    target standardisation.
+    """
+    return {"task": self.name}
+
   def evaluated_kernel(self, params) -> Any:
     """The kernel of the classifier that is evaluated, or None.
 
