@@ -139,7 +139,7 @@ class DefaultDownloadTest(absltest.TestCase):
     with self.patch_url(closed_port_url(), md5_of(self.tarball)):
       with self.assertRaisesRegex(
           data.DownloadError,
-          "(?s)could not download.*config field `path`.*"
+          "(?s)could not download.*config\\.data\\.path.*"
           "cifar-10-python.tar.gz.*data_dir"):
         data.load_dataset(self.config)
     self.assertLess(time.monotonic() - start, 3.0)

@@ -23,18 +23,51 @@ class GivenHoldoutTest(absltest.TestCase):
     self.config.path = self.root
     self.config.imbalance_profile = "given"
 
-  def test_holdout_takes_at_most_half_of_a_class(self):
+  def test_holdout_keeps_80_percent_and_5_of_each_class(self):
     self.config.val_per_class = 50
-    with self.assertLogs(logger="absl", level="WARNING") as logs:
+    with self.assertLogs(logger="absl", level="INFO") as logs:
       ds = data.load_dataset(self.config)
-    expected_val = np.minimum(50, self.counts // 2)
+    # 60 -> 12 (keeps 48 = 80 %), 20 -> 4, 3 and 1 -> none (kept whole).
+    expected_val = np.array([12, 4, 0, 0])
+    np.testing.assert_array_equal(
+        testdata.held_out_val_counts(self.counts, 50), expected_val)
     np.testing.assert_array_equal(np.bincount(ds.val.labels, minlength=4),
                                   expected_val)
     np.testing.assert_array_equal(ds.train_class_counts,
                                   self.counts - expected_val)
-    self.assertGreaterEqual(ds.train_class_counts.min(), 1)
-    self.assertIn("val_per_class", "\n".join(logs.output))
+    said = "\n".join(logs.output)
+    self.assertIn("[12, 4, 0, 0] per class", said)
+    self.assertIn("config.data.val_per_class=50", said)
     self.assertEqual(ds.metadata["val"]["short_classes"], [0, 1, 2, 3])
+
+  def test_folder_default_keeps_imbalanced_data_as_it_is(self):
+    # imbalance_profile "auto" (the folder default): 60 / 1 images is
+    # already imbalanced, so it is kept, never cut to the exp profile.
+    config = data.default_data_config("folder")
+    config.path, config.val_per_class = self.root, 0
+    self.assertEqual(config.imbalance_profile, "auto")
+    ds = data.load_dataset(config)
+    np.testing.assert_array_equal(ds.train_class_counts, self.counts)
+    self.assertEqual(ds.metadata["imbalance_profile"], "given")
+    # A balanced folder is cut to the configured profile and ratio.
+    root = testdata.make_tempdir(self)
+    labels = np.repeat(np.arange(3), 20)
+    testdata.write_folder(root, {
+        "train": (testdata.random_images(60, 8, 8, 3), labels),
+        "test": (testdata.random_images(6, 8, 8, 3, seed=1),
+                 np.repeat(np.arange(3), 2))}, ("a", "b", "c"))
+    config.path, config.imbalance_ratio = root, 4.0
+    ds = data.load_dataset(config)
+    self.assertEqual(ds.metadata["imbalance_profile"], "exp")
+    np.testing.assert_array_equal(ds.train_class_counts, [20, 10, 5])
+
+  def test_ratio_error_names_the_fields(self):
+    self.config.imbalance_profile = "exp"
+    with self.assertRaisesRegex(
+        ValueError, r"config.data.imbalance_ratio=100.0: .* at most 1, or "
+        r"keep the data's own class counts with "
+        r"config.data.imbalance_profile=given"):
+      data.load_dataset(self.config)
 
   def test_uncapped_classes_keep_their_examples(self):
     # A cap only shortens a class's draw; the seeded shuffle is the same, so

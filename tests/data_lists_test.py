@@ -71,7 +71,7 @@ class ListLabelsTest(absltest.TestCase):
     np.testing.assert_array_equal(ds.train_class_counts, [6, 4, 2])
     self.assertLen(ds.val, 3)
     config.train_list = ""
-    with self.assertRaisesRegex(ValueError, "config field train_list is empty"):
+    with self.assertRaisesRegex(ValueError, "config.data.train_list is empty"):
       data.load_dataset(config)
 
   def test_class_counts_file_sets_the_classes(self):

@@ -179,9 +179,14 @@ class CsvDatasetTest(absltest.TestCase):
     self.assertEqual(ds.class_names, ("ant", "bee", "cat"))
     test_counts = np.minimum(np.round(0.2 * self.counts), self.counts - 1)
     np.testing.assert_array_equal(np.bincount(ds.test.labels), test_counts)
-    np.testing.assert_array_equal(np.bincount(ds.val.labels), [2, 2, 2])
-    np.testing.assert_array_equal(ds.train_class_counts,
-                                  self.counts - test_counts - 2)
+    # Validation takes val_per_class = 2 of each class but leaves it at
+    # least 80 % and 5 of its training rows: the 5-row class gives none.
+    left = self.counts - test_counts
+    val = testdata.held_out_val_counts(left, 2)
+    np.testing.assert_array_equal(val, [2, 2, 0])
+    np.testing.assert_array_equal(
+        np.bincount(ds.val.labels, minlength=3), val)
+    np.testing.assert_array_equal(ds.train_class_counts, left - val)
     self.assertEqual(ds.metadata["source"]["feature_names"],
                      ["x0", "x1", "x2", "x3", "colour=blue", "colour=red"])
     # Every row lands in exactly one split: the numeric features of all
@@ -198,7 +203,9 @@ class CsvDatasetTest(absltest.TestCase):
     self.config.test_path = test_path
     ds = data.load_dataset(self.config)
     self.assertLen(ds.test, 9)
-    np.testing.assert_array_equal(ds.train_class_counts, self.counts - 2)
+    np.testing.assert_array_equal(
+        ds.train_class_counts,
+        self.counts - testdata.held_out_val_counts(self.counts, 2))
 
   def test_nonfinite_value_names_file_line_and_column(self):
     with open(self.path) as f:
@@ -229,7 +236,7 @@ class CsvDatasetTest(absltest.TestCase):
 
   def test_empty_target(self):
     self.config.target = ""
-    with self.assertRaisesRegex(ValueError, "config field target is empty"):
+    with self.assertRaisesRegex(ValueError, "config.data.target is empty"):
       data.load_dataset(self.config)
 
   def test_bad_fields_are_named(self):
@@ -237,7 +244,7 @@ class CsvDatasetTest(absltest.TestCase):
                          ("delimiter", ";;"), ("drop_nonfinite", "yes")):
       config = data.default_data_config("csv").to_dict()
       config[field] = value
-      with self.assertRaisesRegex(ValueError, f"config field {field}"):
+      with self.assertRaisesRegex(ValueError, f"config.data.{field}"):
         data.validate_data_config(config)
 
 
@@ -262,7 +269,9 @@ class CsvCommandLineTest(absltest.TestCase):
     with open(os.path.join(workdir, "metrics.json")) as f:
       metrics = json.load(f)
     self.assertEqual(metrics["data"]["source"]["target"], "species")
-    self.assertEqual(metrics["train_class_counts"], [46, 14, 4])
+    left = np.array([60, 20, 8]) - np.array([12, 4, 2])  # 20 % to test
+    self.assertEqual(metrics["train_class_counts"],
+                     (left - testdata.held_out_val_counts(left, 2)).tolist())
 
 
 class FolderTest(absltest.TestCase):
@@ -283,7 +292,10 @@ class FolderTest(absltest.TestCase):
     config.class_names = ("tulip", "rose", "daisy")  # The label order.
     ds = data.load_dataset(config)
     self.assertEqual(ds.class_names, ("tulip", "rose", "daisy"))
-    np.testing.assert_array_equal(ds.train_class_counts, [1, 3, 7])
+    counts = np.array([2, 4, 8])  # tulip, rose, daisy
+    np.testing.assert_array_equal(
+        ds.train_class_counts,
+        counts - testdata.held_out_val_counts(counts, 1))
     self.assertEqual(ds.image_shape, (8, 8, 3))
     # An empty class_names (e.g. `--config.data.class_names=` on the command
     # line) sorts the folder names.
@@ -363,7 +375,7 @@ class TfdsByNameTest(absltest.TestCase):
 
   def test_name_is_required(self):
     config = data.default_data_config("tfds")
-    with self.assertRaisesRegex(ValueError, "config field tfds_name is empty"):
+    with self.assertRaisesRegex(ValueError, "config.data.tfds_name is empty"):
       data.load_dataset(config)
 
 

@@ -141,7 +141,7 @@ class CifarProtocolTest(parameterized.TestCase):
 
   def test_class_names_are_checked_against_the_source(self):
     self.config.class_names = tuple("abcdefghij")
-    with self.assertRaisesRegex(ValueError, "not config field class_names"):
+    with self.assertRaisesRegex(ValueError, "not config.data.class_names"):
       data.load_dataset(self.config)
 
   def test_dict_and_attribute_configs(self):
@@ -197,7 +197,7 @@ class ConfigErrorTest(parameterized.TestCase):
     config = data.default_data_config("cifar10_lt")
     config.path = "/nonexistent/cifar"
     with self.assertRaisesRegex(FileNotFoundError,
-                                "config field path: /nonexistent/cifar"):
+                                "config.data.path: /nonexistent/cifar"):
       data.load_dataset(config)
 
   def test_local_source_needs_a_path(self):
@@ -275,9 +275,13 @@ class MnistAndFolderTest(absltest.TestCase):
     config.imbalance_profile = "given"
     config.val_per_class = 2
     ds = data.load_dataset(config)
-    # Class b (3 images) gives at most half of them: 1, not 2.
-    np.testing.assert_array_equal(ds.train_class_counts, [4, 2])
-    np.testing.assert_array_equal(np.bincount(ds.val.labels), [2, 1])
+    # Each class keeps at least 80 % and 5 of its images: class a (6) gives
+    # 1, class b (3) none.
+    val = fixtures.held_out_val_counts([6, 3], 2)
+    np.testing.assert_array_equal(val, [1, 0])
+    np.testing.assert_array_equal(ds.train_class_counts, [6, 3] - val)
+    np.testing.assert_array_equal(np.bincount(ds.val.labels, minlength=2),
+                                  val)
     self.assertEmpty(np.intersect1d(tags(ds.train.images),
                                     tags(ds.val.images)))
 

@@ -23,6 +23,7 @@ from testdata import make_tempdir
 from testdata import random_images
 from testdata import cifar_rows
 from testdata import dump_py2_style
+from testdata import held_out_val_counts
 from testdata import write_cifar10
 from testdata import write_cifar100
 from testdata import tar_folder
@@ -326,7 +327,7 @@ class TfdsTest(absltest.TestCase):
       config.source = "tfds"
       config.data_dir = tmp
       with self.assertRaisesRegex(data.DataNotFoundError,
-                                  "(?s)ArrayRecord.*config field `path`"):
+                                  "(?s)ArrayRecord.*config\\.data\\.path"):
         data.load_dataset(config)
     self.assertLess(time.monotonic() - start, 3.0)
 

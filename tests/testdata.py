@@ -41,6 +41,18 @@ def subprocess_env(devices: int = 1, **extra) -> dict[str, str]:
       f"--xla_backend_optimization_level=0"), **extra)
 
 
+def held_out_val_counts(counts, per_class):
+  """Validation examples per class held out of a training split.
+
+  The documented rule, written out: val_per_class of each class, but the
+  class keeps at least 80 % and 5 of its examples (all, if it has 5 or
+  fewer).
+  """
+  counts = np.asarray(counts, np.int64)
+  keep = np.maximum(np.ceil(0.8 * counts), np.minimum(5, counts))
+  return np.minimum(per_class, counts - keep.astype(np.int64))
+
+
 def set_field(config, field: str, value) -> None:
   """Sets the dotted `field` (e.g. "data.path") of a ConfigDict."""
   parent, _, leaf = field.rpartition(".")

@@ -43,20 +43,20 @@ def check_classification_fields(fields: dict[str, Any]) -> None:
   target = fields["target"]
   if isinstance(target, bool) or not isinstance(target, (int, str)):
     raise ValueError(
-        f"config field target must name the label column: its header name "
+        f"config.data.target must name the label column: its header name "
         f"or 0-based index (-1 = last), got {target!r}.")
   fields["target"] = target.strip() if isinstance(target, str) else target
   if fields["header"] not in (None, True, False):
     raise ValueError(
-        f"config field header must be True, False or None (detect), got "
+        f"config.data.header must be True, False or None (detect), got "
         f"{fields['header']!r}.")
   delimiter = fields["delimiter"]
   if not (delimiter in CSV_DELIMITERS or (isinstance(delimiter, str) and
                                           len(delimiter) == 1)):
     raise ValueError(
-        f"config field delimiter must be one character or one of "
+        f"config.data.delimiter must be one character or one of "
         f"{list(CSV_DELIMITERS)}, got {delimiter!r}.")
-  _fields.check_bool(fields, "drop_nonfinite", "config field ")
+  _fields.check_bool(fields, "drop_nonfinite", "config.data.")
   _fields.check_fraction(fields, "test_fraction",
                          "it is used when test_path is empty")
   _fields.check_int(fields, "split_seed", 0)
@@ -70,7 +70,7 @@ def held_out_test(labels: np.ndarray, num_classes: int,
   """Rows of a seeded stratified `test_fraction` of each class."""
   if fields["test_fraction"] <= 0:
     raise ValueError(
-        "config fields test_path is empty and test_fraction is 0: give a "
+        "config.data.test_path is empty and config.data.test_fraction is 0: give a "
         "test file or a fraction of the table to test on.")
   return _splits.stratified_split(labels, num_classes=num_classes,
                                   fraction=fields["test_fraction"],
@@ -82,7 +82,7 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
   path = fields["path"]
   if not path or fields["target"] == "":
     raise ValueError(
-        f"config field {'path' if not path else 'target'} is empty: set "
+        f"config.data.{'path' if not path else 'target'} is empty: set "
         f"path to the CSV file of features and labels and target to the "
         f"label column (its header name or 0-based index, -1 = last).")
   delimiter = fields["delimiter"]

@@ -15,7 +15,10 @@ import numpy as np
 from ltjax.data import _profiles
 
 SOURCES = ("auto", "tfds", "download", "pickle", "folder", "idx", "list")
-IMBALANCE_PROFILES = _profiles.PROFILES + ("given",)
+# "auto": "given" when the training split is already imbalanced (its
+# largest class at least AUTO_GIVEN_RATIO times its smallest), else "exp".
+IMBALANCE_PROFILES = _profiles.PROFILES + ("given", "auto")
+AUTO_GIVEN_RATIO = 2.0
 # What to do for a class whose unused training images are fewer than
 # val_per_class (the head class of CIFAR-LT keeps all its images): "skip"
 # keeps the papers' training set exactly and gives that class fewer (or no)
@@ -82,7 +85,7 @@ def check_int(fields: dict[str, Any], key: str, minimum: int) -> None:
     ok = False
   if not ok:
     raise ValueError(
-        f"config field {key} must be an integer >= {minimum}, got {value!r}.")
+        f"config.data.{key} must be an integer >= {minimum}, got {value!r}.")
   fields[key] = int(value)
 
 
@@ -92,7 +95,7 @@ def check_fraction(fields: dict[str, Any], key: str, why: str) -> None:
   if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
       or not 0 <= fraction < 1):
     raise ValueError(
-        f"config field {key} must be in [0, 1), got {fraction!r}; {why}.")
+        f"config.data.{key} must be in [0, 1), got {fraction!r}; {why}.")
 
 
 def split_list(value: Any) -> tuple[str, ...]:
@@ -120,30 +123,30 @@ def check_common_fields(fields: dict[str, Any], *, sources: tuple[str, ...],
   name = fields["name"]
   if fields["source"] not in sources:
     raise ValueError(
-        f"config field source={fields['source']!r} is not available for "
+        f"config.data.source={fields['source']!r} is not available for "
         f"{name}; use one of {list(sources)}.")
   if fields["imbalance_profile"] not in IMBALANCE_PROFILES:
     raise ValueError(
-        f"config field imbalance_profile must be one of "
+        f"config.data.imbalance_profile must be one of "
         f"{list(IMBALANCE_PROFILES)}, got {fields['imbalance_profile']!r}.")
   ratio = fields["imbalance_ratio"]
   if (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or
       not np.isfinite(ratio) or ratio < 1):
     raise ValueError(
-        f"config field imbalance_ratio (n_max / n_min) must be a number >= 1, "
+        f"config.data.imbalance_ratio (n_max / n_min) must be a number >= 1, "
         f"got {ratio!r}; the usual CIFAR-LT values are 10, 50, 100, 200.")
   fields["imbalance_ratio"] = float(ratio)
   if fields["split_sizes"] not in SPLIT_SIZES:
     raise ValueError(
-        f"config field split_sizes must be one of {list(SPLIT_SIZES)}, got "
+        f"config.data.split_sizes must be one of {list(SPLIT_SIZES)}, got "
         f"{fields['split_sizes']!r}.")
   if fields["split_sizes"] == "official" and not has_official_counts:
     raise ValueError(
-        f"config field split_sizes='official': {name} has no official split "
+        f"config.data.split_sizes='official': {name} has no official split "
         f"sizes to check; use 'auto' or 'any'.")
   if fields["val_shortfall"] not in VAL_SHORTFALL:
     raise ValueError(
-        f"config field val_shortfall must be one of {list(VAL_SHORTFALL)}, "
+        f"config.data.val_shortfall must be one of {list(VAL_SHORTFALL)}, "
         f"got {fields['val_shortfall']!r}.")
   for key, minimum in (("subset_seed", 0), ("val_per_class", 0),
                        ("val_seed", 0), ("image_size", 1),
@@ -153,7 +156,7 @@ def check_common_fields(fields: dict[str, Any], *, sources: tuple[str, ...],
   if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or
       not timeout > 0):
     raise ValueError(
-        f"config field download_timeout must be > 0 seconds, got "
+        f"config.data.download_timeout must be > 0 seconds, got "
         f"{fields['download_timeout']!r}.")
   names = fields["class_names"]
   if isinstance(names, str):
@@ -162,14 +165,14 @@ def check_common_fields(fields: dict[str, Any], *, sources: tuple[str, ...],
                                 if str(n).strip())
   if len(set(fields["class_names"])) != len(fields["class_names"]):
     raise ValueError(
-        f"config field class_names has duplicates: {fields['class_names']}.")
+        f"config.data.class_names has duplicates: {fields['class_names']}.")
   expand_paths(fields, ("path", "data_dir", "train_list", "val_list",
                         "test_list", "class_counts_file"))
   if name != "tfds":
     for key in TFDS_FIELDS:
       if fields[key] != COMMON_FIELDS[key]:
         raise ValueError(
-            f"config field {key}={fields[key]!r} is only read by "
+            f"config.data.{key}={fields[key]!r} is only read by "
             f"name='tfds', not {name!r}.")
 
 

@@ -43,10 +43,10 @@ def _peek_tarball(path: str) -> str:
           return "folder"
   except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
     raise _archives.CorruptArchiveError(
-        f"config field path: {path} is not a readable tarball (truncated or "
+        f"config.data.path: {path} is not a readable tarball (truncated or "
         f"corrupt?): {type(e).__name__}: {e}") from e
   raise ValueError(
-      f"config field path: tarball {path} holds neither CIFAR pickles nor "
+      f"config.data.path: tarball {path} holds neither CIFAR pickles nor "
       f"images under <split>/<class>/.")
 
 
@@ -63,11 +63,11 @@ def detect_format(path: str, *,
     if _archives.is_tarball(path):
       return _peek_tarball(path), path
     raise ValueError(
-        f"config field path: {path} is a file but not a tarball; point path "
+        f"config.data.path: {path} is a file but not a tarball; point path "
         f"at a folder (CIFAR pickles, IDX files, <split>/<class>/ images) or "
         f"a .tar.gz.")
   if not os.path.isdir(path):
-    raise FileNotFoundError(f"config field path: {path} does not exist.")
+    raise FileNotFoundError(f"config.data.path: {path} does not exist.")
   if _cifar.find_cifar_folder(path) is not None:
     return "pickle", path
   if _idx.has_idx_files(path):
@@ -80,18 +80,18 @@ def detect_format(path: str, *,
     if len(specs) == 1 and os.path.isfile(tarball):
       return "pickle", tarball
   raise FileNotFoundError(
-      f"config field path: found no dataset in {path}; expected CIFAR "
+      f"config.data.path: found no dataset in {path}; expected CIFAR "
       f"pickles (or cifar-10-python.tar.gz), MNIST IDX files, or "
       f"train/<class>/ and test/<class>/ image folders.")
 
 
 def _help(name: str, spec: Any) -> str:
-  lines = [f"To use a local copy of {name}, set config field `path` to:"]
+  lines = [f"To use a local copy of {name}, set config.data.path to:"]
   lines += [f"  - {f}" for f in spec.local_formats]
   if spec.download:
     files = [s.filename for s in _download.DOWNLOADS[spec.download]]
     lines.append(
-        f"or put the official files {files} in config field `data_dir` "
+        f"or put the official files {files} in config.data.data_dir "
         f"(default {_download.default_data_dir()}); with internet access, "
         f"path='' and source='auto' or 'download' fetch them there.")
   if spec.tfds:
@@ -116,7 +116,7 @@ def _auto_source(spec: Any, fields: dict[str, Any]) -> tuple[str, str]:
   if spec.download:
     return "download", ""
   raise ValueError(
-      f"config field path is empty; {fields['name']} has no default copy.\n"
+      f"config.data.path is empty; {fields['name']} has no default copy.\n"
       f"{_help(fields['name'], spec)}")
 
 
@@ -128,11 +128,11 @@ def _read_source(spec: Any,
     source, path = _auto_source(spec, fields)
   elif source in ("pickle", "folder", "idx") and not path:
     raise ValueError(
-        f"config field path is empty; source={source!r} reads a local copy."
+        f"config.data.path is empty; source={source!r} reads a local copy."
         f"\n{_help(fields['name'], spec)}")
   elif source in ("download", "tfds") and path:
     raise ValueError(
-        f"config fields path={path!r} and source={source!r} conflict: "
+        f"config.data.path={path!r} and config.data.source={source!r} conflict: "
         f"{source} reads from data_dir. Clear path, or set source='auto'.")
   try:
     if source == "download":
@@ -180,14 +180,14 @@ def _check_split_sizes(data: _types.SourceData, spec: Any,
           f"{path}: the {split} split has {found.sum()} images, not the "
           f"official {expected.sum()} of {fields['name']}; per class {shown}."
           f" The copy is incomplete or corrupt: download or copy it again. "
-          f"If it is a subset you made on purpose, set config field "
-          f"split_sizes='any'.")
+          f"If it is a subset you made on purpose, set "
+          f"config.data.split_sizes='any'.")
     subsets.append(f"{split} {found.sum()} of {expected.sum()}")
   if not subsets:
     return "official"
   logging.warning(
       "%s: not the official split sizes (%s); taken as a subset made on "
-      "purpose (config field split_sizes='official' requires them).",
+      "purpose (config.data.split_sizes='official' requires them).",
       path, ", ".join(subsets))
   return "subset: " + ", ".join(subsets)
 
@@ -199,12 +199,12 @@ def check_source(data: _types.SourceData, spec: Any,
   if spec.num_classes and len(data.class_names) != spec.num_classes:
     raise ValueError(
         f"{desc} holds {len(data.class_names)} classes but {fields['name']} "
-        f"has {spec.num_classes}; check config fields name and path.")
+        f"has {spec.num_classes}; check config.data.name and config.data.path.")
   if (fields["class_names"] and source != "folder" and
       data.class_names != fields["class_names"]):
     raise ValueError(
-        f"{desc} names its classes {list(data.class_names)}, not config field "
-        f"class_names {list(fields['class_names'])}.")
+        f"{desc} names its classes {list(data.class_names)}, not "
+        f"config.data.class_names {list(fields['class_names'])}.")
 
 
 def build_checked(name: str, spec: Any, fields: dict[str, Any],

@@ -25,19 +25,19 @@ def _list_path(fields: dict[str, Any], key: str) -> str:
 def _check_list_fields(name: str, fields: dict[str, Any]) -> None:
   if not fields["path"]:
     raise ValueError(
-        f"config field path is empty: set it to the folder that the image "
+        f"config.data.path is empty: set it to the folder that the image "
         f"paths in {name}'s list files are relative to.")
   if not os.path.isdir(fields["path"]):
     raise FileNotFoundError(
-        f"config field path: {fields['path']} is not a folder.")
+        f"config.data.path: {fields['path']} is not a folder.")
   if fields["imbalance_profile"] != "given":
     raise ValueError(
-        f"{name}'s training list is already long-tailed: config field "
-        f"imbalance_profile must be 'given', got "
+        f"{name}'s training list is already long-tailed: "
+        f"config.data.imbalance_profile must be 'given', got "
         f"{fields['imbalance_profile']!r}.")
   for key in ("train_list", "test_list"):
     if not fields[key]:
-      raise ValueError(f"config field {key} is empty; {name} needs one.")
+      raise ValueError(f"config.data.{key} is empty; {name} needs one.")
 
 
 def _list_splits(fields: dict[str, Any]
@@ -51,7 +51,7 @@ def _list_splits(fields: dict[str, Any]
       continue
     if not os.path.isfile(list_path):
       raise FileNotFoundError(
-          f"config field {key}: list file {list_path} does not exist.")
+          f"config.data.{key}: list file {list_path} does not exist.")
     splits[split] = _lists.list_split(
         fields["path"], list_path, field=key,
         image_size=fields["image_size"], num_workers=fields["num_workers"])
@@ -70,13 +70,13 @@ def _check_class_counts(path: str, labels: np.ndarray, num_classes: int,
   expected = _lists.read_class_counts_file(path)
   if expected.size < num_classes:
     raise ValueError(
-        f"config field class_counts_file: {path} has {expected.size} counts "
+        f"config.data.class_counts_file: {path} has {expected.size} counts "
         f"but the lists have {num_classes} classes.")
   actual = np.bincount(labels, minlength=expected.size)
   if not np.array_equal(actual, expected):
     bad = int(np.flatnonzero(actual != expected)[0])
     raise ValueError(
-        f"config field class_counts_file: {path} gives class {bad} "
+        f"config.data.class_counts_file: {path} gives class {bad} "
         f"{expected[bad]} training images but train_list {train_list} has "
         f"{actual[bad]}.")
   return expected.size
@@ -86,7 +86,7 @@ def _check_list_class_names(names: tuple[str, ...], num_classes: int,
                            train_list: str) -> int:
   if len(names) < num_classes:
     raise ValueError(
-        f"config field class_names names {len(names)} classes but the "
+        f"config.data.class_names names {len(names)} classes but the "
         f"training list {train_list} has labels up to {num_classes - 1}.")
   return len(names)
 
@@ -125,7 +125,7 @@ def load_lists(name: str, spec: Any,
   if fields["class_names"]:
     num_classes = _check_list_class_names(fields["class_names"], num_classes,
                                           record["train_list"])
-    origin = "config field class_names"
+    origin = "config.data.class_names"
   for split, split_data in splits.items():
     _check_list_labels(split_data.labels, num_classes,
                        record[f"{split}_list"], split, origin)

@@ -104,8 +104,8 @@ def check_images_exist(root: str, paths: Sequence[str], *,
     shown = "\n  ".join(missing[:5])
     raise FileNotFoundError(
         f"{len(missing)} of the {len(paths)} images listed in {list_path} "
-        f"(config field {field}) are missing under root {root!r}; the first:"
-        f"\n  {shown}\nSet the config field `path` to the folder the list's "
+        f"(config.data.{field}) are missing under root {root!r}; the first:"
+        f"\n  {shown}\nSet the config.data.path to the folder the list's "
         f"paths are relative to.")
 
 

@@ -74,7 +74,7 @@ def _check_keys(fields: dict[str, Any], prefix: str) -> None:
 
 def check_classification_fields(fields: dict[str, Any]) -> None:
   """Checks the fields of the classification npz source in place."""
-  _check_keys(fields, "config field ")
+  _check_keys(fields, "config.data.")
   _fields.check_fraction(fields, "test_fraction",
                          "it is used when test_path is empty")
   _fields.check_int(fields, "split_seed", 0)
@@ -95,7 +95,7 @@ def check_regression_fields(fields: dict[str, Any]) -> None:
 
 def read_npz(path: str, *, inputs_key: str = "x", target_key: str = "y",
              task: str = "classification", drop_nonfinite: bool = False,
-             field: str = "config field path"
+             field: str = "config.data.path"
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   """Reads inputs and labels / targets from a `.npz` file, checking them.
 
@@ -107,7 +107,7 @@ def read_npz(path: str, *, inputs_key: str = "x", target_key: str = "y",
     task: "classification" or "regression".
     drop_nonfinite: drop rows with a NaN or inf feature or target (logged,
       returned as dropped) instead of raising.
-    field: the config field that named `path`, for error messages.
+    field: the config.data.that named `path`, for error messages.
 
   Returns:
     (inputs (float32 features or uint8 images), int64 labels or float64
@@ -135,8 +135,8 @@ def read_npz(path: str, *, inputs_key: str = "x", target_key: str = "y",
         key, what = (("inputs_key", "inputs") if missing[0] == inputs_key
                      else ("target_key", "labels / targets"))
         raise ValueError(
-            f"{path} has no array {missing[0]!r} (it has {keys}); set config "
-            f"field {key} to the name of the {what}.")
+            f"{path} has no array {missing[0]!r} (it has {keys}); set "
+            f"config.data.{key} to the name of the {what}.")
       inputs, target = npz[inputs_key], npz[target_key]
   except (zipfile.BadZipFile, OSError, EOFError) as e:
     raise ValueError(
@@ -211,10 +211,10 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
   record = {}
   for key, split in (("val_path", "val"), ("test_path", "test")):
     if fields[key]:
-      x, y, _, _ = read_npz(fields[key], field=f"config field {key}", **keys)
+      x, y, _, _ = read_npz(fields[key], field=f"config.data.{key}", **keys)
       if x.shape[1:] != inputs.shape[1:] or x.dtype != inputs.dtype:
         raise ValueError(
-            f"config field {key}: {fields[key]} has inputs {x.dtype} "
+            f"config.data.{key}: {fields[key]} has inputs {x.dtype} "
             f"{x.shape[1:]}, the training file {inputs.dtype} "
             f"{inputs.shape[1:]}; give the same input shape.")
       parts[split] = (x, y)
@@ -223,7 +223,7 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
   if fields["class_names"]:
     if num_classes > len(fields["class_names"]):
       raise ValueError(
-          f"config field class_names names {len(fields['class_names'])} "
+          f"config.data.class_names names {len(fields['class_names'])} "
           f"classes but {fields['path']} (or its val / test file) has label "
           f"{num_classes - 1}; name every class 0..{num_classes - 1}.")
     class_names = fields["class_names"]

@@ -12,6 +12,7 @@ from typing import Any
 from absl import logging
 import numpy as np
 
+from ltjax.data import _fields
 from ltjax.data import _profiles
 from ltjax.data import _splits
 from ltjax.data import _types
@@ -34,9 +35,17 @@ def _long_tailed_indices(labels: np.ndarray, class_names: tuple[str, ...],
     empty = class_names[int(np.argmin(available))]
     raise ValueError(f"class {empty!r} has no training images.")
   n_max = int(available.min())
-  counts = _profiles.long_tail_counts(
-      n_max, num_classes, ratio=fields["imbalance_ratio"],
-      profile=fields["imbalance_profile"])
+  ratio, profile = fields["imbalance_ratio"], fields["imbalance_profile"]
+  try:
+    counts = _profiles.long_tail_counts(n_max, num_classes, ratio=ratio,
+                                        profile=profile)
+  except ValueError:
+    raise ValueError(
+        f"config.data.imbalance_ratio={ratio}: the {profile!r} profile "
+        f"starts from the smallest class's {n_max} training images, so its "
+        f"tail classes would get none. Lower config.data.imbalance_ratio to "
+        f"at most {n_max}, or keep the data's own class counts with "
+        f"config.data.imbalance_profile=given.") from None
   indices = _profiles.make_long_tailed(labels, counts,
                                        seed=fields["subset_seed"])
   return indices, {"n_max": n_max}
@@ -76,17 +85,17 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
   per_class, seed = fields["val_per_class"], fields["val_seed"]
   caps = None
   if given:
-    # Never empty a class: hold out at most half of its training images.
-    caps = np.bincount(full.labels[train_idx],
-                       minlength=len(class_names)) // 2
+    # A class keeps at least 80 % and 5 of its training images.
+    have = np.bincount(full.labels[train_idx], minlength=len(class_names))
+    caps = have - val_floor(have)
   val_idx = _splits.balanced_holdout(
       full.labels, num_classes=len(class_names), per_class=per_class,
       seed=seed, exclude=None if given else train_idx, caps=caps)
   moved = {}
   if given:
     train_idx = np.setdiff1d(train_idx, val_idx)
-    pool = ("held out from the training split (which loses them; at most "
-            "half of each class)")
+    pool = ("held out from the training split (which loses them; each "
+            "class keeps at least 80 % and 5 of its images)")
   else:
     pool = "training images left unused by the long-tailed subset"
     if fields["val_shortfall"] == "from_train":
@@ -100,15 +109,13 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
                     indices_sha256=_splits.index_digest(val_idx))
   meta["short_classes"] = [c for c, n in enumerate(meta["class_counts"])
                            if n < per_class]
-  if meta["short_classes"] and given:
-    first = meta["short_classes"][0]
-    logging.warning(
-        "%s: %d class(es) have too few training images to give %d to "
-        "validation, which takes at most half of a class (class %s gives "
-        "%d); metadata['val'] records the counts. Lower config field "
-        "val_per_class, or give a validation split of your own.",
-        name, len(meta["short_classes"]), per_class, class_names[first],
-        meta["class_counts"][first])
+  if given:
+    logging.info(
+        "%s: validation held out of the training split, %s per class "
+        "(config.data.val_per_class=%d; each class keeps at least 80 %% and "
+        "5 of its training images%s).", name, meta["class_counts"],
+        per_class, f", so {len(meta['short_classes'])} class(es) give fewer"
+        if meta["short_classes"] else "")
   elif meta["short_classes"]:
     first = meta["short_classes"][0]
     logging.warning(
@@ -119,6 +126,31 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
         name, len(meta["short_classes"]), per_class, class_names[first],
         meta["class_counts"][first])
   return val, meta, train_idx
+
+
+def _auto_profile(name: str, labels: np.ndarray, num_classes: int) -> str:
+  """imbalance_profile "auto": "given" for already imbalanced data."""
+  counts = np.bincount(labels, minlength=num_classes)
+  ratio = counts.max() / max(counts.min(), 1)
+  profile = "given" if ratio >= _fields.AUTO_GIVEN_RATIO else "exp"
+  logging.info(
+      "%s: imbalance_profile 'auto' -> %r (the training split's largest "
+      "class has %.1f x its smallest%s).", name, profile, ratio,
+      "; kept as it is" if profile == "given" else
+      "; cut to config.data.imbalance_ratio")
+  return profile
+
+
+def val_floor(counts: np.ndarray) -> np.ndarray:
+  """The training images a class keeps when validation is held out of it.
+
+  max(ceil(0.8 n), min(5, n)): at least 80 % of the class, and 5 images
+  (all of a class of 5 or fewer), so a tail class is never cut to a few
+  examples for a validation split.
+  """
+  counts = np.asarray(counts, np.int64)
+  return np.maximum(np.ceil(0.8 * counts).astype(np.int64),
+                    np.minimum(5, counts))
 
 
 def build_long_tailed(name: str, data: _types.SourceData,
@@ -138,6 +170,9 @@ def build_long_tailed(name: str, data: _types.SourceData,
   full = data.splits["train"]
   num_classes = len(data.class_names)
   profile = fields["imbalance_profile"]
+  if profile == "auto":
+    profile = _auto_profile(name, full.labels, num_classes)
+    fields = dict(fields, imbalance_profile=profile)
   meta = {"imbalance_profile": profile, "subset_seed": None}
   if profile == "given":
     train_idx = np.arange(len(full), dtype=np.int64)
@@ -161,8 +196,9 @@ def build_long_tailed(name: str, data: _types.SourceData,
     empty = data.class_names[int(np.argmin(counts))]
     raise ValueError(
         f"{name}: class {empty!r} has no training images left (training "
-        f"counts {counts.tolist()}). Check the data, or lower config field "
-        f"imbalance_ratio (exp / step profiles) or val_per_class.")
+        f"counts {counts.tolist()}). Check the data, or lower "
+        f"config.data.imbalance_ratio (exp / step profiles) or "
+        f"config.data.val_per_class.")
   if profile == "given":
     meta["imbalance_ratio"] = (float(counts.max() / counts.min())
                                if counts.min() > 0 else None)

@@ -77,7 +77,7 @@ class DatasetSpec:
     tfds: TFDS name, or None.
     local_formats: what `path` may point to, for error messages.
     official_counts: the official splits' images per class, {"train": [C],
-      "test": [C]}, checked as config field `split_sizes` says; None for a
+      "test": [C]}, checked as config.data.split_sizes says; None for a
       dataset without official splits.
     check: validates its own config fields in place (naming the field).
     check_files: checks that the files its fields name exist (naming the
@@ -125,7 +125,7 @@ def _fresh(value: Any) -> Any:
 def _resolve_fields(config: Any, task: str | None, *, check_files: bool
                    ) -> tuple[DatasetSpec, dict[str, Any]]:
   name = _fields.get(config, "name", "")
-  spec = _spec(name, task, field_hint=" (config field name)")
+  spec = _spec(name, task, field_hint=" (config.data.name)")
   defaults = default_data_config(name, task=spec.task)
   given = _fields.known_fields(config)
   if given is not None and given - set(defaults.keys()):
@@ -186,7 +186,10 @@ def default_data_config(name: str, *,
     source: "auto" | "tfds" | "download" | "pickle" | "folder" | "idx" |
       "list".
     imbalance_ratio: rho = n_max / n_min, >= 1.
-    imbalance_profile: "exp" | "step" | "given" (keep the training split).
+    imbalance_profile: "exp" | "step" | "given" (keep the training split) |
+      "auto" (given if the training split is already imbalanced, its
+      largest class at least twice its smallest, else exp; the `folder`
+      default).
     subset_seed: seed of the long-tailed subset (0 = the original's).
     val_per_class: validation examples per class held out from the unused
       training images (CIFAR-10, MNIST: 50; CIFAR-100: 20, so that all but
@@ -380,7 +383,7 @@ _BY_TASK = {
                 "a .tar.gz of it")),
         "folder": DatasetSpec(
             load=_formats.load_array, sources=("auto", "folder"),
-            defaults={"val_per_class": 50},
+            defaults={"val_per_class": 50, "imbalance_profile": "auto"},
             local_formats=(
                 "an image folder train/<class>/*.{png,jpg} + "
                 "test/<class>/... (+ optional val/<class>/...), or a .tar.gz "
@@ -401,8 +404,8 @@ _BY_TASK = {
         "tfds": DatasetSpec(
             load=_tfds_dataset.load, sources=("auto", "tfds"),
             defaults={}, check=_tfds_dataset.check_fields,
-            local_formats=("(none: a TFDS data folder in config field "
-                           "data_dir)",)),
+            local_formats=("(none: a TFDS data folder in "
+                           "config.data.data_dir)",)),
         "list": DatasetSpec(
             load=_list_datasets.load_lists, sources=("auto", "list"),
             defaults={"imbalance_profile": "given", "val_per_class": 0},

@@ -1,7 +1,7 @@
 """TFDS image-classification datasets already prepared as ArrayRecord.
 
 The long-tailed benchmarks read `cifar10`, `cifar100` and `mnist`; dataset
-`tfds` (config field `tfds_name`) reads any TFDS image-classification set by
+`tfds` (config.data.tfds_name) reads any TFDS image-classification set by
 name (`beans`, `oxford_flowers102:2.1.1`, ...) whose examples hold an image
 and a `ClassLabel`.
 

@@ -13,23 +13,23 @@ def check_fields(fields: dict[str, Any]) -> None:
   for key in _fields.TFDS_FIELDS:
     if not isinstance(fields[key], str):
       raise ValueError(
-          f"config field {key} must be a string, got {fields[key]!r}.")
+          f"config.data.{key} must be a string, got {fields[key]!r}.")
   for key in ("tfds_train_split", "tfds_test_split"):
     if not fields[key]:
-      raise ValueError(f"config field {key} is empty; name a TFDS split.")
+      raise ValueError(f"config.data.{key} is empty; name a TFDS split.")
 
 
 def load(name: str, spec: Any,
          fields: dict[str, Any]) -> _types.LongTailedDataset:
-  """A TFDS dataset named by config field tfds_name, from data_dir."""
+  """A TFDS dataset named by config.data.tfds_name, from data_dir."""
   if not fields["tfds_name"]:
     raise ValueError(
-        "config field tfds_name is empty: name the TFDS dataset, e.g. "
+        "config.data.tfds_name is empty: name the TFDS dataset, e.g. "
         "'beans' or 'oxford_flowers102:2.1.1'.")
   if fields["path"]:
     raise ValueError(
-        f"config field path={fields['path']!r}: the tfds dataset reads "
-        f"config field data_dir (a TFDS data folder); clear path.")
+        f"config.data.path={fields['path']!r}: the tfds dataset reads "
+        f"config.data.data_dir (a TFDS data folder); clear path.")
   splits = {"train": fields["tfds_train_split"],
             "test": fields["tfds_test_split"]}
   if fields["tfds_val_split"]:
