@@ -69,6 +69,7 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   runtime.configure_host_devices(_HOST_DEVICES.value)  # before JAX starts
   runtime.set_watchdog_seconds(_WATCHDOG.value)
+  train.quiet_library_logs()  # before JAX looks for its backends
   if _MULTIHOST.value:
     # Cross-process collectives on CPU hosts (no effect on GPU/TPU).
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

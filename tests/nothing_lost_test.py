@@ -73,6 +73,12 @@ class CtrlCTest(testdata.TinyBenchmarksTestCase):
     self.assertEqual(proc.returncode, train.EXIT_INTERRUPTED, out[-3000:])
     self.assertIn("stopped by SIGINT: a checkpoint of step", out)
     self.assertNotIn("Traceback", out)
+    # Quiet logs: no backend probing, images named as images, one line
+    # per evaluation (none ran yet).
+    said = "".join(lines) + out
+    self.assertNotIn("Unable to initialize backend", said)
+    self.assertIn(" test images, 10 classes", said)
+    self.assertNotIn("eval epoch", said)
     saved = [d for d in os.listdir(os.path.join(workdir, "checkpoints"))
              if d.isdigit()]
     self.assertLen(saved, 1)
@@ -83,6 +89,7 @@ class CtrlCTest(testdata.TinyBenchmarksTestCase):
                         in line for line in lines), "".join(lines[-30:]))
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
+    self.assertNotIn("read_only", "".join(lines) + out)
     self.assertEqual(proc.returncode, train.EXIT_INTERRUPTED, out[-3000:])
     self.assertIn("stopped by SIGTERM", out)
 

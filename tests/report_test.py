@@ -90,13 +90,16 @@ class ConsoleTest(absltest.TestCase):
 
         _report.quiet_library_logs()
         _driver.log_evaluation(NoWriter(), {
-            "epoch": 1.0, "step": 10, "val": {"top1": 0.123456789}})
+            "epoch": 1.0, "step": 10, "val": {"top1": 0.123456789},
+            "test": {"top1": 0.5, "balanced": None}})
         logging.info("INFO of another library")
         logging.warning("a warning")
         """)
     self.assertEqual(result.returncode, 0, result.stderr)
+    # One line per evaluation.
     self.assertRegex(result.stdout,
-                     r"\d\d:\d\d:\d\d eval epoch 1.00 val: top1 0.1235\n")
+                     r"\d\d:\d\d:\d\d eval epoch 1.00 val: top1 0.1235 \| "
+                     r"test: top1 0.5000 balanced nan\n")
     self.assertIn("a warning", result.stdout)
     self.assertNotIn("another library", result.stdout + result.stderr)
 

@@ -117,14 +117,15 @@ def _held_out_val(name: str, full: _types.ArraySplit, train_idx: np.ndarray,
         per_class, f", so {len(meta['short_classes'])} class(es) give fewer"
         if meta["short_classes"] else "")
   elif meta["short_classes"]:
+    # The papers' protocol: the head class keeps every training image, so
+    # it has none left for validation (CIFAR-LT: class 0).
     first = meta["short_classes"][0]
-    logging.warning(
-        "%s: %d class(es) have fewer than %d unused training images for "
-        "validation (class %s has %d); metadata['val'] records the counts. "
-        "Set val_shortfall='from_train' for a balanced validation split "
-        "(the short classes then train on fewer images).",
-        name, len(meta["short_classes"]), per_class, class_names[first],
-        meta["class_counts"][first])
+    logging.info(
+        "%s: validation takes %d unused training images per class, %s "
+        "(class %r and %d more keep theirs for training, as the papers' "
+        "training set does; config.data.val_shortfall=from_train moves "
+        "them out of training).", name, per_class, meta["class_counts"],
+        class_names[first], len(meta["short_classes"]) - 1)
   return val, meta, train_idx
 
 

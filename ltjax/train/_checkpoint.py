@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ltjax.train import _report
+
 
 class CheckpointMismatchError(ValueError):
   """A readable checkpoint whose tree does not fit this run's state.
@@ -293,6 +295,7 @@ def read_checkpoint(workdir: str, like=None) -> tuple[Any, int]:
         f"no checkpoint in {directory} (no such folder): {workdir} must be "
         f"the workdir of a trained run (python -m experiments.main "
         f"--config=... --workdir={workdir}).")
+  _report.drop_library_noise()  # orbax warns about read-only managers
   manager = ocp.CheckpointManager(
       directory, options=ocp.CheckpointManagerOptions(read_only=True),
       item_handlers=ocp.StandardCheckpointHandler())

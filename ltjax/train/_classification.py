@@ -793,7 +793,8 @@ class ClassificationTask(_task.Task):
 
   def describe(self, run) -> str:
     dataset = self.dataset
+    unit = "images" if len(dataset.image_shape) == 3 else "rows"
     return (f"{dataset.name}: {len(dataset.train)} train / "
             f"{len(dataset.val) if dataset.val else 0} val / "
-            f"{len(dataset.test)} test images, {dataset.num_classes} "
+            f"{len(dataset.test)} test {unit}, {dataset.num_classes} "
             f"classes, counts {self.counts.tolist()[:20]}")

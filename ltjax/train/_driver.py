@@ -299,7 +299,7 @@ def log_evaluation(writer: _report.MetricWriter, record: dict) -> None:
   get the stage as a prefix.
   """
   stage = record.get("stage", "train")
-  scalars = {}
+  scalars, parts = {}, []
   for split, summary in record.items():
     if not isinstance(summary, dict):
       continue
@@ -307,11 +307,13 @@ def log_evaluation(writer: _report.MetricWriter, record: dict) -> None:
               if isinstance(v, (int, float)) or v is None}
     shown = " ".join(f"{k} {_fmt(v)}" for k, v in values.items()
                      if not k.startswith("count"))
-    logging.info("eval %sepoch %.2f %s: %s",
-                 "" if stage == "train" else f"{stage} ", record["epoch"],
-                 split, shown)
+    parts.append(f"{split}: {shown}")
     prefix = split if stage == "train" else f"{stage}_{split}"
     scalars.update({f"{prefix}/{k}": v for k, v in values.items()})
+  # One line per evaluation, the splits separated by " | ".
+  logging.info("eval %sepoch %.2f %s",
+               "" if stage == "train" else f"{stage} ", record["epoch"],
+               " | ".join(parts))
   writer.scalars(record["step"], scalars)
   writer.flush()
 

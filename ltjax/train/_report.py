@@ -27,13 +27,20 @@ from ltjax import _console
 
 
 class _DropLibraryInfo(logging_std.Filter):
-  """Drops INFO records of orbax and jax internals (hundreds per save)."""
+  """Drops INFO records of orbax and jax internals (hundreds per save), and
+  orbax's warnings about the read-only manager ltjax opens to load a run."""
 
   _NOISY = (os.sep + "orbax" + os.sep, os.sep + "jax" + os.sep)
+  _READ_ONLY = ("CheckpointManagerOptions.read_only=True",
+                "Given directory is read only")
 
   def filter(self, record: logging_std.LogRecord) -> bool:
-    return record.levelno >= logging_std.WARNING or not any(
-        part in record.pathname for part in self._NOISY)
+    library = any(part in record.pathname for part in self._NOISY)
+    if not library:
+      return True
+    if record.levelno < logging_std.WARNING:
+      return False
+    return not str(record.msg).startswith(self._READ_ONLY)
 
 
 def quiet_library_logs() -> None:
@@ -42,10 +49,15 @@ def quiet_library_logs() -> None:
   Outside absl.app (notebooks, scripts) ltjax's INFO lines go to stdout
   (`ltjax._console.show_progress`).
   """
+  drop_library_noise()
+  _console.show_progress()
+
+
+def drop_library_noise() -> None:
+  """Filters library INFO lines and orbax's read-only warnings (idempotent)."""
   absl_logger = logging_std.getLogger("absl")
   if not any(isinstance(f, _DropLibraryInfo) for f in absl_logger.filters):
     absl_logger.addFilter(_DropLibraryInfo())
-  _console.show_progress()
 
 
 def is_writer() -> bool:
