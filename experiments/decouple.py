@@ -1,57 +1,15 @@
-r"""Decoupled and post-hoc classifiers of a trained model, side by side.
+"""`python -m experiments.decouple` in a checkout: `ltjax.cli.decouple`
+(the `ltjax-decouple` command).
 
-  python -m experiments.decouple \
-      --config=experiments/configs/decouple/default.py \
-      --checkpoint=/tmp/ltjax/cifar10_lt/ce
-
-Loads the stage-1 run in `--checkpoint` (its config.json and newest
-checkpoint), extracts features once, and reports joint / NCM / cRT / tau-norm
-/ LWS / post-hoc logit adjustment (top-1, balanced, many, medium, few), with
-tau chosen on the validation split; writes decouple.json and decouple.md to
-`--workdir` (default: the checkpoint's workdir).
+The entry points live in the ltjax package (they ship with it); this
+module keeps the checkout's old command and import path working.
 """
 
 import sys
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
-
-from experiments import _cli
-from ltjax import decouple
-from ltjax import runtime
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Stage-2 config (experiments/configs/decouple/...).",
-    lock_config=True)
-_CHECKPOINT = flags.DEFINE_string(
-    "checkpoint", None, "Workdir of the stage-1 run to decouple.")
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Where to write decouple.json/.md (default: checkpoint).")
-_HOST_DEVICES = flags.DEFINE_integer(
-    "host_devices", None,
-    "CPU devices to split batches over (default 1; see experiments.main).",
-    lower_bound=1)
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  runtime.configure_host_devices(_HOST_DEVICES.value)  # before JAX starts
-  decouple.decouple_and_evaluate(_CONFIG.value, _CHECKPOINT.value,
-                                 _WORKDIR.value)
-
-
-def run():
-  """The `ltjax-decouple` console script; configs also by name (`_cli`)."""
-  flags.mark_flags_as_required(["config", "checkpoint"])
-  _cli.show_flags_in_help(__name__)
-  try:
-    argv = _cli.resolve_config_flag(sys.argv)
-  except ValueError as error:
-    sys.exit(f"ltjax-decouple: {error}")
-  app.run(main, argv=argv)
-
+from ltjax.cli import decouple as _impl
 
 if __name__ == "__main__":
-  run()
+  _impl.run()
+else:
+  sys.modules[__name__] = _impl

@@ -1,105 +1,15 @@
-r"""Trains and evaluates a long-tailed model (the thin entry point).
+"""`python -m experiments.main` in a checkout: `ltjax.cli.train`
+(the `ltjax-train` command).
 
-  python -m experiments.main \
-      --config=experiments/configs/cifar10_lt/ldam_drw.py \
-      --workdir=/tmp/ltjax/cifar10_lt_ldam_drw
-
-Every task runs through `ltjax.train.train_and_evaluate`; the config's `task`
-field ("classification", the default, or "regression") picks the task inside
-the library. Fields are overridden from
-the command line (`--config.loss.tau=1.5`); an
-unknown field is an error. A workdir that already has a checkpoint resumes;
-one whose run was made with a different config is refused (the message lists
-the fields) unless `--overwrite` is given, which moves the old run to
-`<workdir>.replaced-<UTC time>`. One job at a time holds a workdir. A run
-whose loss or gradient norm becomes NaN / inf stops with a non-zero exit
-(`ltjax.train.DivergenceError`). SIGINT (Ctrl-C) or SIGTERM saves a
-checkpoint at the next step and exits with code 75
-(`ltjax.train.EXIT_INTERRUPTED`); the same command resumes.
-Several hosts: start the same command on every host with `--multihost` (TPU
-pods and SLURM are detected by `jax.distributed.initialize`; elsewhere pass
-`--coordinator_address`, `--num_processes` and `--process_id`).
+The entry points live in the ltjax package (they ship with it); this
+module keeps the checkout's old command and import path working.
 """
 
 import sys
 
-from absl import app
-from absl import flags
-from absl import logging
-import jax
-from ml_collections import config_flags
-
-from experiments import _cli
-from ltjax import runtime
-from ltjax import train
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to a config file (experiments/configs/...).",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    "workdir", None, "Directory for checkpoints, metrics and TensorBoard.")
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize() before training.")
-_COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None, "host:port of process 0 (multi-host).")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
-                                      "Number of processes (multi-host).")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None,
-                                   "This process's index (multi-host).")
-_OVERWRITE = flags.DEFINE_bool(
-    "overwrite", False,
-    "If the workdir holds a run made with a different config, move its files "
-    "to <workdir>.replaced-<UTC time> (nothing is deleted) and start afresh; "
-    "without it such a run is refused with the differing fields listed.")
-_HOST_DEVICES = flags.DEFINE_integer(
-    "host_devices", None,
-    "CPU devices to split each step over (default 1: several virtual CPU "
-    "devices are faster but can deadlock, see ltjax.runtime). An explicit "
-    "--xla_force_host_platform_device_count in XLA_FLAGS also sets it.",
-    lower_bound=1)
-_WATCHDOG = flags.DEFINE_float(
-    "watchdog_seconds", runtime.DEFAULT_WATCHDOG_SECONDS,
-    "Dump all thread stacks and exit non-zero when training makes no "
-    "progress and the process is idle for this long (a deadlock); 0: off.",
-    lower_bound=0)
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  runtime.configure_host_devices(_HOST_DEVICES.value)  # before JAX starts
-  runtime.set_watchdog_seconds(_WATCHDOG.value)
-  train.quiet_library_logs()  # before JAX looks for its backends
-  if _MULTIHOST.value:
-    # Cross-process collectives on CPU hosts (no effect on GPU/TPU).
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
-                               num_processes=_NUM_PROCESSES.value,
-                               process_id=_PROCESS_ID.value)
-  logging.info("JAX %s, process %d of %d, devices: %s", jax.__version__,
-               jax.process_index(), jax.process_count(), jax.devices())
-  try:
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
-                             overwrite=_OVERWRITE.value)
-  except train.Interrupted as stopped:
-    logging.warning("%s", stopped)
-    sys.exit(train.EXIT_INTERRUPTED)
-  except ValueError as error:
-    if str(error).startswith("config.task:"):
-      raise app.UsageError(str(error)) from None
-    raise
-
-
-def run():
-  """The `ltjax-train` console script; configs also by name (`_cli`)."""
-  flags.mark_flags_as_required(["config", "workdir"])
-  _cli.show_flags_in_help(__name__)
-  try:
-    argv = _cli.resolve_config_flag(sys.argv)
-  except ValueError as error:
-    sys.exit(f"ltjax-train: {error}")
-  app.run(main, argv=argv)
-
+from ltjax.cli import train as _impl
 
 if __name__ == "__main__":
-  run()
+  _impl.run()
+else:
+  sys.modules[__name__] = _impl

@@ -14,6 +14,7 @@ from absl.testing import absltest
 import numpy as np
 
 from ltjax import data
+from ltjax import decouple
 from ltjax import recipes
 from ltjax import train
 import testdata
@@ -31,32 +32,33 @@ def _tiny_table_config():
   return config
 
 
-class ResumeTest(absltest.TestCase):
+def _arrays(seed):
+  x, y = blobs([40, 15, 6], seed=seed)
+  xt, yt = blobs([5, 5, 5], seed=9)
+  return data.from_arrays((x, y), test=(xt, yt), val=(xt, yt),
+                          class_names=("a", "b", "c"), name="blobs")
 
-  def _arrays(self, seed):
-    x, y = blobs([40, 15, 6], seed=seed)
-    xt, yt = blobs([5, 5, 5], seed=9)
-    return data.from_arrays((x, y), test=(xt, yt), val=(xt, yt),
-                            class_names=("a", "b", "c"), name="blobs")
+
+class ResumeTest(absltest.TestCase):
 
   def test_arrays(self):
     workdir = testdata.make_tempdir(self)
     config = _tiny_table_config()
-    train.train_and_evaluate(config, workdir, dataset=self._arrays(0))
+    train.train_and_evaluate(config, workdir, dataset=_arrays(0))
     with self.assertRaisesRegex(
         train.DataMismatchError,
         r"other data.*\n  train: [0-9a-f]{16} \(61 examples\) -> "
         r"[0-9a-f]{16} \(61 examples\)\nUse a new workdir, or replace the "
         r"old run with --overwrite"):
-      train.train_and_evaluate(config, workdir, dataset=self._arrays(1))
+      train.train_and_evaluate(config, workdir, dataset=_arrays(1))
     # Nothing of the first run was touched; equal arrays (a copy) resume.
     self.assertTrue(os.path.isdir(os.path.join(workdir, "checkpoints", "2")))
     result = train.train_and_evaluate(config, workdir,
-                                      dataset=self._arrays(0))
+                                      dataset=_arrays(0))
     self.assertEqual(result["run"]["steps_this_run"], 0)
     # With overwrite the old run moves aside and the new data trains afresh.
     result = train.train_and_evaluate(config, workdir,
-                                      dataset=self._arrays(1), overwrite=True)
+                                      dataset=_arrays(1), overwrite=True)
     self.assertEqual(result["run"]["steps_this_run"], 2)
     siblings = os.listdir(os.path.dirname(workdir))
     self.assertTrue(any(name.startswith(os.path.basename(workdir) +
@@ -82,6 +84,26 @@ class ResumeTest(absltest.TestCase):
     config.data.path = other
     with self.assertRaisesRegex(train.DataMismatchError, "train: "):
       train.train_and_evaluate(config, workdir)
+
+
+class DecoupleInMemoryTest(absltest.TestCase):
+
+  def test_decouple_a_run_on_arrays_given_the_same_arrays(self):
+    ds = _arrays(0)
+    workdir = testdata.make_tempdir(self)
+    train.train_and_evaluate(_tiny_table_config(), workdir, dataset=ds)
+    config = decouple.default_config()
+    config.methods = ("joint", "ncm")
+    # Without the data: one clear error saying how to pass it.
+    with self.assertRaisesRegex(ValueError, "trained on data given in "
+                                "memory.*dataset=THE_SAME_DATASET"):
+      decouple.decouple_and_evaluate(config, workdir)
+    # Other data: refused by its digests.
+    with self.assertRaises(train.DataMismatchError):
+      decouple.decouple_and_evaluate(config, workdir,
+                                     dataset=_arrays(1))
+    result = decouple.decouple_and_evaluate(config, workdir, dataset=ds)
+    self.assertEqual(set(result["methods"]), {"joint", "ncm"})
 
 
 class DigestTest(absltest.TestCase):

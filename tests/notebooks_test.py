@@ -8,6 +8,7 @@ been written as a non-empty PNG. Stored notebooks must carry no outputs.
 import glob
 import os
 import pathlib
+import shutil
 import tempfile
 
 from absl.testing import absltest
@@ -46,7 +47,14 @@ def execute(path, parameters, cwd, env=None):
   client = nbclient.NotebookClient(
       notebook, timeout=300, kernel_name="python3",
       resources={"metadata": {"path": str(cwd)}})
-  client.execute(env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+  # Only the ltjax package is importable, as after `pip install ltjax`: the
+  # notebooks need no checkout.
+  site = tempfile.mkdtemp()
+  os.symlink(ROOT / "ltjax", os.path.join(site, "ltjax"))
+  try:
+    client.execute(env=dict(os.environ, PYTHONPATH=site, **(env or {})))
+  finally:
+    shutil.rmtree(site)
   return notebook
 
 

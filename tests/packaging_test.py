@@ -11,7 +11,9 @@ import sys
 from absl.testing import absltest
 from setuptools.config import setupcfg
 
-from experiments import _cli
+import testdata
+
+from ltjax.cli import _configs as _cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Required although never imported: jax's compiled half, and a module that
@@ -56,7 +58,7 @@ class PackagingTest(absltest.TestCase):
     required = requirement_names(
         self.config["options"]["install_requires"])
     self.assertEqual(required - NOT_IMPORTED,
-                     imported_distributions("ltjax", "experiments"))
+                     imported_distributions("ltjax"))
     self.assertNotIn("grain", required)
     self.assertIn("chex", requirement_names(
         self.config["options"]["extras_require"]["test"]))
@@ -86,11 +88,14 @@ class PackagingTest(absltest.TestCase):
   def test_configs_and_entry_points_are_shipped(self):
     options = self.config["options"]
     packages = set(options["packages"])  # `find:` resolved
-    for folder in (ROOT / "experiments" / "configs").iterdir():
+    for folder in (ROOT / "ltjax" / "configs").iterdir():
       if folder.is_dir() and not folder.name.startswith("_"):
-        self.assertIn(f"experiments.configs.{folder.name}", packages)
-    self.assertIn("ltjax", packages)
-    self.assertNotIn("tests", packages)
+        self.assertIn(f"ltjax.configs.{folder.name}", packages)
+    self.assertIn("ltjax.cli", packages)
+    # No top-level `experiments` (it would shadow a user's own); the
+    # checkout's experiments/configs is a link to ltjax/configs.
+    self.assertEqual({p.split(".")[0] for p in packages}, {"ltjax"})
+    self.assertTrue((ROOT / "experiments" / "configs").is_symlink())
     self.assertIn("py.typed", options["package_data"]["ltjax"])
     self.assertTrue((ROOT / "ltjax" / "py.typed").exists())
     license_text = (ROOT / "LICENSE").read_text()
@@ -100,8 +105,9 @@ class PackagingTest(absltest.TestCase):
     scripts = dict(
         re.split(r"\s*=\s*", line.strip())
         for line in options["entry_points"]["console_scripts"])
-    self.assertEqual(set(scripts),
-                     {"ltjax-train", "ltjax-decouple", "ltjax-predict"})
+    self.assertEqual(scripts, {"ltjax-train": "ltjax.cli.train:run",
+                               "ltjax-decouple": "ltjax.cli.decouple:run",
+                               "ltjax-predict": "ltjax.cli.predict:run"})
     for target in scripts.values():
       module, function = target.split(":")
       source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
@@ -109,26 +115,62 @@ class PackagingTest(absltest.TestCase):
                  if isinstance(node, ast.FunctionDef)}
       self.assertIn(function, defined, target)
 
-  def test_console_scripts_run_outside_the_checkout(self):
-    # What the scripts do, started from another directory with the package
-    # importable (as after `pip install .`).
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for module, flag in (("main", "--watchdog_seconds"),
-                         ("decouple", "--checkpoint")):
-      result = subprocess.run(
-          [sys.executable, "-c",
-           f"from experiments import {module}; {module}.run()", "--helpfull"],
-          cwd="/", env=env, capture_output=True, text=True, timeout=120)
-      self.assertNotIn("Traceback", result.stderr)
-      self.assertIn("--host_devices", result.stdout)
-      self.assertIn(flag, result.stdout)
-    result = subprocess.run(
-        [sys.executable, "-c", "from experiments import main; main.run()",
-         "--config=mnist_lt/cee", "--workdir=/tmp/unused"],
+  def _script(self, module, *args):
+    """`ltjax.cli.<module>.run()` started outside the checkout, with only
+    the ltjax package importable (as after `pip install .`)."""
+    site = testdata.make_tempdir(self)
+    os.symlink(ROOT / "ltjax", os.path.join(site, "ltjax"))
+    env = dict(os.environ, PYTHONPATH=site)
+    return subprocess.run(
+        [sys.executable, "-c", f"from ltjax.cli import {module}; "
+         f"{module}.run()", *args],
         cwd="/", env=env, capture_output=True, text=True, timeout=120)
-    self.assertNotEqual(result.returncode, 0)
-    self.assertIn("no shipped config 'mnist_lt/cee'", result.stderr)
-    self.assertIn("mnist_lt/ce,", result.stderr)
+
+  def test_console_scripts_run_outside_the_checkout(self):
+    for module, flag in (("train", "--watchdog_seconds"),
+                         ("decouple", "--checkpoint"),
+                         ("predict", "--output")):
+      result = self._script(module, "--helpfull")
+      self.assertNotIn("Traceback", result.stderr)
+      self.assertIn(flag, result.stdout)
+    help_text = self._script("train", "--help").stdout
+    self.assertTrue(help_text.startswith(
+        "ltjax-train: trains and evaluates a long-tailed model."), help_text)
+    self.assertIn("ltjax-train --config=cifar10_lt/ldam_drw", help_text)
+    self.assertIn("ltjax-train --list", help_text)
+    listed = self._script("train", "--list")
+    self.assertEqual(listed.returncode, 0, listed.stderr)
+    self.assertRegex(listed.stdout, r"\n  mnist_lt +.*\bldam_drw\b")
+
+  def test_user_errors_are_one_line_exit_2(self):
+    result = self._script("train", "--config=mnist_lt/cee",
+                          "--workdir=/tmp/unused")
+    self.assertEqual(result.returncode, 2)
+    self.assertTrue(result.stderr.startswith(
+        "ltjax-train: error: --config=mnist_lt/cee: no such file, and no "
+        "shipped config 'mnist_lt/cee'; did you mean mnist_lt/ce"),
+                    result.stderr)
+    self.assertNotIn("Traceback", result.stderr)
+    workdir = os.path.join(testdata.make_tempdir(self), "run")
+    for flag, said in (
+        ("--config.loss.taus=1", "config.loss.taus: unknown field of "),
+        ("--config.optim.learning_rate=0.1",
+         "did you mean config.optim.lr?"),
+        ("--config.loss.tau=-1", "config.loss.tau: must be >= 0")):
+      result = self._script("train", "--config=mnist_lt/ce",
+                            f"--workdir={workdir}", flag)
+      self.assertEqual(result.returncode, 2, result.stderr)
+      self.assertIn(said, result.stderr)
+      self.assertNotIn("Traceback", result.stderr)
+    self.assertFalse(os.path.exists(workdir))  # a failed start leaves none
+    result = self._script("train", "--config=abalone_dir/vanilla",
+                          f"--workdir={workdir}", "--config.data.target=3")
+    self.assertIn("config.data.target is a field of other datasets' "
+                  "configs: start from one of csv_dir/vanilla", result.stderr)
+    result = self._script("train", "--config=mnist_lt/ce",
+                          f"--workdir={workdir}", "--config.loss.taus=1",
+                          "--verbose")
+    self.assertIn("Traceback", result.stderr)
 
 
 class ConfigNameTest(absltest.TestCase):
@@ -143,7 +185,8 @@ class ConfigNameTest(absltest.TestCase):
         self.assertEqual(_cli.resolve_config(value), shipped)
       self.assertEqual(_cli.resolve_config("mnist_lt/ce:2"),
                        os.path.join(_cli.CONFIG_DIR, "mnist_lt", "ce.py:2"))
-      with self.assertRaisesRegex(ValueError, r"cifar10_lt/ldam_drw, "):
+      with self.assertRaisesRegex(ValueError,
+                                  r"did you mean cifar10_lt/ldam_drw\b"):
         _cli.resolve_config("cifar10_lt/ldam_drwx")
     finally:
       os.chdir(elsewhere)

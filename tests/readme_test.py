@@ -14,6 +14,7 @@ from ltjax import data
 from ltjax import train
 from ltjax.train import _report
 import testdata
+from data_own_test import blobs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -21,13 +22,36 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 class ReadmeTest(absltest.TestCase):
 
   def test_python_examples_run(self):
+    """Every ```python block, in order, in one folder holding the files the
+    examples name (`my_table.csv`, `new_rows.csv`), with only the ltjax
+    package importable (as after `pip install ltjax`). Slower than 20 s:
+    the own-data example trains a (5-epoch) model, as a user would."""
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    self.assertNotEmpty(blocks)
+    self.assertGreaterEqual(len(blocks), 4)
+    folder = testdata.make_tempdir(self)
+    x, y = blobs([150, 60, 20])
+    with open(f"{folder}/my_table.csv", "w") as f:
+      f.write("x0,x1,x2,x3,label\n" + "".join(
+          ",".join(f"{v:.4f}" for v in row) + f",{'abc'[c]}\n"
+          for row, c in zip(x, y)))
+    with open(f"{folder}/new_rows.csv", "w") as f:
+      f.write("x0,x1,x2,x3\n" + "".join(
+          ",".join(f"{v:.4f}" for v in row) + "\n" for row in x[::10]))
+    site = testdata.make_tempdir(self)
+    (pathlib.Path(site) / "ltjax").symlink_to(ROOT / "ltjax")
+    env = testdata.subprocess_env(PYTHONPATH=site)
     for block in blocks:
-      result = subprocess.run([sys.executable, "-c", block], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
-      self.assertEqual(result.returncode, 0, result.stderr)
+      result = subprocess.run([sys.executable, "-c", block], cwd=folder,
+                              env=env, capture_output=True, text=True,
+                              timeout=300)
+      self.assertEqual(result.returncode, 0, block + result.stderr[-3000:])
+    rows = subprocess.run(
+        [sys.executable, "-c", "import ltjax; print(ltjax.predict("
+         "'runs/my_table', 'new_rows.csv').rows()[0])"], cwd=folder, env=env,
+        capture_output=True, text=True, timeout=300).stdout
+    self.assertRegex(rows, r"\{'line': 2, 'prediction': '[abc]', 'label': "
+                     r"\d, 'probability': [\d.]+\}")
 
   def test_progress_line_sample_is_the_real_format(self):
     text = (ROOT / "README.md").read_text()

@@ -36,9 +36,11 @@ def subprocess_env(devices: int = 1, **extra) -> dict[str, str]:
   `devices` fake CPU devices, conftest's fast-compile flag, the checkout on
   PYTHONPATH (and the compilation cache conftest set up, inherited).
   """
-  return dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=(
+  env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=(
       f"--xla_force_host_platform_device_count={devices} "
-      f"--xla_backend_optimization_level=0"), **extra)
+      f"--xla_backend_optimization_level=0"))
+  env.update(extra)
+  return env
 
 
 def held_out_val_counts(counts, per_class):

@@ -139,14 +139,25 @@ def _check_checkpoint(saved, step, expected, stage1, checkpoint_dir,
         f"{saved_classes} classes. First differences: {diff}.")
 
 
-def restore_stage1(checkpoint_dir: str, config):
+def restore_stage1(checkpoint_dir: str, config, dataset=None):
   """(stage-1 config, dataset, run, state, step) of a stage-1 workdir.
 
   The checkpoint is opened read-only (`ltjax.train.read_checkpoint`):
-  nothing in the stage-1 workdir is moved or written.
+  nothing in the stage-1 workdir is moved or written. `dataset`: the data
+  of a run trained on data given in memory (`train_and_evaluate(...,
+  dataset=...)`), which must be the same (its split digests).
   """
   stage1 = load_stage1_config(checkpoint_dir, config.data)
-  dataset = ltdata.load_dataset(stage1.data)
+  if dataset is None:
+    if _trained_in_memory(checkpoint_dir):
+      raise ValueError(
+          f"{checkpoint_dir} was trained on data given in memory "
+          f"(train_and_evaluate(..., dataset=...)), which its config cannot "
+          f"load again: call ltjax.decouple.decouple_and_evaluate(config, "
+          f"{checkpoint_dir!r}, dataset=THE_SAME_DATASET).")
+    dataset = ltdata.load_dataset(stage1.data)
+  else:
+    train.check_data(checkpoint_dir, ltdata.dataset_digests(dataset))
   run = train.build_run(stage1, dataset)
   like = run.init_state()
   expected = jax.tree.map(lambda x: tuple(x.shape), like.params)
@@ -166,6 +177,17 @@ def restore_stage1(checkpoint_dir: str, config):
         f"it with a lower config.optim.lr; decoupling it would report "
         f"meaningless numbers.")
   return stage1, dataset, run, state, step
+
+
+def _trained_in_memory(workdir: str) -> bool:
+  """Whether the run's metrics.json records in-memory arrays as its data."""
+  import json  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, "metrics.json")
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    source = json.load(f).get("data", {}).get("source", {})
+  return isinstance(source, dict) and source.get("format") == "arrays"
 
 
 def extract(run, variables, split, *, batch_size: int):
@@ -189,13 +211,17 @@ def _spearman(norms, counts) -> float:
 
 
 def decouple_and_evaluate(config, checkpoint_dir: str,
-                          workdir: str | None = None) -> dict[str, Any]:
+                          workdir: str | None = None, *,
+                          dataset=None) -> dict[str, Any]:
   """Runs every configured method on a stage-1 checkpoint; writes the table.
 
   Args:
     config: `default_config()` fields.
     checkpoint_dir: the stage-1 workdir.
     workdir: where decouple.json / decouple.md go (default checkpoint_dir).
+    dataset: for a run trained on data given in memory, the same data
+      (checked against the run's split digests); else loaded from its
+      config.
 
   Returns:
     The content of decouple.json.
@@ -207,7 +233,8 @@ def decouple_and_evaluate(config, checkpoint_dir: str,
                      "CIFAR/ImageNet-LT model fit one host.")
   workdir = workdir or checkpoint_dir
   os.makedirs(workdir, exist_ok=True)
-  stage1, dataset, run, state, step = restore_stage1(checkpoint_dir, config)
+  stage1, dataset, run, state, step = restore_stage1(checkpoint_dir, config,
+                                                     dataset)
   if dataset.val is None:
     raise ValueError(
         "decoupling chooses tau on the validation split, but this dataset "

@@ -81,6 +81,7 @@ from ltjax.train._task import get_task
 from ltjax.train._task import register_task
 from ltjax.train._task import Task
 from ltjax.train._task import TASKS
+from ltjax.train._workdir import check_data
 from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import DataMismatchError
 from ltjax.train._workdir import WorkdirLockedError
@@ -90,6 +91,7 @@ __all__ = (
     "CheckpointMismatchError",
     "Checkpointer",
     "ClassificationTask",
+    "check_data",
     "ConfigMismatchError",
     "DataMismatchError",
     "DivergenceError",

@@ -420,6 +420,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   _report.quiet_library_logs()
   _config.validate_config(config, check_data=dataset is None)
   task = _task.get_task(_task.task_name(config))
+  created = not os.path.exists(workdir)
   lock = _workdir.open_workdir(
       workdir, config.to_dict(), overwrite=overwrite,
       defaults=task.default_config().to_dict(),
@@ -430,6 +431,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     digests = ltdata.dataset_digests(dataset)
     _workdir.check_data(workdir, digests, overwrite=overwrite)
     return _train_and_evaluate(build_run(config, dataset), workdir, digests)
+  except BaseException:
+    if created and lock is not None:
+      # A start that failed leaves no workdir behind (just its lock).
+      _workdir.remove_if_untouched(workdir, lock)
+      lock = None
+    raise
   finally:
     if lock is not None:
       lock.release()

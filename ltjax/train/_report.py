@@ -58,6 +58,9 @@ def drop_library_noise() -> None:
   absl_logger = logging_std.getLogger("absl")
   if not any(isinstance(f, _DropLibraryInfo) for f in absl_logger.filters):
     absl_logger.addFilter(_DropLibraryInfo())
+  # JAX's backend probing ("Unable to initialize backend 'tpu'") is INFO of
+  # its own logger, not absl's.
+  logging_std.getLogger("jax._src.xla_bridge").setLevel(logging_std.WARNING)
 
 
 def is_writer() -> bool:

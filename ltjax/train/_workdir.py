@@ -296,6 +296,25 @@ def check_data(workdir: str, digests: dict[str, dict[str, Any]], *,
   _barrier("ltjax_data_ready")
 
 
+def remove_if_untouched(workdir: str, lock: WorkdirLock) -> None:
+  """Releases `lock` and removes `workdir` if it holds nothing but it.
+
+  For a run that failed at start-up in a workdir it created: nothing was
+  written, so nothing is left behind. A workdir with anything else in it is
+  kept as it is.
+  """
+  lock.release()
+  if jax.process_index() != 0:
+    return
+  try:
+    if set(os.listdir(workdir)) <= {LOCK_FILE}:
+      if os.path.exists(os.path.join(workdir, LOCK_FILE)):
+        os.remove(os.path.join(workdir, LOCK_FILE))
+      os.rmdir(workdir)
+  except OSError:
+    pass
+
+
 def _share(flag: bool) -> bool:
   """Process 0's `flag`, on every process."""
   if jax.process_count() == 1:
