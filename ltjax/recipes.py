@@ -137,6 +137,13 @@ def _vs(config):
   config.loss.name = "vs"
   config.loss.vs_gamma = 0.2
   config.loss.vs_tau = 1.2
+  if config.data.name == "mnist_lt":
+    # On the 10-epoch proxy the multiplicative part (z / Delta_c) carries
+    # its tail-ward shift into the test logits: chosen on MNIST-LT's
+    # validation split among gamma 0.05 / 0.1 / 0.2 at tau 1 and the README's
+    # (0.2, 1.2): balanced 94.4 / 93.0 / 92.8 / 85.6 % (benchmarks/
+    # RESULTS.md, "Right results").
+    config.loss.vs_gamma, config.loss.vs_tau = 0.05, 1.0
 
 
 def _lade(config):
