@@ -12,7 +12,8 @@ A plan is a text file, one run a line (`#` starts a comment):
 e.g. `cifar10_lt/ldam_drw:30 1` or `mnist_lt/vs 0 loss.vs_gamma=0.1` (the
 fields are config overrides, values in Python syntax, no spaces;
 `--host_devices=N` sets that flag of the entry point). Each run is
-`python -m experiments.main` on `experiments/configs/<dataset>/<method>.py`
+`python -m ltjax.cli.train` (`ltjax-train`) on
+`ltjax/configs/<dataset>/<method>.py`
 in a child process under `nice -n 19` (the foreground keeps the CPU), in
 its own workdir under `--workdir_root/<plan name>/` (outside the work tree),
 checkpointing every `--checkpoint_minutes` (converted to steps by the rate
@@ -305,12 +306,12 @@ def command(entry: Entry, plan_root: str, lines,
             options: Options) -> list[str]:
   """The child's command line (`plan_root`: the plan's workdir folder)."""
   workdir = os.path.join(plan_root, entry.slug)
-  config = os.path.join(store.ROOT, "experiments", "configs", entry.dataset,
+  config = os.path.join(store.ROOT, "ltjax", "configs", entry.dataset,
                         f"{entry.method}.py")
   if entry.epochs:
     config += f":{entry.epochs}"
   cmd = ["nice", "-n", str(options.nice), options.python, "-m",
-         "experiments.main", f"--config={config}", f"--workdir={workdir}",
+         "ltjax.cli.train", f"--config={config}", f"--workdir={workdir}",
          f"--config.seed={entry.seed}",
          f"--config.data.path={data_path(entry.dataset, options)}",
          f"--config.checkpoint_every_steps="
