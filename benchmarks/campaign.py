@@ -15,7 +15,8 @@ fields are config overrides, values in Python syntax, no spaces;
 `python -m ltjax.cli.train` (`ltjax-train`) on
 `ltjax/configs/<dataset>/<method>.py`
 in a child process under `nice -n 19` (the foreground keeps the CPU), in
-its own workdir under `--workdir_root/<plan name>/` (outside the work tree),
+its own workdir under `--workdir_root/<store name>/` (outside the work tree;
+plans that write one store share their runs),
 checkpointing every `--checkpoint_minutes` (converted to steps by the rate
 measured on the dataset, or a per-dataset guess), so a run killed in any way
 resumes where it was. A finished run appends one line to the store
