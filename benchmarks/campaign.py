@@ -314,9 +314,10 @@ def command(entry: Entry, plan_root: str, lines,
   cmd = ["nice", "-n", str(options.nice), options.python, "-m",
          "ltjax.cli.train", f"--config={config}", f"--workdir={workdir}",
          f"--config.seed={entry.seed}",
-         f"--config.data.path={data_path(entry.dataset, options)}",
          f"--config.checkpoint_every_steps="
          f"{checkpoint_every_steps(entry, lines, options.checkpoint_minutes)}"]
+  if not any(k == "data.path" for k, _ in entry.overrides):  # the plan's own
+    cmd.append(f"--config.data.path={data_path(entry.dataset, options)}")
   cmd += [f"{k}={v}" if k.startswith("--") else f"--config.{k}={v}"
           for k, v in entry.overrides]
   teacher = teacher_workdir(entry, plan_root)

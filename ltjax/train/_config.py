@@ -128,6 +128,10 @@ def default_run_fields(task: str = "classification"
   config.shot_many = 100  # many-shot: > shot_many training examples
   config.shot_few = 20  # few-shot: < shot_few training examples
   config.log_every_steps = 50
+  # The best-validation epoch: each evaluation scored by the mean of the
+  # validation metric over the select_window evaluations centred on it (1:
+  # its own value). Larger windows suit small validation splits.
+  config.select_window = 1
   config.checkpoint_every_steps = 1000
   # Also a checkpoint whenever this many minutes passed since the last one
   # (0: by steps only), so a kill loses at most that much work whatever the
@@ -407,6 +411,8 @@ def validate_run_fields(config) -> None:
                 "keep_checkpoints"):
     require_field(config[field] >= 1, field,
                   f"must be >= 1, got {config[field]}.")
+  require_field(config.get("select_window", 1) >= 1, "select_window",
+                f"must be >= 1, got {config.get('select_window')}.")
   require_field(config.get("checkpoint_every_minutes", 0) >= 0,
                 "checkpoint_every_minutes",
                 f"must be >= 0 (0: by steps only), got "

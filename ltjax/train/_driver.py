@@ -323,16 +323,20 @@ def _fmt(value) -> str:
 
 
 def best_record(history: list[dict], metric: str, *, mode: str = "max",
-                stage: str = "train") -> dict | None:
+                stage: str = "train", window: int = 1) -> dict | None:
   """The `stage` evaluation with the best validation `metric`.
 
-  Ties go to the earliest step; records without a finite value are skipped.
+  With `window` w > 1 each evaluation is scored by the mean of its metric
+  over the w evaluations centred on it (fewer at the ends), so a small
+  validation split's noise does not pick a lucky epoch. Ties go to the
+  earliest step; records without a finite value are skipped.
 
   Args:
     history: evaluation records.
     metric: a key of record["val"].
     mode: "max" (accuracies) or "min" (errors).
     stage: only records of this stage count.
+    window: evaluations averaged into each score (`config.select_window`).
   """
   def value(record):
     v = record.get("val", {}).get(metric)
@@ -343,7 +347,13 @@ def best_record(history: list[dict], metric: str, *, mode: str = "max",
   if not scored:
     return None
   sign = 1.0 if mode == "max" else -1.0
-  return max(scored, key=lambda r: (sign * value(r), -r["step"]))
+  values = [value(r) for r in scored]
+  half = window // 2
+  smoothed = [float(np.mean(values[max(0, i - half):i + window - half]))
+              for i in range(len(values))]
+  best = max(range(len(scored)),
+             key=lambda i: (sign * smoothed[i], -scored[i]["step"]))
+  return scored[best]
 
 
 def eval_batches(split, *, batch_size: int, mesh,

@@ -556,6 +556,7 @@ def _final_report(run: Run, history, workdir, run_info) -> dict[str, Any]:
   stage = task.final_stage()
   final = [r for r in history if r.get("stage", "train") == stage][-1]
   best = _driver.best_record(history, config.select_metric,
+                             window=config.get("select_window", 1),
                              mode=task.select_mode, stage=stage)
   result = {
       "final": _driver.without(final, task.per_item_key),

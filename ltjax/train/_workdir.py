@@ -58,6 +58,7 @@ RESUME_NEUTRAL = (
     "log_every_steps",
     "checkpoint_every_steps",
     "checkpoint_every_minutes",
+    "select_window",  # only which recorded evaluation metrics.json names
     "keep_checkpoints",
     "eval_batch_size",
     "max_steps",
