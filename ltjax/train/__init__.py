@@ -25,6 +25,7 @@ from ltjax.train._config import require_known
 from ltjax.train._config import scale_schedule
 from ltjax.train._config import validate_config
 from ltjax.train._config import validate_run_fields
+from ltjax.train._driver import best_record
 from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
 from ltjax.train._engine import build_run
 from ltjax.train._experts import aggregate_experts
@@ -111,6 +112,7 @@ __all__ = (
     "WorkdirLockedError",
     "adam",
     "augmentation",
+    "best_record",
     "build_run",
     "cosine_schedule",
     "create_train_state",
