@@ -65,5 +65,17 @@ class ProxySettingsTest(parameterized.TestCase):
     self.assertEqual(int(tail.sum()), tail_size)
 
 
+class PosthocTest(absltest.TestCase):
+
+  def test_glmc_reports_no_posthoc_adjustment(self):
+    # Its evaluated classifier is trained on class-weighted targets: a
+    # post-hoc prior correction would correct twice (MNIST-LT: 44.6 %).
+    from ltjax.train import _classification  # pylint: disable=g-import-not-at-top
+    self.assertFalse(_classification.reports_posthoc(
+        recipes.build("mnist_lt", "glmc")))
+    self.assertTrue(_classification.reports_posthoc(
+        recipes.build("mnist_lt", "ce")))
+
+
 if __name__ == "__main__":
   absltest.main()

@@ -64,14 +64,17 @@ def reports_posthoc(config) -> bool:
   """Post-hoc adjustment is reported for plain cross-entropy (ERM) runs.
 
   Its premise is a model whose softmax estimates the long-tailed p(y | x);
-  re-weighted, re-sampled or margin-adjusted models (LDAM) and PaCo (its
-  class centres are the logits + log pi) are already corrected.
+  re-weighted, re-sampled or margin-adjusted models (LDAM), PaCo (its
+  class centres are the logits + log pi) and GLMC (its evaluated
+  classifier is trained on class-weighted targets) are already corrected.
   """
   return (config.loss.name == "ce"
           and _objectives.resolve_reweight(config.loss) == "none"
           and config.sampler.name == "instance"
           # PaCo's loss trains the logits with + log pi: already balanced.
-          and _contrastive.method(config) != "paco")
+          and _contrastive.method(config) != "paco"
+          # GLMC evaluates its re-balanced (class-weighted) classifier.
+          and not _glmc.enabled(config))
 
 
 def eval_logit_scale(config) -> float:
