@@ -102,7 +102,8 @@ class Entry:
       name += f"_e{self.epochs}"
     name += f"_s{self.seed}"
     for field, value in self.overrides:
-      name += f"_{field}={store._text(value)}"  # pylint: disable=protected-access
+      text = store._text(value).replace("/", "%")  # pylint: disable=protected-access
+      name += f"_{field}={text}"
     return name.replace(" ", "").replace("/", os.sep, 1).replace('"', "")
 
 
