@@ -5,6 +5,7 @@ train_loop_test.ResumeTest.)
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -106,6 +107,48 @@ class CtrlCTest(testdata.TinyBenchmarksTestCase):
       requests._handle(signal.SIGINT, None)  # pylint: disable=protected-access
       exit_now.assert_called_once_with(130)
     self.assertEqual(requests.requested, signal.SIGTERM)
+
+
+class TwoProcessStopTest(testdata.TinyBenchmarksTestCase):
+  """A signal to one process of a 2-process run stops both at one step:
+  two real processes (gloo on localhost) agree on the stop at a log step,
+  save one checkpoint together and exit."""
+
+  def test_sigterm_to_one_process_stops_both_at_the_same_step(self):
+    import socket  # pylint: disable=g-import-not-at-top
+    with socket.socket() as s:
+      s.bind(("localhost", 0))
+      port = s.getsockname()[1]
+    workdir = self.workdir()
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "experiments.main",
+         "--config=experiments/configs/mnist_lt/ce.py:100",
+         f"--workdir={workdir}", f"--config.data.path={self.paths['mnist_lt']}",
+         "--config.data.imbalance_ratio=4", "--config.data.val_per_class=2",
+         "--config.batch_size=16", "--config.eval_batch_size=16",
+         "--config.log_every_steps=2", "--multihost",
+         f"--coordinator_address=localhost:{port}", "--num_processes=2",
+         f"--process_id={i}"],
+        cwd=testdata.ROOT, env=testdata.subprocess_env(PYTHONUNBUFFERED="1"),
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for i in range(2)]
+    lines = []
+    for line in procs[1].stdout:
+      lines.append(line)
+      if " step 4/" in line:
+        break
+    else:
+      self.fail("".join(lines[-30:]))
+    procs[1].send_signal(signal.SIGTERM)  # process 1 only
+    outs = [p.communicate(timeout=180)[0] for p in procs]
+    for p, out in zip(procs, outs):
+      self.assertEqual(p.returncode, train.EXIT_INTERRUPTED, out[-3000:])
+    steps = [int(re.search(r"a checkpoint of step (\d+)", out)[1])
+             for out in outs]
+    self.assertEqual(steps[0], steps[1])
+    self.assertEqual(steps[0] % 2, 0)  # stopped at a log step
+    self.assertTrue(os.path.isdir(os.path.join(workdir, "checkpoints",
+                                               str(steps[0]))))
 
 
 if __name__ == "__main__":
