@@ -15,6 +15,7 @@ from ltjax.train._checkpoint import read_checkpoint
 from ltjax.train._classification import ClassificationTask
 from ltjax.train._classification import make_eval_step
 from ltjax.train._classification import make_predict_step
+from ltjax.train._classification import normalization
 from ltjax.train._config import compute_dtype
 from ltjax.train._config import default_config
 from ltjax.train._config import default_run_fields
@@ -28,6 +29,7 @@ from ltjax.train._config import validate_run_fields
 from ltjax.train._driver import best_record
 from ltjax.train._driver import MAX_STEPS_IN_FLIGHT
 from ltjax.train._engine import build_run
+from ltjax.train._experts import ace_scales
 from ltjax.train._experts import aggregate_experts
 from ltjax.train._engine import evaluate
 from ltjax.train._engine import make_schedule
@@ -42,6 +44,7 @@ from ltjax.train._interrupt import Interrupted
 from ltjax.train._load import load_config
 from ltjax.train._predict import IMAGE_SUFFIXES
 from ltjax.train._predict import predict
+from ltjax.train._predict import read_inference_info
 from ltjax.train._predict import Predictions
 from ltjax.train._predict import write_predictions_csv
 from ltjax.train._load import load_model
@@ -88,6 +91,7 @@ from ltjax.train._workdir import DataMismatchError
 from ltjax.train._workdir import WorkdirLockedError
 
 __all__ = (
+    "ace_scales",
     "aggregate_experts",
     "CheckpointMismatchError",
     "Checkpointer",
@@ -141,11 +145,13 @@ __all__ = (
     "load_model",
     "write_predictions_csv",
     "predict",
+    "read_inference_info",
     "load_run",
     "make_eval_step",
     "make_objective",
     "make_optimizer",
     "make_predict_step",
+    "normalization",
     "make_schedule",
     "make_step",
     "make_train_step",
