@@ -28,7 +28,9 @@ on to the next. A run whose key already has a line in the store is skipped
 Stopping: SIGINT / SIGTERM to the runner, or reaching `--stop-before`
 (HH:MM, local time; the child gets SIGTERM `--stop_margin_minutes` before
 it), makes the child save a checkpoint at its next step and exit
-(`ltjax.train.EXIT_INTERRUPTED`); the runner then exits. If the runner is
+(`ltjax.train.EXIT_INTERRUPTED`, 3); the runner then exits. Any other
+non-zero exit (an error, a divergence, the hang watchdog's 75) is a failure
+line. If the runner is
 killed outright (SIGKILL), its child gets SIGTERM from the kernel
 (PR_SET_PDEATHSIG) and checkpoints the same way. Starting the runner again
 resumes the interrupted run exactly.
@@ -54,6 +56,7 @@ from absl import flags
 from absl import logging
 
 from benchmarks import store
+from ltjax import train
 
 # experiments.main flags a plan line may set (`--host_devices=2`): part of
 # the run's identity, as results depend on the device count.
@@ -424,7 +427,7 @@ def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,
     store.append(store_file, store.run_line(workdir, wall_seconds=seconds,
                                             **spec))
     return "done"
-  if code == 75 or stop.requested:  # ltjax.train.EXIT_INTERRUPTED
+  if code == train.EXIT_INTERRUPTED or stop.requested:
     return "stopped"
   with open(log_path) as f:
     tail = "".join(f.readlines()[-40:])

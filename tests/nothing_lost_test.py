@@ -64,7 +64,7 @@ class CtrlCTest(testdata.TinyBenchmarksTestCase):
         return
     self.fail("".join(lines[-30:]))
 
-  def test_ctrl_c_saves_and_exits_75_and_the_run_resumes(self):
+  def test_ctrl_c_saves_exits_3_and_the_run_resumes(self):
     workdir = self.workdir()
     proc, lines = self._start(workdir), []
     self._wait_for_steps(proc, lines)

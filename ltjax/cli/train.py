@@ -12,7 +12,7 @@ methods); `--config` also takes a config file of your own
 an unknown field is an error naming the closest ones. A workdir with a
 checkpoint resumes; a different config or other data there is refused
 unless `--overwrite` (which moves the old run aside). Ctrl-C or SIGTERM
-saves a checkpoint and exits with code 75; the same command resumes.
+saves a checkpoint and exits with code 3; the same command resumes.
 Errors in the input print one line and exit with 2 (`--verbose` or
 LTJAX_DEBUG=1: the traceback too).
 

@@ -22,8 +22,9 @@ import threading
 
 from absl import logging
 
-# Resumable stop (EX_TEMPFAIL: "try again later").
-EXIT_INTERRUPTED = 75
+# Stopped by a signal after a checkpoint: the same command resumes. (Not
+# the watchdog's 75: a hang is not a clean stop.)
+EXIT_INTERRUPTED = 3
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
