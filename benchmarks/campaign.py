@@ -155,9 +155,17 @@ def parse_plan(text: str, *, source: str = "plan") -> list[Entry]:
       overrides.append((field, parse_value(value)))
     entry = Entry(dataset, method, int(epochs) if epochs else None,
                   int(parts[1]), tuple(sorted(overrides)))
-    if entry.key in seen:
-      raise ValueError(f"{where}: {entry.key} is planned twice.")
-    seen.add(entry.key)
+    count = replicas(entry)
+    if count < 1:
+      raise ValueError(f"{where}: num_replicas must be >= 1, got {count}.")
+    keys = [dataclasses.replace(entry, seed=entry.seed + k).key
+            for k in range(count)]  # replica k is the line of seed + k
+    for key in keys:
+      if key in seen:
+        raise ValueError(f"{where}: {key} is planned twice"
+                         + (" (replica seeds overlap)" if count > 1 else "")
+                         + ".")
+    seen.update(keys)
     entries.append(entry)
   return entries
 
@@ -383,6 +391,33 @@ def _save_progress(workdir: str, seconds: float) -> None:
   os.replace(path + ".tmp", path)
 
 
+def replicas(entry: Entry) -> int:
+  """The entry's `num_replicas` override (1 without one)."""
+  return int(dict(entry.overrides).get("num_replicas", 1))
+
+
+def finished_runs(entry: Entry, workdir: str) -> list[str]:
+  """The finished runs' folders of an entry's workdir ([] if unfinished):
+  the workdir, or with `num_replicas=K` its K `replica_<k>/` folders."""
+  count = replicas(entry)
+  folders = ([workdir] if count == 1 else
+             [os.path.join(workdir, f"replica_{k}") for k in range(count)])
+  if all(os.path.exists(os.path.join(f, "metrics.json")) for f in folders):
+    return folders
+  return []
+
+
+def _append_runs(entry: Entry, workdir: str, store_file: str, spec,
+                 seconds: float) -> None:
+  """One store line per finished run; replica k of a `num_replicas=K`
+  entry with seed s is the line of seed s + k, its overrides keeping
+  `num_replicas=K` (a replica drifts from the single run to float
+  rounding, so the table keeps the two apart)."""
+  for k, folder in enumerate(finished_runs(entry, workdir)):
+    store.append(store_file, store.run_line(
+        folder, wall_seconds=seconds, **(spec | {"seed": entry.seed + k})))
+
+
 def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,
               deadline: float | None, options: Options) -> str:
   """Runs (or resumes) one entry; returns "done", "failed" or "stopped"."""
@@ -392,10 +427,9 @@ def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,
               epochs=entry.epochs, seed=entry.seed,
               overrides=dict(entry.overrides))
   before = _progress_seconds(workdir)
-  if os.path.exists(os.path.join(workdir, "metrics.json")):
-    # Finished earlier, its line not yet written (the runner was killed).
-    store.append(store_file, store.run_line(workdir, wall_seconds=before,
-                                            **spec))
+  if finished_runs(entry, workdir):
+    # Finished earlier, its lines not yet written (the runner was killed).
+    _append_runs(entry, workdir, store_file, spec, before)
     return "done"
   os.makedirs(workdir, exist_ok=True)
   spec["code"] = store.commit()  # the code the child imports now
@@ -423,9 +457,8 @@ def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,
   seconds = before + time.time() - start
   _save_progress(workdir, seconds)
   code = child.returncode
-  if code == 0 and os.path.exists(os.path.join(workdir, "metrics.json")):
-    store.append(store_file, store.run_line(workdir, wall_seconds=seconds,
-                                            **spec))
+  if code == 0 and finished_runs(entry, workdir):
+    _append_runs(entry, workdir, store_file, spec, seconds)
     return "done"
   if code == train.EXIT_INTERRUPTED or stop.requested:
     return "stopped"

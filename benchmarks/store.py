@@ -24,6 +24,10 @@ never edited by hand. A line says what ran and what it gave:
                 final and best-validation records (top-1, balanced, many /
                 medium / few, ECE, post-hoc; MAE / MSE / GM for regression),
                 best_val with its "epoch"
+  replica, replicas  (a `num_replicas=K` run) replica k of K: the plan's
+                entry with seed s gives K lines, replica k's with seed
+                s + k, all keeping the override num_replicas=K;
+                steps_per_second is then the K-replica program's
   error         (failures) the error's last lines
   date          UTC time the line was written
 
@@ -140,7 +144,7 @@ def run_line(workdir: str, *, dataset: str, method: str,
       "final": scalars(metrics.get("final")),
       "best_val": scalars(metrics.get("best_val")),
   })
-  for key in ("head_cosine_to_init",):
+  for key in ("head_cosine_to_init", "replica", "replicas"):
     if key in info:
       line[key] = info[key]
   return line

@@ -72,7 +72,11 @@ class PlanTest(absltest.TestCase):
                           ("mnist_lt/ce x", "seed"),
                           ("mnist_lt/ce 0 loss.tau", "field=value"),
                           ("mnist_lt/ce 0 --overwrite=1", "flags a plan"),
-                          ("mnist_lt/ce 0\nmnist_lt/ce 0", "plan:2: .*twice")):
+                          ("mnist_lt/ce 0\nmnist_lt/ce 0", "plan:2: .*twice"),
+                          ("mnist_lt/ce 0 num_replicas=3\n"
+                           "mnist_lt/ce 2 num_replicas=3",
+                           "plan:2: .*seed=2.*twice .replica seeds overlap"),
+                          ("mnist_lt/ce 0 num_replicas=0", "num_replicas")):
       with self.assertRaisesRegex(ValueError, message):
         campaign.parse_plan(text)
 

@@ -269,12 +269,12 @@ class OutputsTest(TinyDataTestCase):
 
     init = np.array([[1.0, 2.0], [3.0, 4.1]])
     with self.assertLogs(logging.get_absl_logger(), "WARNING") as logs:
-      cosine = _engine._head_cosine(Task(), State(), init)  # pylint: disable=protected-access
+      cosine = _engine.head_cosine(Task(), State(), init)  # pylint: disable=protected-access
     flat = State.params["head"].ravel()
     self.assertAlmostEqual(cosine, flat @ init.ravel() / np.linalg.norm(
         flat) / np.linalg.norm(init.ravel()))
     self.assertIn("barely trained", logs.output[0])
-    self.assertIsNone(_engine._head_cosine(Task(), State(), None))  # pylint: disable=protected-access
+    self.assertIsNone(_engine.head_cosine(Task(), State(), None))  # pylint: disable=protected-access
 
   def test_relative_workdir(self):
     config = shrink(common.build("cifar10_lt", "ce", "1"), self.paths)

@@ -120,6 +120,10 @@ def default_run_fields(task: str = "classification"
   # accelerator (calls end at every log, evaluation and checkpoint step).
   config.data_on_device = "auto"
   config.steps_per_call = 0
+  # K > 1: K copies of the run with seeds seed .. seed + K - 1, trained as
+  # one vmapped program (`ltjax.train._replicas`; each replica's outputs
+  # in <workdir>/replica_<k>/).
+  config.num_replicas = 1
   config.num_epochs = run["num_epochs"]
   config.batch_size = run["batch_size"]  # global, over all devices and hosts
   config.max_steps = -1  # > 0: stop after this many steps (smoke runs)
@@ -411,6 +415,8 @@ def validate_run_fields(config) -> None:
                 "keep_checkpoints"):
     require_field(config[field] >= 1, field,
                   f"must be >= 1, got {config[field]}.")
+  require_field(config.get("num_replicas", 1) >= 1, "num_replicas",
+                f"must be >= 1, got {config.get('num_replicas')}.")
   require_field(config.get("select_window", 1) >= 1, "select_window",
                 f"must be >= 1, got {config.get('select_window')}.")
   require_field(config.get("checkpoint_every_minutes", 0) >= 0,

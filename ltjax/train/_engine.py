@@ -16,6 +16,7 @@ nothing here branches on the task.
 
 import dataclasses
 import os
+import sys
 from typing import Any
 
 from absl import logging
@@ -33,6 +34,7 @@ from ltjax.train import _device_data
 from ltjax.train import _driver
 from ltjax.train import _optim
 from ltjax.train import _parallel
+from ltjax.train import _replicas
 from ltjax.train import _report
 from ltjax.train import _state
 from ltjax.train import _step
@@ -71,6 +73,9 @@ class Run:
   device_data: Any = None
   train_chunk: Any = None
   chunk_cap: int = 1
+  # The functions the jitted steps compile (`_replicas` vmaps them).
+  step_fn: Any = None
+  eval_fn: Any = None
 
   def __getattr__(self, name: str):
     task = self.__dict__.get("task")
@@ -184,8 +189,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                                 mesh=mesh),
         out_shardings=(replicated, replicated), donate_argnums=0)
   forward = model_forward(model, task)
-  eval_step = jax.jit(task.make_eval_step(forward),
-                      in_shardings=(replicated, batch),
+  eval_fn = task.make_eval_step(forward)
+  eval_step = jax.jit(eval_fn, in_shardings=(replicated, batch),
                       out_shardings=replicated)
   predict_step = jax.jit(task.make_predict_step(forward),
                          in_shardings=(replicated, batch),
@@ -209,7 +214,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
              train_step=train_step, eval_step=eval_step,
              predict_step=predict_step,
              init_state=init_state, eval_batch_size=eval_batch_size,
-             device_data=device_data, train_chunk=train_chunk, chunk_cap=cap)
+             device_data=device_data, train_chunk=train_chunk, chunk_cap=cap,
+             step_fn=step_fn, eval_fn=eval_fn)
 
 
 def epoch_plans(task: _task.Task, epoch: int):
@@ -419,6 +425,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   """
   _report.quiet_library_logs()
   _config.validate_config(config, check_data=dataset is None)
+  _replicas.check_replicas(config)
   task = _task.get_task(_task.task_name(config))
   created = not os.path.exists(workdir)
   lock = _workdir.open_workdir(
@@ -430,6 +437,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       dataset = task.load_data(config.data)
     digests = ltdata.dataset_digests(dataset)
     _workdir.check_data(workdir, digests, overwrite=overwrite)
+    replicas = int(config.get("num_replicas", 1))
+    if replicas > 1:
+      runs = [build_run(_replicas.replica_config(config, k), dataset)
+              for k in range(replicas)]
+      return {"replicas": _replicas.train_replicas(
+          runs, workdir, digests, sys.modules[__name__])}
     return _train_and_evaluate(build_run(config, dataset), workdir, digests)
   except BaseException:
     if created and lock is not None:
@@ -453,9 +466,7 @@ def _train_and_evaluate(run: Run, workdir: str,
                task.describe(run), run.total_steps, run.steps_per_epoch,
                run.mesh.devices.size, jax.process_count())
   state = run.init_state()
-  init_kernel = task.evaluated_kernel(state.params)
-  if init_kernel is not None:
-    init_kernel = np.asarray(jax.device_get(init_kernel), np.float64)
+  init_kernel = host_kernel(task, state)
   pretrained = task.pretrained(state)
   checkpointer, writer = None, None
   try:
@@ -502,7 +513,7 @@ def _train_and_evaluate(run: Run, workdir: str,
     if task.writes_predictions():
       outputs = predict_split(run, state, run.dataset.test)
       write_predictions(workdir, task.predict_arrays(outputs))
-    head_cosine = _head_cosine(task, state, init_kernel)
+    cosine = head_cosine(task, state, init_kernel)
     task.second_stage(run, state, session)
   finally:
     # Waits for a save in flight (a finite state) also when the run stops.
@@ -510,7 +521,7 @@ def _train_and_evaluate(run: Run, workdir: str,
       checkpointer.close()
     if writer is not None:
       writer.close()
-  return _final_report(run, history, workdir, {
+  return final_report(run, history, workdir, {
       "total_steps": run.total_steps,
       "steps_this_run": int(state.step) - first_step,
       "train_seconds_this_run": train_seconds,
@@ -519,9 +530,15 @@ def _train_and_evaluate(run: Run, workdir: str,
       "device_kind": run.mesh.devices.flat[0].device_kind,
       "platform": run.mesh.devices.flat[0].platform,
       "processes": jax.process_count(),
-      **({} if head_cosine is None else
-         {"head_cosine_to_init": head_cosine}),
+      **({} if cosine is None else {"head_cosine_to_init": cosine}),
   })
+
+
+def host_kernel(task, state):
+  """The evaluated classifier's kernel on the host (float64), or None."""
+  kernel = task.evaluated_kernel(state.params)
+  return (None if kernel is None
+          else np.asarray(jax.device_get(kernel), np.float64))
 
 
 # Above this cosine to its initialisation the evaluated classifier is
@@ -529,7 +546,7 @@ def _train_and_evaluate(run: Run, workdir: str,
 _UNTRAINED_HEAD_COSINE = 0.9
 
 
-def _head_cosine(task, state, init_kernel) -> float | None:
+def head_cosine(task, state, init_kernel) -> float | None:
   """Cosine of the evaluated classifier's kernel to its initial value."""
   if init_kernel is None:
     return None
@@ -550,7 +567,7 @@ def _head_cosine(task, state, init_kernel) -> float | None:
   return cosine
 
 
-def _final_report(run: Run, history, workdir, run_info) -> dict[str, Any]:
+def final_report(run: Run, history, workdir, run_info) -> dict[str, Any]:
   """Writes metrics.json and the task's CSV; returns metrics.json's dict."""
   config, task = run.config, run.task
   stage = task.final_stage()
