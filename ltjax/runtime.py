@@ -43,6 +43,14 @@ _DEVICE_FLAG = "--xla_force_host_platform_device_count"
 # threads; XLA's default 40 s aborts a merely starved run on a loaded host.
 # A real deadlock is reported sooner by the watchdog.
 _TIMEOUT_FLAG = "--xla_cpu_collective_call_terminate_timeout_seconds"
+# XLA's concurrency-optimised CPU schedule lets a device run two independent
+# collectives at once (BMSE's all-gathers of predictions and targets); with
+# in-process collectives each waits on a pool thread, and the 8 devices'
+# threads can all end up waiting in two different rendezvous, neither full:
+# a deadlock (seen in the test suite on a 2-core host, 2026-12-07). The
+# sequential schedule runs every device's collectives in one order.
+_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
+CPU_COLLECTIVE_FLAGS = f"{_SCHEDULER_FLAG}=false"
 
 
 def configure_host_devices(count: int | None = None) -> int:
@@ -73,12 +81,14 @@ def configure_host_devices(count: int | None = None) -> int:
         f"--host_devices={count} contradicts {_DEVICE_FLAG}={from_env} in "
         "XLA_FLAGS; drop one of them.")
   if _TIMEOUT_FLAG not in flags:
-    os.environ["XLA_FLAGS"] = f"{flags} {_TIMEOUT_FLAG}=600".strip()
+    flags = os.environ["XLA_FLAGS"] = f"{flags} {_TIMEOUT_FLAG}=600".strip()
   if from_env is not None:
+    _sequential_collectives(from_env)
     return from_env
   if count is None and jax.config.jax_num_cpu_devices > 0:
     return jax.config.jax_num_cpu_devices  # set before, e.g. by a caller
   count = count or DEFAULT_HOST_DEVICES
+  _sequential_collectives(count)
   try:
     jax.config.update("jax_num_cpu_devices", count)
   except RuntimeError as error:  # the backends already started
@@ -88,6 +98,13 @@ def configure_host_devices(count: int | None = None) -> int:
           f"{count} CPU device(s) asked for, but JAX already started with "
           f"{started}; set it before any JAX computation.") from error
   return count
+
+
+def _sequential_collectives(count: int) -> None:
+  """Adds CPU_COLLECTIVE_FLAGS to XLA_FLAGS for several CPU devices."""
+  flags = os.environ.get("XLA_FLAGS", "")
+  if count > 1 and _SCHEDULER_FLAG not in flags:
+    os.environ["XLA_FLAGS"] = f"{flags} {CPU_COLLECTIVE_FLAGS}".strip()
 
 
 def _flag_value(flags: str, name: str) -> int | None:

@@ -13,7 +13,17 @@ environment variables) are inherited by the subprocesses that tests start.
 - A persistent compilation cache in a fresh temporary folder (removed at
   exit): the many tests that compile the same program (the same tiny model
   and step) compile it once (47 s -> 38 s more on the same file).
-Set XLA_FLAGS yourself to opt out of the first two.
+- `--xla_cpu_enable_concurrency_optimized_scheduler=false`: with XLA's
+  concurrency-optimised schedule, a step with two independent collectives
+  (BMSE's all-gathers of predictions and targets) can leave the 8 devices'
+  pool threads all waiting in two different rendezvous: a deadlock that
+  XLA ends with an abort (`Termination timeout ... Expected 8 threads`,
+  CI of 2026-12-07; regression_loop_test's every-config test reproduced it
+  here each time when run as a file). `ltjax.runtime` sets it for runs on
+  several CPU devices too.
+- A collective's termination timeout of 300 s (XLA's default 40 s aborts a
+  merely starved collective on a loaded 2-core host).
+Set XLA_FLAGS yourself to opt out of all of them.
 """
 
 import atexit
@@ -22,7 +32,9 @@ import shutil
 import tempfile
 
 _FLAGS = ("--xla_force_host_platform_device_count=8",
-          "--xla_backend_optimization_level=0")
+          "--xla_backend_optimization_level=0",
+          "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+          "--xla_cpu_collective_call_terminate_timeout_seconds=300")
 _current = os.environ.get("XLA_FLAGS", "")
 if "--xla_force_host_platform_device_count" not in _current:
   os.environ["XLA_FLAGS"] = " ".join([_current, *_FLAGS]).strip()

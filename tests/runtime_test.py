@@ -68,6 +68,13 @@ class RuntimeTest(absltest.TestCase):
     self.assertIn(explicit, flags)
     self.assertIn("--xla_cpu_collective_call_terminate_timeout_seconds=600",
                   flags)
+    self.assertIn(runtime.CPU_COLLECTIVE_FLAGS, flags)
+
+  def test_one_device_keeps_the_concurrent_schedule(self):
+    with mock.patch.dict(os.environ, {
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}):
+      runtime.configure_host_devices()
+      self.assertNotIn(runtime.CPU_COLLECTIVE_FLAGS, os.environ["XLA_FLAGS"])
 
   def test_bad_counts(self):
     with self.assertRaisesRegex(ValueError, "--host_devices must be >= 1"):

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 from PIL import Image
 
+from ltjax import runtime
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -38,7 +40,7 @@ def subprocess_env(devices: int = 1, **extra) -> dict[str, str]:
   """
   env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=(
       f"--xla_force_host_platform_device_count={devices} "
-      f"--xla_backend_optimization_level=0"))
+      f"--xla_backend_optimization_level=0 {runtime.CPU_COLLECTIVE_FLAGS}"))
   env.update(extra)
   return env
 
