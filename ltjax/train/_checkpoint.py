@@ -19,8 +19,19 @@ state first (one compiled reduction) and raises `DivergenceError`.
 `read_checkpoint(workdir, like)` opens another run's checkpoints read-only
 (decoupling, a frozen RRT encoder, `load_model`): the newest readable one is
 restored and nothing in the folder is moved or written.
+
+Content check: orbax reads a checkpoint whose array bytes were changed after
+the save (a disk or copy fault) without complaint. At each save a SHA-256
+digest of the state's leaves (names, dtypes, shapes and bytes) is saved with
+it (orbax's custom metadata of the step); a restored checkpoint whose digest
+differs is treated as unreadable (set aside, the previous one tried). A
+checkpoint
+written before digests existed, or a state sharded over several processes
+(not digested), is restored with a log line saying it was not checked.
 """
 
+import hashlib
+import json
 import os
 from typing import Any
 
@@ -110,6 +121,54 @@ def tree_differences(saved, expected, limit: int = 5) -> list[str]:
   return lines[:limit]
 
 
+DIGEST_KEY = "ltjax_state_sha256"
+
+
+def _leaf_bytes(leaf) -> np.ndarray | None:
+  """A leaf's value on this host, or None if no process holds it whole."""
+  if isinstance(leaf, jax.Array):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      leaf = jax.random.key_data(leaf)
+    if not leaf.is_fully_addressable:
+      if not leaf.sharding.is_fully_replicated:
+        return None
+      leaf = leaf.addressable_data(0)
+  return np.ascontiguousarray(np.asarray(leaf))
+
+
+def state_digest(tree) -> str | None:
+  """SHA-256 of a state's leaves (path names, dtypes, shapes, bytes).
+
+  The same for the state saved and the tree restored from it, whether
+  restored into the state's structure or as nested dicts (leaves are keyed
+  by their path names, in sorted order). None when a leaf is sharded over
+  several processes (no process could digest it alone).
+  """
+  flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+  leaves = {}
+  for path, leaf in flat:
+    value = _leaf_bytes(leaf)
+    if value is None:
+      return None
+    leaf_hash = hashlib.sha256(
+        f"{np.dtype(value.dtype).name}{value.shape}".encode())
+    leaf_hash.update(value.tobytes())
+    leaves[_path_name(path)] = leaf_hash.hexdigest()
+  whole = hashlib.sha256()
+  for name in sorted(leaves):
+    whole.update(f"{name}={leaves[name]};".encode())
+  return whole.hexdigest()
+
+
+def _recorded_digest(manager: ocp.CheckpointManager, step: int) -> str | None:
+  """The digest saved with `step` (orbax's custom metadata), if any."""
+  try:
+    custom = manager.metadata(step).custom_metadata or {}
+  except Exception:  # pylint: disable=broad-except
+    return None  # no step metadata: an old or foreign checkpoint
+  return custom.get(DIGEST_KEY)
+
+
 def _shapes(metadata):
   """The pytree of array shapes of a checkpoint's metadata tree."""
   return jax.tree.map(lambda m: tuple(m.shape), dict(metadata),
@@ -171,6 +230,19 @@ def _restore_newest(manager: ocp.CheckpointManager, like, on_unreadable):
     except Exception as error:  # pylint: disable=broad-except
       on_unreadable(step, error)
       continue
+    expected = _recorded_digest(manager, step)
+    found = state_digest(tree) if expected else None
+    if expected and found and found != expected:
+      on_unreadable(step, ValueError(
+          "its content differs from what was saved (SHA-256 of the arrays "
+          f"{found[:12]}..., recorded at the save {expected[:12]}...): a "
+          "disk or copy fault changed its bytes"))
+      continue
+    if not expected or not found:
+      logging.info("Checkpoint at step %d in %s restored without a content "
+                   "check (%s).", step, manager.directory,
+                   "no digest was recorded at its save" if not expected
+                   else "its state is sharded over processes")
     return tree, step
   return None, None
 
@@ -211,8 +283,10 @@ class Checkpointer:
           f"the checkpoints in {self._manager.directory} (newest: step "
           f"{self._manager.latest_step()}) are kept. Lower config.optim.lr.")
     # Due by the policy (checked above) or forced.
-    return self._manager.save(step, args=ocp.args.StandardSave(state),
-                              force=True)
+    digest = state_digest(state)
+    return self._manager.save(
+        step, args=ocp.args.StandardSave(state), force=True,
+        custom_metadata={} if digest is None else {DIGEST_KEY: digest})
 
   def restore_latest(self, target):
     """Restores the newest readable checkpoint into `target`'s structure.

@@ -458,6 +458,15 @@ def validate_config(config, *, check_data: bool = True,
 def validate_task_fields(config, *, check_data: bool = True) -> None:
   """Checks the classification sections (run fields: `validate_config`)."""
   loss, sampler, model = config.loss, config.sampler, config.model
+  experts = config.get("experts", {}).get("method", "none")
+  require_field(
+      not (config.get("glmc", {}).get("enabled", False)
+           and (experts != "none" or model.name.endswith("_experts"))),
+      "glmc.enabled", f"GLMC cannot be combined with several experts "
+      f"(experts.method={experts!r}, model.name={model.name!r}): GLMC's "
+      f"two-branch loss and the experts' loss each replace config.loss and "
+      f"the classifier. Start from one recipe, glmc or an experts recipe "
+      f"(ride, sade, ace), and keep the other's fields at their defaults.")
   require_known(loss.name, _objectives.LOSSES, "loss.name")
   require_known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
   require_field(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
