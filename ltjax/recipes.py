@@ -780,6 +780,11 @@ def build(dataset: str, method: str,
   recipe(config)
   methods[method](config)
   epochs = train.epochs_argument(arg, method)
+  if epochs is not None and epochs < 1:
+    raise ValueError(
+        f"config argument {arg!r} must be a number of epochs >= 1, e.g. "
+        f"--config={dataset}/{method}.py:10; drop the ':{arg}' for the full "
+        f"{config.num_epochs}-epoch schedule.")
   if epochs:
     train.scale_schedule(config, epochs)
   return config

@@ -184,12 +184,15 @@ def check_overrides(argv: list[str], config_value: str) -> None:
 
   Raises:
     ValueError: naming the field, the config file, the closest fields,
-      and the shipped configs of other datasets that have the field.
+      and the shipped configs of other datasets that have the field; or
+      the config file's own error for a bad `:arg` (e.g. `:0` epochs).
   """
   overrides = [a[len("--config."):].split("=", 1)[0] for a in argv
                if a.startswith("--config.")]
-  if not overrides:
+  if not overrides and not config_value.partition(":")[2]:
     return
+  # Loaded here also for a `:arg` suffix, so that a bad one (`:0`, `:x`) is
+  # the config's one-line error, not a flag-parsing traceback.
   config = load_config_file(config_value)
   known = fields(config)
   for name in overrides:

@@ -35,12 +35,20 @@ all are integers). Regression targets are float32.
 A validation or test file is read with the training file's `schema`, so its
 columns, categories and classes are the training file's: a category or class
 the training file lacks is an error naming the line.
+
+The text: `encoding` (default UTF-8, a leading byte-order mark dropped, as
+spreadsheets write it); a byte the encoding cannot decode is an error naming
+the file and line, and a file with NUL bytes (a spreadsheet, archive or other
+binary file) is refused as not a text CSV. A path that is a directory or not
+a regular file (a FIFO, socket or device) is refused without being opened.
 """
 
+import codecs
 import csv
 import dataclasses
 import math
 import os
+import stat
 from typing import Any, Sequence
 
 from absl import logging
@@ -64,6 +72,8 @@ class CsvSchema:
     class_names: classification: the classes, index = label; else None.
     task: "classification" or "regression".
     missing: the missing-value markers.
+    encoding: the text encoding of the file (a UTF-8 byte-order mark is
+      dropped); files of new rows are read with it too.
   """
   columns: tuple[str, ...]
   header: bool
@@ -74,6 +84,7 @@ class CsvSchema:
   class_names: tuple[str, ...] | None
   task: str
   missing: tuple[str, ...]
+  encoding: str = "utf-8"
 
   def to_json(self) -> dict[str, Any]:
     """The schema as JSON values (`from_json` reads it back)."""
@@ -83,7 +94,8 @@ class CsvSchema:
             "categories": {k: list(v) for k, v in self.categories.items()},
             "class_names": (None if self.class_names is None
                             else list(self.class_names)),
-            "task": self.task, "missing": list(self.missing)}
+            "task": self.task, "missing": list(self.missing),
+            "encoding": self.encoding}
 
   @classmethod
   def from_json(cls, value: dict[str, Any]) -> "CsvSchema":
@@ -94,7 +106,9 @@ class CsvSchema:
                            value["categories"].items()},
                class_names=(None if value["class_names"] is None
                             else tuple(value["class_names"])),
-               task=value["task"], missing=tuple(value["missing"]))
+               task=value["task"], missing=tuple(value["missing"]),
+               # Runs made before the field existed read UTF-8.
+               encoding=value.get("encoding", "utf-8"))
 
   @property
   def feature_names(self) -> tuple[str, ...]:
@@ -152,13 +166,130 @@ def _sniff_delimiter(first_line: str) -> str | None:
   return None
 
 
-def _read_rows(path: str, delimiter: str | None
+def path_problem(path: str) -> str | None:
+  """Why `path` is not a regular file to read, or None when it is one.
+
+  Looked up with `os.stat`, never opened: opening a FIFO would block.
+  """
+  try:
+    mode = os.stat(path).st_mode
+  except FileNotFoundError:
+    return "does not exist"
+  except OSError as e:
+    return f"cannot be read ({e.strerror})"
+  if stat.S_ISREG(mode):
+    return None
+  if stat.S_ISDIR(mode):
+    return "is a directory"
+  kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+          "a socket" if stat.S_ISSOCK(mode) else
+          "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+          "not a regular file")
+  return f"is {kind}, not a regular file"
+
+
+def check_regular_file(path: str, what: str = "CSV file",
+                       fix: str = "give the path of the file itself") -> None:
+  """Raises naming `path` unless it is a regular file (never opens it).
+
+  Raises:
+    FileNotFoundError: it does not exist.
+    IsADirectoryError: it is a directory.
+    ValueError: it is a FIFO, socket, device or cannot be looked up.
+  """
+  problem = path_problem(path)
+  if problem is None:
+    return
+  if problem == "does not exist":
+    raise FileNotFoundError(f"{what} {path} does not exist.")
+  if problem == "is a directory":
+    raise IsADirectoryError(
+        f"{what} {path} is a directory, expected a {what}: {fix}.")
+  raise ValueError(f"{what} {path} {problem}, expected a {what}: {fix}.")
+
+
+def check_encoding(encoding: Any, field: str = "encoding") -> str:
+  """Returns `encoding` if Python can decode text with it; else raises."""
+  if isinstance(encoding, str) and encoding.strip():
+    try:  # A non-empty input: an empty one never looks the codec up.
+      b"a".decode(encoding.strip())
+      return encoding.strip()
+    except UnicodeDecodeError:  # a text encoding (e.g. UTF-16)
+      return encoding.strip()
+    except LookupError:  # unknown, or bytes-to-bytes (base64)
+      pass
+  raise ValueError(
+      f"{field} must name a text encoding Python knows, e.g. 'utf-8' "
+      f"(the default), 'latin-1' or 'cp1252', got {encoding!r}.")
+
+
+def _codec(encoding: str) -> str:
+  """The codec that reads `encoding`: UTF-8 drops a byte-order mark."""
+  name = codecs.lookup(encoding).name
+  return "utf-8-sig" if name == "utf-8" else encoding
+
+
+def _line_of(text: str, index: int) -> int:
+  return text.count("\n", 0, index) + 1
+
+
+def read_text(path: str, *, encoding: str = "utf-8", what: str = "CSV file",
+              decode_fix: str | None = None) -> str:
+  """The text of a CSV file, with errors that name the file and line.
+
+  Args:
+    path: the file; a directory, FIFO, socket or device is refused unopened.
+    encoding: its text encoding; with UTF-8, a leading byte-order mark is
+      dropped.
+    what: what the file is, for the messages.
+    decode_fix: the advice when a byte does not decode (default: set
+      config.data.encoding to the file's encoding).
+
+  Returns:
+    The decoded text (newlines as in the file).
+
+  Raises:
+    FileNotFoundError, IsADirectoryError: as `check_regular_file`.
+    ValueError: a byte the encoding cannot decode (file, line, byte), or
+      NUL bytes (a binary file, not a text CSV).
+  """
+  check_regular_file(path, what)
+  with open(path, "rb") as f:
+    raw = f.read()
+  codec = _codec(encoding)
+  wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+  try:
+    text = raw.decode(codec)
+  except UnicodeDecodeError as e:
+    if b"\0" in raw and not wide:
+      line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+      raise ValueError(_binary_message(path, what, line)) from None
+    line = raw[:e.start].decode(codec, errors="replace").count("\n") + 1
+    fix = decode_fix or (
+        "set config.data.encoding to the file's encoding (e.g. "
+        "--config.data.encoding=latin-1 or cp1252), or save the file as "
+        "UTF-8")
+    raise ValueError(
+        f"{path}:{line}: byte {raw[e.start]:#04x} is not valid {encoding} "
+        f"text ({e.reason}); {fix}.") from None
+  if "\0" in text:
+    raise ValueError(_binary_message(path, what,
+                                     _line_of(text, text.index("\0"))))
+  return text
+
+
+def _binary_message(path: str, what: str, line: int) -> str:
+  return (f"{path} is not a text CSV: it holds NUL bytes (first on line "
+          f"{line}), as a binary file does (a spreadsheet, archive or "
+          f"array file); export the table as comma-separated text and read "
+          f"that file instead.")
+
+
+def _read_rows(path: str, delimiter: str | None, encoding: str = "utf-8",
+               decode_fix: str | None = None
               ) -> tuple[list[list[str]], list[int], str | None]:
   """Returns the non-empty rows (cells stripped), their lines, delimiter."""
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"CSV file {path} does not exist.")
-  with open(path, encoding="utf-8", newline="") as f:
-    text = f.read()
+  text = read_text(path, encoding=encoding, decode_fix=decode_fix)
   if delimiter == "auto":
     first = next((l for l in text.splitlines() if l.strip()), "")
     delimiter = _sniff_delimiter(first)
@@ -250,7 +381,8 @@ def _class_order(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _infer_schema(path, rows, lines, *, target, task, header, delimiter,
-                  missing, categorical, class_names) -> tuple[CsvSchema, int]:
+                  missing, categorical, class_names,
+                  encoding) -> tuple[CsvSchema, int]:
   """The schema of a training file; returns it and the first data row."""
   if header is None:
     header = ((isinstance(target, str) and not target.lstrip("-").isdigit())
@@ -304,7 +436,7 @@ def _infer_schema(path, rows, lines, *, target, task, header, delimiter,
   schema = CsvSchema(columns=columns, header=bool(header),
                      delimiter=delimiter, target=t, kinds=tuple(kinds),
                      categories=categories, class_names=names, task=task,
-                     missing=tuple(sorted(missing)))
+                     missing=tuple(sorted(missing)), encoding=encoding)
   return schema, start
 
 
@@ -405,6 +537,7 @@ def read_csv_table(path: str, *, target: Any,
                    header: bool | None = None,
                    delimiter: str | None = ",",
                    class_names: Sequence[str] | None = None,
+                   encoding: str = "utf-8",
                    schema: CsvSchema | None = None) -> CsvTable:
   """Reads a CSV file of features and one target column.
 
@@ -424,9 +557,11 @@ def read_csv_table(path: str, *, target: Any,
       first line, else whitespace; None splits on whitespace.
     class_names: classification: the label order (default: the sorted
       distinct target values, numerically when they are integers).
+    encoding: the file's text encoding (e.g. "latin-1"); with UTF-8 (the
+      default) a leading byte-order mark is dropped.
     schema: the `schema` of the training file, to read a validation or test
       file the same way (then target, task, missing, categorical, header,
-      delimiter and class_names come from it).
+      delimiter, class_names and encoding come from it).
 
   Returns:
     A `CsvTable`: float32 features [N, D], targets (int32 [N] or float32
@@ -434,7 +569,9 @@ def read_csv_table(path: str, *, target: Any,
 
   Raises:
     FileNotFoundError: the file is missing.
-    ValueError: naming the file and line: ragged rows, an unknown target
+    IsADirectoryError: the path is a directory.
+    ValueError: naming the file and line: not a regular file, a byte the
+      encoding cannot decode, a binary file, ragged rows, an unknown target
       column, a text cell in a numeric column, a non-finite value (without
       `drop_nonfinite`), a category or class the training file lacks.
 
@@ -450,13 +587,14 @@ def read_csv_table(path: str, *, target: Any,
     markers = {str(m).strip() for m in markers} | {""}
     if isinstance(categorical, str):
       categorical = [c for c in categorical.split(",") if c.strip()]
-    rows, lines, delimiter = _read_rows(path, delimiter)
+    encoding = check_encoding(encoding)
+    rows, lines, delimiter = _read_rows(path, delimiter, encoding)
     schema, start = _infer_schema(
         path, rows, lines, target=target, task=task, header=header,
         delimiter=delimiter, missing=markers, categorical=categorical,
-        class_names=class_names)
+        class_names=class_names, encoding=encoding)
   else:
-    rows, lines, _ = _read_rows(path, schema.delimiter)
+    rows, lines, _ = _read_rows(path, schema.delimiter, schema.encoding)
     start = _check_against(schema, path, rows, lines)
     if start >= len(rows):
       raise ValueError(f"CSV file {path} has a header and no data rows.")
@@ -511,7 +649,7 @@ def read_csv_features(path: str, schema: CsvSchema
   """Reads a file of new rows the training file's way; the target optional.
 
   The file has the training file's columns (and header, if it had one),
-  with or without the target column.
+  with or without the target column, in the training file's encoding.
 
   Args:
     path: the file.
@@ -525,7 +663,11 @@ def read_csv_features(path: str, schema: CsvSchema
     ValueError: naming the file and line: other columns, a text cell in a
       numeric column, an unknown category, a missing or non-finite value.
   """
-  rows, lines, _ = _read_rows(path, schema.delimiter)
+  rows, lines, _ = _read_rows(
+      path, schema.delimiter, schema.encoding,
+      decode_fix=(f"the run read its training file as {schema.encoding} "
+                  f"(its config.data.encoding): save the new rows in that "
+                  f"encoding"))
   without = [c for i, c in enumerate(schema.columns) if i != schema.target]
   first = tuple(rows[0])
   has_target = (first == schema.columns if schema.header

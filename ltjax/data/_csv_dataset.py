@@ -33,6 +33,7 @@ CLASSIFICATION_FIELDS = {
     "drop_nonfinite": False,
     "header": ml_collections.config_dict.placeholder(bool),
     "delimiter": ",",
+    "encoding": "utf-8",
     "test_fraction": 0.2,
     "split_seed": 0,
 }
@@ -56,6 +57,7 @@ def check_classification_fields(fields: dict[str, Any]) -> None:
     raise ValueError(
         f"config.data.delimiter must be one character or one of "
         f"{list(CSV_DELIMITERS)}, got {delimiter!r}.")
+  check_encoding_field(fields)
   _fields.check_bool(fields, "drop_nonfinite", "config.data.")
   _fields.check_fraction(fields, "test_fraction",
                          "it is used when test_path is empty")
@@ -63,6 +65,31 @@ def check_classification_fields(fields: dict[str, Any]) -> None:
   _fields.expand_paths(fields, ("val_path", "test_path"))
   fields["missing"] = _fields.split_list(fields["missing"])
   fields["categorical"] = _fields.split_list(fields["categorical"])
+
+
+def check_encoding_field(fields: dict[str, Any]) -> None:
+  """Checks config.data.encoding names a text encoding (in place)."""
+  fields["encoding"] = _csv.check_encoding(fields["encoding"],
+                                           "config.data.encoding")
+
+
+def check_csv_path(fields: dict[str, Any], key: str) -> None:
+  """Names config.data.<key> if its path is not a regular file."""
+  _csv.check_regular_file(
+      fields[key], fix=f"set config.data.{key} to the CSV file itself")
+
+
+def check_classes(table: _csv.CsvTable) -> None:
+  """Refuses a training table whose label column holds fewer than 2 classes."""
+  found = np.unique(table.targets)
+  if found.size < 2:
+    names = [table.class_names[int(k)] for k in found]
+    raise ValueError(
+        f"{table.path}: the label column {table.target_name!r} "
+        f"(config.data.target) holds {found.size} class {names}, and "
+        f"classification needs at least 2; point config.data.target at the "
+        f"label column, or train a regression config (csv_dir) on a numeric "
+        f"target.")
 
 
 def held_out_test(labels: np.ndarray, num_classes: int,
@@ -85,6 +112,9 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
         f"config.data.{'path' if not path else 'target'} is empty: set "
         f"path to the CSV file of features and labels and target to the "
         f"label column (its header name or 0-based index, -1 = last).")
+  for key in ("path", "val_path", "test_path"):
+    if fields[key]:
+      check_csv_path(fields, key)
   delimiter = fields["delimiter"]
   table = _csv.read_csv_table(
       path, target=fields["target"], task="classification",
@@ -92,7 +122,9 @@ def _read_classification(fields: dict[str, Any]) -> _types.SourceData:
       categorical=fields["categorical"],
       header=fields["header"],
       delimiter=CSV_DELIMITERS.get(delimiter, delimiter),
-      class_names=fields["class_names"] or None)
+      class_names=fields["class_names"] or None,
+      encoding=fields["encoding"])
+  check_classes(table)
   num_classes = len(table.class_names)
 
   def split_of(t, rows=None):
@@ -144,6 +176,7 @@ REGRESSION_FIELDS = {
     "categorical": "",
     "header": ml_collections.config_dict.placeholder(bool),
     "delimiter": ",",
+    "encoding": "utf-8",
     "drop_nonfinite": False,
     "split": "random",
     "val_fraction": 0.1,
@@ -175,6 +208,7 @@ def check_regression_files(fields: dict[str, Any]) -> None:
 
 def check_regression_fields(fields: dict[str, Any]) -> None:
   _fields.check_val_per_label(fields)
+  check_encoding_field(fields)
   if fields["target"] == "":
     raise ValueError(
         "config.data.target: set the target column, a header name or a "
@@ -195,7 +229,8 @@ def split_metadata(split: str, split_seed: int, val_fraction: float,
 def load_csv(path: str, *, target: Any, missing: str = "",
              categorical: str = "", header: bool | None = None,
              delimiter: str = ",", drop_nonfinite: bool = False,
-             split: str = "random", val_fraction: float = 0.1,
+             encoding: str = "utf-8", split: str = "random",
+             val_fraction: float = 0.1,
              test_fraction: float = 0.1, val_per_label: int = 30,
              split_seed: int = 0) -> _types.RegressionDataset:
   """A regression task from one CSV file of features and a target column.
@@ -229,6 +264,8 @@ def load_csv(path: str, *, target: Any, missing: str = "",
       whitespace.
     drop_nonfinite: drop (and log) rows with a non-finite or missing
       numeric value instead of raising.
+    encoding: the file's text encoding ("utf-8", a byte-order mark
+      dropped; e.g. "latin-1").
     split: "random" or "balanced".
     val_fraction: "random": the fraction of rows for validation.
     test_fraction: "random": the fraction of rows for test.
@@ -242,7 +279,7 @@ def load_csv(path: str, *, target: Any, missing: str = "",
   table = _csv.read_csv_table(
       path, target=target, task="regression", missing=missing,
       drop_nonfinite=drop_nonfinite, categorical=categorical, header=header,
-      delimiter=delimiter or None)
+      delimiter=delimiter or None, encoding=encoding)
   targets = np.asarray(table.targets, np.float64)
   if split not in _dir_protocol.SPLITS:
     raise ValueError(
@@ -284,7 +321,8 @@ def load_regression(name: str, spec: Any,
                   categorical=fields["categorical"], header=fields["header"],
                   delimiter=fields["delimiter"],
                   drop_nonfinite=fields["drop_nonfinite"],
-                  split=fields["split"], val_fraction=fields["val_fraction"],
+                  encoding=fields["encoding"], split=fields["split"],
+                  val_fraction=fields["val_fraction"],
                   test_fraction=fields["test_fraction"],
                   val_per_label=fields["val_per_label"],
                   split_seed=fields["split_seed"])

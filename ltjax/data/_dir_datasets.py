@@ -21,12 +21,14 @@ by batch (`ImageRegressionSplit`).
 """
 
 import csv
+import io
 import os
 from typing import Any
 
 from absl import logging
 import numpy as np
 
+from ltjax.data import _csv
 from ltjax.data import _dir_protocol
 from ltjax.data import _fields
 from ltjax.data import _splits
@@ -69,7 +71,10 @@ def read_abalone_rows(path: str, *, drop_nonfinite: bool = False
       NaN / infinite value unless `drop_nonfinite`.
   """
   rows, lines, dropped = [], [], []
-  with open(path, newline="") as f:
+  text = _csv.read_text(
+      path, what="UCI abalone file",
+      decode_fix="replace it with the UCI file, which is ASCII")
+  with io.StringIO(text, newline="") as f:
     for line_number, row in enumerate(csv.reader(f), 1):
       if not row or not "".join(row).strip():
         continue
@@ -154,7 +159,9 @@ def load_abalone(path: str, *, val_per_label: int = 30,
 
 def read_age_csv(path: str) -> dict[str, tuple[list[str], np.ndarray]]:
   """Reads a DIR CSV (`age,path,split`): split -> (paths, float ages)."""
-  with open(path, newline="") as f:
+  text = _csv.read_text(path, what="DIR age CSV file",
+                        decode_fix="save the file as UTF-8")
+  with io.StringIO(text, newline="") as f:
     reader = csv.DictReader(f)
     missing = [c for c in AGE_CSV_COLUMNS if c not in (reader.fieldnames or ())]
     if missing:

@@ -12,6 +12,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from ltjax.data import _csv
 from ltjax.data import _profiles
 
 SOURCES = ("auto", "tfds", "download", "pickle", "folder", "idx", "list")
@@ -182,9 +183,13 @@ def require_file(fields: dict[str, Any], what: str, example: str) -> None:
     raise ValueError(
         f"config.data.path: set it to {what}, e.g. "
         f"--config.data.path=/path/to/{example}.")
-  if not os.path.isfile(fields["path"]):
+  problem = _csv.path_problem(fields["path"])
+  if problem is not None:  # Looked up, never opened (a FIFO would block).
+    fix = ("check the path" if problem == "does not exist" else
+           "set config.data.path to the file itself")
     raise ValueError(
-        f"config.data.path: {fields['path']!r} is not a file ({what}).")
+        f"config.data.path: {fields['path']!r} {problem}, expected {what}; "
+        f"{fix}.")
 
 
 def check_count(fields: dict[str, Any], key: str, minimum: int = 0) -> None:

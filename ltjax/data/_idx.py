@@ -6,6 +6,7 @@ of dimensions), one big-endian uint32 per dimension, then the data in C order.
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def parse_idx(data: bytes, *, name: str) -> np.ndarray:
   if len(data) != header + size:
     raise ValueError(
         f"{name} holds {len(data) - header} data bytes but its header "
-        f"{shape} needs {size}; the file is truncated or corrupt.")
+        f"{shape} needs {size}; the file is truncated or corrupt: delete "
+        f"it and download it again, or replace it with a complete copy.")
   array = np.frombuffer(data, dtype, offset=header).reshape(shape)
   return array.astype(dtype.newbyteorder("="))
 
@@ -47,11 +49,17 @@ def parse_idx(data: bytes, *, name: str) -> np.ndarray:
 def read_idx_file(path: str) -> np.ndarray:
   """Reads one IDX file, gunzipping it when it ends in `.gz`."""
   opener = gzip.open if path.endswith(".gz") else open
+  fix = ("delete it and download it again, or replace it with a complete "
+         "copy (config.data.path names the folder of the IDX files)")
   try:
     with opener(path, "rb") as f:
       data = f.read()
   except gzip.BadGzipFile as e:
-    raise ValueError(f"{path} is not a valid gzip file: {e}") from e
+    raise ValueError(
+        f"{path} is not a valid gzip file ({e}); {fix}.") from e
+  except (EOFError, zlib.error) as e:  # Cut short, or damaged inside.
+    raise ValueError(
+        f"{path} is truncated or corrupt (gzip: {e}); {fix}.") from e
   return parse_idx(data, name=path)
 
 

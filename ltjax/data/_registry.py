@@ -250,6 +250,10 @@ def default_data_config(name: str, *,
     header: True | False | None (detected).
     delimiter: one character, "tab", "auto" (`,`, tab or `;` from the first
       line), or "" (whitespace).
+    encoding: the files' text encoding ("utf-8", a byte-order mark dropped;
+      e.g. "latin-1" or "cp1252"); `ltjax predict` reads new rows with the
+      run's. A byte it cannot decode is an error naming the file and line;
+      a file with NUL bytes is refused as not a text CSV.
 
   Fields of name="npz" only (your own NumPy file, `path`, written by
   `np.savez(path, x=inputs, y=labels)`; see `ltjax.data._npz_dataset`):
@@ -285,8 +289,8 @@ def default_data_config(name: str, *,
       ("" = the CSV's folder).
     image_size, num_workers: agedb_dir, imdb_wiki_dir: side of the resized
       images (224) and decoding threads (0 = from the CPU count).
-    target, missing, categorical, header, delimiter: csv: as for the
-      classification csv (target: header name or 0-based index).
+    target, missing, categorical, header, delimiter, encoding: csv: as for
+      the classification csv (target: header name or 0-based index).
     split: csv, npz: "random" (csv default) or "balanced" (npz default; the
       DIR protocol over the default target bins).
     val_fraction, test_fraction: csv, npz: the random split's fractions.

@@ -1,8 +1,8 @@
 """Deep imbalanced regression (Yang et al. 2021, arXiv 2102.09554).
 
-Label bins (`bin_edges`, `data_bin_edges`, `bin_index`, `bin_counts`,
-`count_outside`), smoothing windows (`kernel_window`), label distribution
-smoothing (`lds_weights`,
+Label bins (`bin_edges`, `data_bin_edges`, `quantile_bin_edges`,
+`range_bin_edges`, `bin_index`, `bin_counts`, `count_outside`), smoothing
+windows (`kernel_window`), label distribution smoothing (`lds_weights`,
 `lds_bin_weights`, `smoothed_label_density`), feature distribution smoothing
 as an explicit state (`FDSState`, `init_fds`, `update_fds`, `accumulate_fds`,
 `commit_fds`, `smooth_fds`, `calibrate_features`), per-example regression
@@ -23,6 +23,8 @@ from ltjax.regression._bins import bin_edges
 from ltjax.regression._bins import bin_index
 from ltjax.regression._bins import count_outside
 from ltjax.regression._bins import data_bin_edges
+from ltjax.regression._bins import quantile_bin_edges
+from ltjax.regression._bins import range_bin_edges
 from ltjax.regression._config import default_config
 from ltjax.regression._config import LOSSES
 from ltjax.regression._config import validate_config
@@ -127,6 +129,8 @@ __all__ = (
     "load_csv",
     "load_regression_dataset",
     "per_bin_errors",
+    "quantile_bin_edges",
+    "range_bin_edges",
     "read_abalone",
     "ranksim_regularizer",
     "read_abalone_rows",

@@ -150,6 +150,158 @@ def data_bin_edges(targets, *, low: float | None = None,
   return bin_edges(lo, hi, num_bins=num_bins), rule
 
 
+# `config.bins.rule`: how the edges are made from the training targets.
+BIN_RULES = ("width", "quantile", "range")
+# Outliers: beyond this many interquartile ranges from the quartiles
+# (Tukey's far fences); the "range" rule's bins span the fences.
+OUTLIER_IQRS = 3.0
+# Warn when one equal-width bin holds more than this share of the training
+# targets while some targets are outliers.
+CROWDED_SHARE = 0.9
+
+
+def parse_bin_rule(rule, name: str = "rule") -> str | np.ndarray:
+  """Returns a rule of `BIN_RULES`, or explicit edges from "e0,e1,...".
+
+  Args:
+    rule: "width", "quantile", "range", or K + 1 >= 2 strictly increasing
+      edges as a comma-separated string ("0,1,5,25"; brackets allowed) or a
+      sequence of numbers.
+    name: how messages name the field.
+
+  Returns:
+    The rule's name, or float64 [K + 1] edges.
+  """
+  if isinstance(rule, str):
+    text = rule.strip()
+    if text in BIN_RULES:
+      return text
+    cells = [c.strip() for c in text.strip("[]()").split(",")]
+    try:
+      values = [float(c) for c in cells if c]
+    except ValueError:
+      raise ValueError(
+          f"{name} must be one of {list(BIN_RULES)} or comma-separated bin "
+          f"edges such as '0,1,5,25', got {rule!r}.") from None
+  else:
+    try:
+      values = [float(v) for v in rule]
+    except (TypeError, ValueError):
+      raise ValueError(
+          f"{name} must be one of {list(BIN_RULES)} or a list of bin edges, "
+          f"got {rule!r}.") from None
+  edges = np.asarray(values, np.float64)
+  if edges.size < 2:
+    raise ValueError(
+        f"{name}: explicit bin edges need at least 2 values (K + 1 edges of "
+        f"K >= 1 bins), got {rule!r}.")
+  if not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+    raise ValueError(
+        f"{name}: explicit bin edges must be finite and strictly increasing, "
+        f"got {rule!r}.")
+  return edges
+
+
+def _finite_targets(targets) -> np.ndarray:
+  t = np.asarray(targets, np.float64).reshape(-1)
+  if t.size == 0:
+    raise ValueError("bins from the training targets need at least one "
+                     "target.")
+  if not np.all(np.isfinite(t)):
+    raise ValueError("the training targets must be finite.")
+  return t
+
+
+def quantile_bin_edges(targets, *, num_bins: int | None = None
+                      ) -> np.ndarray:
+  """Returns equal-count bin edges: the targets' quantiles.
+
+  Edges at the quantiles k / K, k = 0..K, of the N targets (NumPy's linear
+  interpolation), K = `num_bins` or `count_rule(N)`; repeated edges (tied
+  targets) are merged, so there may be fewer than K bins. The first and last
+  edges are the smallest and largest target, so every target is inside.
+
+  Args:
+    targets: float [N] finite training targets.
+    num_bins: K, or None for `count_rule(N)`.
+
+  Returns:
+    float64 [K' + 1] increasing edges, K' <= K.
+  """
+  t = _finite_targets(targets)
+  k = count_rule(t.size) if num_bins is None else int(num_bins)
+  edges = np.unique(np.quantile(t, np.linspace(0.0, 1.0, k + 1)))
+  if edges.size < 2:  # All targets equal: one bin around them.
+    edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
+  return edges
+
+
+def robust_range(targets) -> tuple[float, float]:
+  """The targets' range without outliers: Tukey's far fences within it.
+
+  [max(t_min, Q1 - 3 IQR), min(t_max, Q3 + 3 IQR)] with Q1, Q3 the
+  quartiles (NumPy's linear interpolation) and IQR = Q3 - Q1: [t_min, t_max]
+  when no target is an outlier, however many outliers there are up to a
+  quarter of the targets.
+  """
+  t = _finite_targets(targets)
+  q1, q3 = np.percentile(t, (25, 75))
+  spread = OUTLIER_IQRS * (q3 - q1)
+  return (float(max(t.min(), q1 - spread)),
+          float(min(t.max(), q3 + spread)))
+
+
+def range_bin_edges(targets, *, num_bins: int | None = None) -> np.ndarray:
+  """Returns equal-width bin edges over the targets' robust range.
+
+  K = `num_bins` or `count_rule(N)` equal bins over `robust_range` (the
+  targets' range cut at Tukey's far fences, Q1 - 3 IQR and Q3 + 3 IQR), so
+  a few extreme values do not stretch every bin; targets outside fall in the
+  end bins (`bin_index` clips them). Without outliers the edges are those
+  of equal bins over [min, max]. When the fences coincide (more than half
+  the targets equal), the range is [min, max].
+
+  Args:
+    targets: float [N] finite training targets.
+    num_bins: K, or None for `count_rule(N)`.
+
+  Returns:
+    float64 [K + 1] increasing edges.
+  """
+  t = _finite_targets(targets)
+  k = count_rule(t.size) if num_bins is None else int(num_bins)
+  low, high = robust_range(t)
+  if not high > low:
+    low, high = t.min(), t.max()
+  if not high > low:
+    low, high = low - 0.5, high + 0.5
+  return bin_edges(float(low), float(high), num_bins=k)
+
+
+def crowded_bin_message(targets, edges) -> str | None:
+  """Says why equal-width bins misfit the targets, or None when they fit.
+
+  They misfit when one bin holds more than `CROWDED_SHARE` of the targets
+  and some target is an outlier (beyond `OUTLIER_IQRS` interquartile ranges
+  from the quartiles): the outliers stretched the range, and nearly every
+  row lands in one bin and one shot group.
+  """
+  t = _finite_targets(targets)
+  counts = bin_counts(t, edges)
+  k = int(np.argmax(counts))
+  share = counts[k] / t.size
+  low, high = robust_range(t)
+  outliers = int(np.sum((t < low) | (t > high)))
+  if share <= CROWDED_SHARE or not outliers:
+    return None
+  return (f"{share:.0%} of the {t.size} training targets fall in one of the "
+          f"{len(counts)} equal-width bins, [{edges[k]:g}, {edges[k + 1]:g}), "
+          f"because {outliers} target(s) beyond Tukey's far fences "
+          f"[{low:g}, {high:g}] stretch the range to [{t.min():g}, "
+          f"{t.max():g}], so nearly every row lands in that bin and its shot "
+          f"group")
+
+
 def count_outside(labels, edges) -> int:
   """The number of labels outside [edges[0], edges[K]] (host-side)."""
   edges = check_edges(edges)

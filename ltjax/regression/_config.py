@@ -15,6 +15,7 @@ scale them; `rrt.epochs` is a duration and is scaled.
 
 import os
 
+from absl import logging
 import ml_collections
 from ml_collections import config_dict
 import numpy as np
@@ -49,12 +50,21 @@ def default_config() -> ml_collections.ConfigDict:
   # outside: "error" refuses training targets outside [low, high]; "clip"
   # puts them in the edge bins. Either way val / test targets outside are
   # counted, logged and reported in metrics.json (and clipped).
+  # rule: "width": equal-width bins from the fields above (and a warning
+  # when outliers crowd nearly every target into one bin); "quantile":
+  # equal-count bins (the targets' quantiles; LDS / FDS see a flat density
+  # and the shot groups by bin count are nearly all "medium"); "range":
+  # equal width over the targets' range without outliers (Tukey's far
+  # fences, Q1 - 3 IQR and Q3 + 3 IQR), outliers in the end bins; or
+  # explicit edges "e0,e1,...". quantile / range take num_bins (default
+  # ceil(sqrt(N)) in [10, 100]) and no low / high / width.
   config.bins = ml_collections.ConfigDict(dict(
       low=config_dict.placeholder(float),
       high=config_dict.placeholder(float),
       width=config_dict.placeholder(float),
       num_bins=config_dict.placeholder(int),
-      outside="error"))
+      outside="error",
+      rule="width"))
   config.model.name = "mlp"  # mlp | resnet50 | any ltjax.models name
   config.model.widths = (128, 128)  # mlp hidden widths (features = the last)
   # Images only: on-device pad-and-crop, flip, normalisation of x / 255.
@@ -158,15 +168,38 @@ def _pair(value, field: str, *, low: float) -> None:
            f"must be (low, high) with {low} < low <= high, got {value}.")
 
 
+def _rule(bins) -> str | np.ndarray:
+  """`bins.rule` parsed: a rule name or explicit edges (old configs: width)."""
+  return _bins.parse_bin_rule(bins.get("rule", "width"), "config.bins.rule")
+
+
 def _bins_fixed(bins) -> bool:
   """Whether `config.bins` fixes the edges without looking at the data."""
-  return (bins.low is not None and bins.high is not None and
+  if not isinstance(_rule(bins), str):  # explicit edges
+    return True
+  return (_rule(bins) == "width" and
+          bins.low is not None and bins.high is not None and
           (bins.width is not None or bins.num_bins is not None))
 
 
 def _check_bins(config) -> None:
   bins = config.bins
   _known(bins.outside, BINS_OUTSIDE, "bins.outside")
+  rule = _rule(bins)
+  if isinstance(rule, str) and rule != "width":
+    given = [f for f in ("low", "high", "width") if bins[f] is not None]
+    _require(not given, "bins.rule",
+             f"{rule!r} makes its own edges from the training targets, but "
+             f"config.bins.{' / '.join(given)} is set (abalone_dir and the "
+             f"face datasets set them); use rule='width' with them, or start "
+             f"from a csv_dir config.")
+  elif not isinstance(rule, str):
+    given = [f for f in ("low", "high", "width", "num_bins")
+             if bins[f] is not None]
+    _require(not given, "bins.rule",
+             f"explicit edges {rule.tolist()} fix every bin, but "
+             f"config.bins.{' / '.join(given)} is set too; use one or the "
+             f"other (a csv_dir config leaves them unset).")
   _require(bins.width is None or bins.width > 0, "bins.width",
            f"must be > 0 (or None: from the data), got {bins.width}.")
   _require(bins.num_bins is None or (
@@ -185,18 +218,50 @@ def _check_bins(config) -> None:
     edges_of(config, None)  # e.g. not a whole number of widths
 
 
-def edges_of(config, train_targets) -> tuple[np.ndarray, str]:
+def edges_of(config, train_targets, *, warn: bool = False
+            ) -> tuple[np.ndarray, str]:
   """The bin edges of `config.bins` and the rule that made them.
 
   Args:
     config: a regression config.
     train_targets: float [N] training targets (original units) for the
       fields left unset; may be None when `config.bins` fixes the edges.
+    warn: log a warning when equal-width bins (rule "width") put nearly
+      every training target in one bin because of outliers
+      (`crowded_bin_message`), naming the rules that fix it.
 
   Returns:
     (float64 [K + 1] edges, rule description).
   """
   b = config.bins
+  rule = _rule(b)
+  if not isinstance(rule, str):
+    return rule, "given edges (bins.rule)"
+  if rule in ("quantile", "range"):
+    make = (_bins.quantile_bin_edges if rule == "quantile"
+            else _bins.range_bin_edges)
+    try:
+      edges = make(train_targets, num_bins=b.num_bins)
+    except ValueError as e:
+      raise ValueError(f"config.bins: {e}") from e
+    return edges, (f"quantile: {len(edges) - 1} equal-count bins"
+                   if rule == "quantile" else
+                   f"range: {len(edges) - 1} equal-width bins over the "
+                   f"targets' range without outliers")
+  edges, description = _width_edges(b, train_targets)
+  message = (_bins.crowded_bin_message(train_targets, edges)
+             if warn and train_targets is not None else None)
+  if message:
+    logging.warning(
+        "config.bins: %s; set config.bins.rule=range (equal width over the "
+        "range without outliers, which go to the end bins) or "
+        "config.bins.rule=quantile (equal-count bins) for bins that follow "
+        "the data.", message)
+  return edges, description
+
+
+def _width_edges(b, train_targets) -> tuple[np.ndarray, str]:
+  """The equal-width edges of rule "width" (today's rule)."""
   try:
     if _bins_fixed(b):
       if b.width is not None:

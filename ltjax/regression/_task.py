@@ -63,8 +63,10 @@ def bins_outside(config, dataset, edges) -> dict[str, int]:
   """Counts the targets of each split outside the bins; checks training's.
 
   Training targets outside [edges[0], edges[K]] are an error unless
-  `config.bins.outside == "clip"`; val / test ones are clipped into the edge
-  bins for the per-bin metrics (their errors are exact) and reported.
+  `config.bins.outside == "clip"` or `config.bins.rule == "range"` (whose
+  edges leave the outliers out by design); val / test ones are clipped into
+  the edge bins for the per-bin metrics (their errors are exact) and
+  reported.
   """
   outside = {}
   for name in ("train", "val", "test"):
@@ -79,7 +81,9 @@ def bins_outside(config, dataset, edges) -> dict[str, int]:
     where = (f"{outside[name]} of {targets.size} {what} targets lie outside "
              f"the bins [{edges[0]:g}, {edges[-1]:g}] (targets in "
              f"[{targets.min():g}, {targets.max():g}])")
-    if name == "train" and config.bins.outside == "error":
+    # Rule "range" puts the targets beyond its robust range in the end bins.
+    if (name == "train" and config.bins.outside == "error" and
+        config.bins.get("rule", "width") != "range"):
       raise ValueError(
           f"config.bins: {where}. Widen config.bins.low / high, leave them "
           f"unset (None) to take the range from the training targets, or set "
@@ -142,7 +146,8 @@ class RegressionTask(train.Task):
     # The bins and shot groups of the original training targets.
     original_targets = (train_targets if original is None
                         else np.asarray(original.targets))
-    self.edges, self.bins_rule = _config.edges_of(config, original_targets)
+    self.edges, self.bins_rule = _config.edges_of(config, original_targets,
+                                                  warn=True)
     _config.check_bins_for_run(config, self.edges)
     self.outside = bins_outside(config, dataset, self.edges)
     self.train_bin_counts = _bins.bin_counts(original_targets, self.edges)

@@ -10,8 +10,9 @@ method, arg)`: any classification method of `ltjax.recipes.METHODS`.
 No published figures: your data. Without --config.data.test_path, a seeded
 20 % of each class is the test split (test_fraction, split_seed); validation
 is val_per_class rows of each class held out of training. Other data fields:
-missing (e.g. "?"), categorical, header, delimiter, drop_nonfinite,
-val_path, imbalance_profile (README, "Your own data").
+missing (e.g. "?"), categorical, header, delimiter, encoding (default
+utf-8; e.g. latin-1), drop_nonfinite, val_path, imbalance_profile (README,
+"Your own data"). The label column must hold at least 2 classes.
 
 Append `:EPOCHS` to the config for a shorter run with the whole schedule
 scaled (e.g. `--config=csv_lt/ce:10`).

@@ -18,5 +18,9 @@ from ltjax import decouple
 
 
 def get_config(arg=None):
-  del arg
+  if arg:  # A `:N` suffix would otherwise be dropped without a word.
+    raise ValueError(
+        f"config argument {arg!r}: decouple/default takes none (set stage 2's "
+        f"epochs with --config.crt.epochs / --config.lws.epochs); drop the "
+        f"':{arg}'.")
   return decouple.default_config()
