@@ -15,6 +15,7 @@ from absl.testing import absltest
 from ltjax import recipes
 from ltjax import train
 from ltjax.train import _checkpoint
+from ltjax.train import _report
 import testdata
 from train_loop_test import shrink
 
@@ -75,6 +76,111 @@ class CorruptCheckpointTest(testdata.TinyBenchmarksTestCase):
     self.assertTrue(os.path.isdir(os.path.join(checkpoints, "4.unreadable")))
     self.assertEqual(result["final"]["step"], 6)
     del tree
+
+
+class LostRunRecordsTest(testdata.TinyBenchmarksTestCase):
+  """D2, D3, D5: a resume never runs blind to what the run already did."""
+
+  def config(self, max_steps):
+    # 8 steps per epoch on the tiny MNIST-LT: evaluations at 8, 16, ...
+    config = shrink(recipes.build("mnist_lt", "ce", "4"), self.paths)
+    config.max_steps = max_steps
+    config.checkpoint_every_steps = 4
+    return config
+
+  def test_finished_run_without_history_is_refused_and_keeps_metrics(self):
+    workdir = self.workdir()
+    train.train_and_evaluate(self.config(16), workdir)
+    metrics = os.path.join(workdir, "metrics.json")
+    with open(metrics, "rb") as f:
+      before = f.read()
+    os.remove(os.path.join(workdir, "history.jsonl"))
+    with self.assertRaisesRegex(
+        train.ConfigMismatchError,
+        r"history\.jsonl lacks the evaluations at steps 8, 16, made before "
+        r"the newest checkpoint \(step 16\).*--overwrite"):
+      train.train_and_evaluate(self.config(16), workdir)
+    with open(metrics, "rb") as f:
+      self.assertEqual(f.read(), before)
+    # --overwrite moves the run aside and starts again.
+    result = train.train_and_evaluate(self.config(16), workdir,
+                                      overwrite=True)
+    self.assertEqual([r["step"] for r in _report.read_history(workdir)],
+                     [8, 16])
+    self.assertEqual(result["final"]["step"], 16)
+    self.assertLen(glob.glob(workdir.rstrip("/") + ".replaced-*"), 1)
+
+  def test_mid_run_without_its_evaluations_is_refused(self):
+    workdir = self.workdir()
+    train.train_and_evaluate(self.config(12), workdir)  # evaluated at 8, 12
+    os.remove(os.path.join(workdir, "history.jsonl"))
+    # Extended to 24 steps: the evaluation at step 8 (an epoch end) is
+    # missing; the one at 12 (where the shorter run stopped) is not needed.
+    with self.assertRaisesRegex(train.ConfigMismatchError,
+                                r"lacks the evaluations at steps 8, made"):
+      train.train_and_evaluate(self.config(24), workdir)
+
+  def test_resume_with_its_history_still_works(self):
+    workdir = self.workdir()
+    train.train_and_evaluate(self.config(12), workdir)
+    result = train.train_and_evaluate(self.config(24), workdir)
+    self.assertEqual([r["step"] for r in _report.read_history(workdir)],
+                     [8, 12, 16, 24])
+    self.assertEqual(result["final"]["step"], 24)
+
+  def test_run_without_config_json_is_refused(self):
+    workdir = self.workdir()
+    train.train_and_evaluate(self.config(4), workdir)
+    os.remove(os.path.join(workdir, "config.json"))
+    other = self.config(4)
+    other.optim.lr = 0.5  # would be accepted silently before
+    with self.assertRaisesRegex(
+        train.ConfigMismatchError, r"holds a run \(1 checkpoint\(s\), "
+        r"history\.jsonl, metrics\.json\) but no config\.json"):
+      train.train_and_evaluate(other, workdir)
+    self.assertTrue(os.path.exists(os.path.join(workdir, "metrics.json")))
+
+
+class OtherDataAtThePathTest(testdata.TinyBenchmarksTestCase):
+  """D4: data.path pointed at other data of the same shape is refused."""
+
+  def test_same_shape_other_images_at_a_new_path(self):
+    config = shrink(recipes.build("mnist_lt", "ce", "1"), self.paths)
+    config.max_steps = 4
+    workdir = self.workdir()
+    train.train_and_evaluate(config, workdir)
+    # Another MNIST of the same sizes and labels, other pixels.
+    other = testdata.write_tiny_benchmarks(self.workdir())["mnist_lt"]
+    images = os.path.join(other, "train-images-idx3-ubyte.gz")
+    testdata.write_idx(images, testdata.random_images(
+        240, 28, 28, 1, seed=99)[..., 0])
+    config.data.path = other
+    config.max_steps = 8
+    with self.assertRaisesRegex(train.DataMismatchError,
+                                r"holds a run made with other data"):
+      train.train_and_evaluate(config, workdir)
+    # The same data copied to another path resumes.
+    config.data.path = testdata.write_tiny_benchmarks(
+        self.workdir())["mnist_lt"]
+    self.assertEqual(
+        train.train_and_evaluate(config, workdir)["final"]["step"], 8)
+
+
+class AddedDataFieldTest(absltest.TestCase):
+  """A CSV run saved before `data.encoding` existed resumes."""
+
+  def test_missing_encoding_compares_with_the_csv_default(self):
+    from ltjax.train import _workdir  # pylint: disable=g-import-not-at-top
+    new = recipes.build("csv_lt", "ce", "1").to_dict()
+    old = json.loads(json.dumps(new))
+    del old["data"]["encoding"]
+    defaults = train.default_config().to_dict()
+    self.assertNotIn("encoding", defaults["data"])
+    self.assertEqual(_workdir.config_differences(old, new,
+                                                 defaults=defaults), [])
+    new["data"]["encoding"] = "latin-1"
+    self.assertEqual(_workdir.config_differences(old, new, defaults=defaults),
+                     ["data.encoding: 'utf-8' -> 'latin-1'"])
 
 
 class GlmcWithExpertsTest(testdata.TinyBenchmarksTestCase):

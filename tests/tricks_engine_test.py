@@ -119,7 +119,7 @@ class OffByDefaultTest(parameterized.TestCase):
     objective = _objectives.make_objective(
         new.loss, dataset.train_class_counts, steps_per_epoch=5)
     from ltjax import losses  # pylint: disable=g-import-not-at-top
-    self.assertIs(objective.per_example, losses.weighted_cross_entropy)
+    self.assertIs(objective.per_example_at(0), losses.weighted_cross_entropy)
 
 
 class LabelSmoothingTest(parameterized.TestCase):
@@ -137,7 +137,7 @@ class LabelSmoothingTest(parameterized.TestCase):
                                         steps_per_epoch=1)
     logits = jax.random.normal(jax.random.key(0), (6, 3))
     labels = jnp.array([0, 1, 2, 0, 1, 2])
-    per = lambda y: np.asarray(plain.per_example(logits, y))  # pylint: disable=g-long-lambda
+    per = lambda y: np.asarray(plain.per_example_at(0)(logits, y))  # pylint: disable=g-long-lambda
     expected = np.mean(
         0.8 * per(labels)
         + 0.2 / 3 * sum(per(jnp.full_like(labels, c)) for c in range(3)))

@@ -443,7 +443,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
               for k in range(replicas)]
       return {"replicas": _replicas.train_replicas(
           runs, workdir, digests, sys.modules[__name__])}
-    return _train_and_evaluate(build_run(config, dataset), workdir, digests)
+    run = build_run(config, dataset)
+    _workdir.check_history(workdir, evaluation_steps(run, workdir),
+                           overwrite=overwrite)
+    return _train_and_evaluate(run, workdir, digests)
   except BaseException:
     if created and lock is not None:
       # A start that failed leaves no workdir behind (just its lock).
@@ -453,6 +456,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   finally:
     if lock is not None:
       lock.release()
+
+
+def evaluation_steps(run: Run, workdir: str | None = None) -> list[int]:
+  """The training evaluations a run made up to its newest checkpoint.
+
+  The driver evaluates at the end of every `eval_every_epochs`-th epoch and
+  at the last step (`ltjax.train._driver.run_schedule`).
+  """
+  steps = _workdir.checkpoint_steps(workdir) if workdir else []
+  if not steps:
+    return []
+  newest, every = steps[-1], run.config.eval_every_epochs
+  spe = run.steps_per_epoch
+  expected = [k * spe for k in range(1, newest // spe + 1) if k % every == 0]
+  if newest == run.total_steps and newest not in expected:
+    expected.append(newest)
+  return expected
 
 
 def _train_and_evaluate(run: Run, workdir: str,

@@ -77,6 +77,10 @@ class DataMismatchError(ConfigMismatchError):
   """The workdir holds a run trained or selected on other data."""
 
 
+class RunRecordMissingError(ConfigMismatchError):
+  """The workdir holds a run whose config.json or history.jsonl is gone."""
+
+
 class WorkdirLockedError(RuntimeError):
   """Another job holds the workdir."""
 
@@ -165,7 +169,8 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], *,
   """
   old, new = flatten(saved), flatten(current)
   if defaults is not None:
-    old = {**{k: v for k, v in flatten(defaults).items() if k in new}, **old}
+    defaults = {**flatten(defaults), **_data_defaults(saved)}
+    old = {**{k: v for k, v in defaults.items() if k in new}, **old}
   lines = []
   for name in sorted(set(old) | set(new)):
     if name in neutral:
@@ -174,6 +179,26 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any], *,
     if before != after:
       lines.append(f"{name}: {before!r} -> {after!r}")
   return lines
+
+
+def _data_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+  """Flattened defaults of the saved run's own data source (`data.name`).
+
+  A data field added after the run was made (e.g. `data.encoding` of the
+  CSV source) compares with that source's default, not with the task
+  default's dataset, which may lack it.
+  """
+  data = saved.get("data")
+  if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+    return {}
+  # Imported here: the data package is heavy and not needed otherwise.
+  from ltjax.data import _registry  # pylint: disable=g-import-not-at-top
+  try:
+    own = _registry.default_data_config(
+        data["name"], task=saved.get("task")).to_dict()
+  except Exception:  # pylint: disable=broad-except
+    return {}  # an unregistered name: compared as saved
+  return flatten({"data": own})
 
 
 def schema_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +252,19 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
         saved = json.load(f)
       differences = config_differences(saved, config_dict, defaults=defaults,
                                        neutral=neutral)
+    elif holds_run(workdir):
+      differences = ["config.json: (missing)"]
+      if not overwrite:
+        raise RunRecordMissingError(
+            f"{workdir} holds a run ({', '.join(holds_run(workdir))}) but no "
+            f"config.json, so this run's config cannot be checked against "
+            f"the one it was made with, and a resume could mix two runs. "
+            f"Put the run's config.json back (e.g. from a copy of the "
+            f"workdir), use a new workdir, or replace the old run with "
+            f"--overwrite (train_and_evaluate(..., overwrite=True)), which "
+            f"moves its files to "
+            f"{os.path.basename(os.path.normpath(workdir))}.replaced-<time> "
+            f"beside the workdir.")
     if differences and not overwrite:
       shown = "\n  ".join(differences)
       raise ConfigMismatchError(
@@ -250,6 +288,62 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
 
 
 DATA_FILE = "data.json"
+
+
+def checkpoint_steps(workdir: str) -> list[int]:
+  """The steps of the checkpoints in `<workdir>/checkpoints` (sorted)."""
+  try:
+    names = os.listdir(os.path.join(workdir, "checkpoints"))
+  except OSError:
+    return []
+  return sorted(int(n) for n in names if n.isdigit())
+
+
+def holds_run(workdir: str) -> list[str]:
+  """What in `workdir` shows a run was made there (empty: nothing)."""
+  found = [f"{len(checkpoint_steps(workdir))} checkpoint(s)"
+           ] if checkpoint_steps(workdir) else []
+  return found + [name for name in ("history.jsonl", "metrics.json")
+                  if os.path.exists(os.path.join(workdir, name))]
+
+
+def check_history(workdir: str, expected_steps, *,
+                  overwrite: bool = False) -> None:
+  """Refuses a resume whose history.jsonl lacks evaluations it had made.
+
+  The best-validation choice and metrics.json are made from history.jsonl;
+  a resume that cannot see the evaluations made before its checkpoint would
+  choose among the later ones only, and overwrite a correct metrics.json.
+
+  Args:
+    workdir: the run's directory.
+    expected_steps: the steps of the training evaluations the run made up to
+      its newest checkpoint.
+    overwrite: move the run aside (a fresh start) instead of refusing.
+
+  Raises:
+    RunRecordMissingError: evaluations are missing and not `overwrite`.
+  """
+  from ltjax.train import _report  # pylint: disable=g-import-not-at-top
+  recorded = {r["step"] for r in _report.read_history(workdir)
+              if r.get("stage", "train") == "train"}
+  missing = sorted(set(expected_steps) - recorded)
+  if missing and not overwrite:
+    shown = ", ".join(map(str, missing[:10])) + (
+        f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    raise RunRecordMissingError(
+        f"{os.path.join(workdir, 'history.jsonl')} lacks the evaluations at "
+        f"steps {shown}, made before the newest checkpoint (step "
+        f"{checkpoint_steps(workdir)[-1]}); resuming would choose the "
+        f"best-validation epoch without them and overwrite metrics.json. "
+        f"Put history.jsonl back (e.g. from a copy of the workdir), use a "
+        f"new workdir, or start again with --overwrite "
+        f"(train_and_evaluate(..., overwrite=True)), which moves the run to "
+        f"{os.path.basename(os.path.normpath(workdir))}.replaced-<time>.")
+  _barrier("ltjax_history_read")
+  if missing and jax.process_index() == 0:
+    move_aside(workdir)
+  _barrier("ltjax_history_ready")
 
 
 def check_data(workdir: str, digests: dict[str, dict[str, Any]], *,
