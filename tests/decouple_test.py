@@ -286,6 +286,7 @@ class DecoupleCommandTest(parameterized.TestCase):
     other = testdata.make_tempdir(self)
     os.symlink(os.path.join(self.stage1, "checkpoints"),
                os.path.join(other, "checkpoints"))
+    shutil.copy(os.path.join(self.stage1, "metrics.json"), other)  # finished
     config = json.load(open(os.path.join(self.stage1, "config.json")))
     config["model"]["name"] = "mlp"
     json.dump(config, open(os.path.join(other, "config.json"), "w"))
@@ -299,6 +300,7 @@ class DecoupleCommandTest(parameterized.TestCase):
     other = testdata.make_tempdir(self)
     os.symlink(os.path.join(self.stage1, "checkpoints"),
                os.path.join(other, "checkpoints"))
+    shutil.copy(os.path.join(self.stage1, "metrics.json"), other)  # finished
     stage1 = json.load(open(os.path.join(self.stage1, "config.json")))
     stage1["data"]["name"] = "cifar100_lt"
     stage1["data"]["class_names"] = []
@@ -319,6 +321,7 @@ class DecoupleCommandTest(parameterized.TestCase):
     shutil.copytree(os.path.join(self.stage1, "checkpoints"),
                     os.path.join(other, "checkpoints"))
     shutil.copy(os.path.join(self.stage1, "config.json"), other)
+    shutil.copy(os.path.join(self.stage1, "metrics.json"), other)
     directory = os.path.join(other, "checkpoints")
     newest = max(int(s) for s in os.listdir(directory) if s.isdigit())
     shutil.copytree(os.path.join(directory, str(newest)),

@@ -183,6 +183,61 @@ class AddedDataFieldTest(absltest.TestCase):
                      ["data.encoding: 'utf-8' -> 'latin-1'"])
 
 
+class UnfinishedInputRunTest(testdata.TinyBenchmarksTestCase):
+  """D14: an unfinished run is not taken as the input of another run."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    # A run killed mid-schedule: its checkpoints, no metrics.json.
+    cls.unfinished = os.path.join(cls._tmp.name, "unfinished")
+    config = shrink(recipes.build("mnist_lt", "ce", "1"), cls.paths)
+    config.max_steps = 4
+    config.checkpoint_every_steps = 2
+    train.train_and_evaluate(config, cls.unfinished)
+    os.remove(os.path.join(cls.unfinished, "metrics.json"))
+
+  def student(self, recipe):
+    config = shrink(recipes.build("mnist_lt", recipe, "1"), self.paths)
+    config.max_steps = 2
+    return config
+
+  def test_teacher(self):
+    config = self.student("ce")
+    config.teacher.workdir = self.unfinished
+    with self.assertRaisesRegex(
+        ValueError, r"config\.teacher\.workdir: .* is not a finished run "
+        r"\(no metrics\.json; its newest checkpoint is at step 4\).*"
+        r"config\.allow_unfinished=True"):
+      train.train_and_evaluate(config, self.workdir())
+    config.allow_unfinished = True
+    with self.assertLogs(logger="absl", level="WARNING") as logs:
+      result = train.train_and_evaluate(config, self.workdir())
+    self.assertIn("using its newest checkpoint, step 4", "\n".join(logs.output))
+    self.assertEqual(result["final"]["step"], 2)
+
+  def test_stage2_backbone(self):
+    config = self.student("smote_crt")
+    config.stage2.backbone_workdir = self.unfinished
+    with self.assertRaisesRegex(
+        ValueError, r"config\.stage2\.backbone_workdir: .* is not a finished "
+        r"run"):
+      train.train_and_evaluate(config, self.workdir())
+
+  def test_decouple_input(self):
+    from ltjax import decouple  # pylint: disable=g-import-not-at-top
+    config = decouple.default_config()
+    with self.assertRaisesRegex(ValueError, r"--checkpoint: .* is not a "
+                                r"finished run"):
+      decouple.decouple_and_evaluate(config, self.unfinished,
+                                     self.workdir())
+
+  def test_a_run_without_checkpoints_cannot_be_allowed(self):
+    with self.assertRaisesRegex(ValueError, r"it has no checkpoint\)\. Finish it first"):
+      train.require_finished(self.workdir(), "config.teacher.workdir",
+                             allow_unfinished=True)
+
+
 class GlmcWithExpertsTest(testdata.TinyBenchmarksTestCase):
   """D13: GLMC and several experts are refused as a combination."""
 

@@ -50,6 +50,9 @@ def default_config() -> ml_collections.ConfigDict:
   config.select_metric = "balanced"
   config.eval_batch_size = 500
   config.seed = 0
+  # Decouple a run that has not finished (no metrics.json): its newest
+  # checkpoint, with a warning.
+  config.allow_unfinished = False
   return config
 
 
@@ -148,6 +151,9 @@ def restore_stage1(checkpoint_dir: str, config, dataset=None):
   dataset=...)`), which must be the same (its split digests).
   """
   stage1 = load_stage1_config(checkpoint_dir, config.data)
+  train.require_finished(
+      checkpoint_dir, "--checkpoint",
+      allow_unfinished=config.get("allow_unfinished", False))
   if dataset is None:
     if _trained_in_memory(checkpoint_dir):
       raise ValueError(

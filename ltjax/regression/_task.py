@@ -391,6 +391,9 @@ class RegressionTask(train.Task):
       state, step = train.read_checkpoint(rrt.encoder_workdir, like)
     except FileNotFoundError as error:
       raise ValueError(f"config.rrt.encoder_workdir: {error}") from None
+    train.require_finished(
+        rrt.encoder_workdir, "config.rrt.encoder_workdir",
+        allow_unfinished=self.config.get("allow_unfinished", False))
     logging.info("RRT: encoder from %s (step %d).", rrt.encoder_workdir, step)
     return state, "encoder"
 

@@ -48,6 +48,7 @@ from ltjax.train._predict import read_inference_info
 from ltjax.train._predict import Predictions
 from ltjax.train._predict import write_predictions_csv
 from ltjax.train._load import load_model
+from ltjax.train._load import require_finished
 from ltjax.train._objectives import LOSSES
 from ltjax.train._objectives import LossSpec
 from ltjax.train._objectives import make_objective
@@ -159,6 +160,7 @@ __all__ = (
     "non_finite_leaves",
     "quiet_library_logs",
     "read_checkpoint",
+    "require_finished",
     "register_task",
     "require_field",
     "require_known",

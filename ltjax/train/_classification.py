@@ -754,7 +754,11 @@ class ClassificationTask(_task.Task):
     import json  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
     from ltjax.train import _checkpoint  # pylint: disable=g-import-not-at-top
+    from ltjax.train import _load  # pylint: disable=g-import-not-at-top
     field = "config.stage2.backbone_workdir"
+    _load.require_finished(
+        workdir, field,
+        allow_unfinished=self.config.get("allow_unfinished", False))
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
       raise ValueError(f"{field}: {workdir!r} is not a finished ltjax run "

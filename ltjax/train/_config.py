@@ -124,6 +124,9 @@ def default_run_fields(task: str = "classification"
   # one vmapped program (`ltjax.train._replicas`; each replica's outputs
   # in <workdir>/replica_<k>/).
   config.num_replicas = 1
+  # Accept an unfinished run (no metrics.json) as teacher, stage-2
+  # backbone or RRT encoder: its newest checkpoint, with a warning.
+  config.allow_unfinished = False
   config.num_epochs = run["num_epochs"]
   config.batch_size = run["batch_size"]  # global, over all devices and hosts
   config.max_steps = -1  # > 0: stop after this many steps (smoke runs)

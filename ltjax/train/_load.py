@@ -47,6 +47,46 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
+def require_finished(workdir: str, field: str, *,
+                     allow_unfinished: bool = False) -> None:
+  """Refuses a run that has not finished as the input of another run.
+
+  A run is finished when it wrote `metrics.json` (its last step and final
+  evaluation). An unfinished run's newest checkpoint is a mid-schedule
+  model (a job still running, or stopped): a teacher, a stage-2 backbone,
+  an RRT encoder or a decoupling input made from it silently gives a
+  result of another model than the one named.
+
+  Args:
+    workdir: the input run's workdir.
+    field: the config field that names it, for the message.
+    allow_unfinished: accept it anyway (`config.allow_unfinished`), with a
+      warning naming the checkpoint's step.
+
+  Raises:
+    ValueError: no metrics.json and not `allow_unfinished`.
+  """
+  if os.path.exists(os.path.join(workdir, "metrics.json")):
+    return
+  steps = sorted(int(n) for n in (
+      os.listdir(os.path.join(workdir, "checkpoints"))
+      if os.path.isdir(os.path.join(workdir, "checkpoints")) else [])
+                 if n.isdigit())
+  newest = (f"its newest checkpoint is at step {steps[-1]}" if steps
+            else "it has no checkpoint")
+  if allow_unfinished and steps:
+    logging.warning(
+        "%s: %s has not finished (no metrics.json); using its newest "
+        "checkpoint, step %d, as config.allow_unfinished=True asks.", field,
+        workdir, steps[-1])
+    return
+  raise ValueError(
+      f"{field}: {workdir} is not a finished run (no metrics.json; "
+      f"{newest}). Finish it first (its own command again resumes it)"
+      + (", or set config.allow_unfinished=True to use its newest "
+         "checkpoint anyway." if steps else "."))
+
+
 def load_model(workdir: str) -> tuple[Any, dict[str, Any], Any]:
   """Loads a run's model and its newest checkpoint's variables.
 

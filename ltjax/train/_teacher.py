@@ -32,6 +32,9 @@ class Teacher:
 
   def __init__(self, workdir: str, *, student_config, counts):
     model, variables, config = _load.load_model(workdir)
+    _load.require_finished(
+        workdir, "config.teacher.workdir",
+        allow_unfinished=student_config.get("allow_unfinished", False))
     self.workdir = workdir
     self.model = model
     self.variables = variables
