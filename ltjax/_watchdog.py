@@ -88,16 +88,21 @@ class Watchdog:
     self._last_beat = clock()
     self._last_cpu = cpu_clock()
     self._what = "the first step"
+    self._hint = None
     self._thread = None
     self.fired = False
 
-  def beat(self, what: str = "") -> None:
-    """Records progress; `what` names what the loop does next."""
+  def beat(self, what: str = "", hint: str | None = None) -> None:
+    """Records progress; `what` names what the loop does next.
+
+    `hint` replaces the report's advice (the CPU deadlock's) while `what`
+    runs, e.g. for a read that may block.
+    """
     with self._lock:
       self._last_beat = self._clock()
       self._last_cpu = self._cpu_clock()
       if what:
-        self._what = what
+        self._what, self._hint = what, hint
 
   def check(self) -> bool:
     """Fires if the last `timeout` seconds had no beat and no CPU activity."""
@@ -110,21 +115,23 @@ class Watchdog:
         # Busy (compiling, a long evaluation): a fresh window starts now.
         self._last_beat, self._last_cpu = now, cpu
         return False
-      what = self._what
-    self._fire(waited, what)
+      what, hint = self._what, self._hint
+    self._fire(waited, what, hint)
     return True
 
-  def _fire(self, waited: float, what: str) -> None:
+  def _fire(self, waited: float, what: str, hint: str | None = None) -> None:
     self.fired = True
+    advice = hint or (
+        "this looks like a deadlock. On a CPU with several virtual devices, "
+        "rerun with --host_devices=1 (or "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=1); resuming from "
+        "the workdir continues from the last checkpoint.")
     report = (
         f"ltjax watchdog: no progress for {waited:.0f} s while waiting for "
         f"{what}, and the process was idle (under "
-        f"{100 * self._idle_fraction:.0f} % of a core): this looks like a "
-        "deadlock. Python stacks of all threads follow. On a CPU with "
-        "several virtual devices, rerun with --host_devices=1 (or "
-        "XLA_FLAGS=--xla_force_host_platform_device_count=1); resuming from "
-        "the workdir continues from the last checkpoint. The timeout is "
-        "--watchdog_seconds (0 turns the watchdog off).")
+        f"{100 * self._idle_fraction:.0f} % of a core): {advice} Python "
+        "stacks of all threads follow. The timeout is --watchdog_seconds "
+        "(0 turns the watchdog off).")
     if self._on_fire is not None:
       self._on_fire(report)
       return
@@ -176,10 +183,18 @@ def watching(timeout: float | None = None) -> Iterator["Watchdog | None"]:
     _active = None
 
 
-def beat(what: str = "") -> None:
+def beat(what: str = "", hint: str | None = None) -> None:
   """Records progress on the running watchdog (no-op without one)."""
   if _active is not None:
-    _active.beat(what)
+    _active.beat(what, hint)
+
+
+def blocked_read_hint(where: str) -> str:
+  """The advice for a phase that reads files (`where`: which ones)."""
+  return (f"a read that never returns looks like this: a FIFO or other "
+          f"special file among the data files, or a stalled network file "
+          f"system. Check {where}; on a slow file system raise "
+          f"--watchdog_seconds.")
 
 
 def watched(fn: Callable) -> Callable:

@@ -6,9 +6,13 @@ another, settings that cannot be combined, hangs before the schedule, a
 full disk. (The data-input faults are in input_faults_test.py.)
 """
 
+import errno
 import glob
+import io
 import json
 import os
+import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 
@@ -18,6 +22,7 @@ from ltjax.train import _checkpoint
 from ltjax.train import _report
 import testdata
 from train_loop_test import shrink
+from watchdog_test import run_python
 
 
 def _largest_file(folder):
@@ -236,6 +241,89 @@ class UnfinishedInputRunTest(testdata.TinyBenchmarksTestCase):
     with self.assertRaisesRegex(ValueError, r"it has no checkpoint\)\. Finish it first"):
       train.require_finished(self.workdir(), "config.teacher.workdir",
                              allow_unfinished=True)
+
+
+class HangBeforeTheScheduleTest(absltest.TestCase):
+  """D15: a read that blocks at start-up ends with stacks, not silence."""
+
+  def test_blocked_data_loading_is_named_with_its_path(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      paths = testdata.write_tiny_benchmarks(tmp)
+      result, seconds = run_python(f"""
+          import threading
+          from ltjax import recipes, runtime, train
+          from ltjax.train import _classification
+
+          def read_that_never_returns(data_config):
+            threading.Event().wait()  # a FIFO, a stalled NFS mount
+
+          _classification.ClassificationTask.load_data = staticmethod(
+              read_that_never_returns)
+          runtime.set_watchdog_seconds(2)
+          config = recipes.build("mnist_lt", "ce", "1")
+          config.data.path = {paths["mnist_lt"]!r}
+          train.train_and_evaluate(config, {os.path.join(tmp, "run")!r})
+          """)
+    self.assertEqual(result.returncode, 75, result.stderr[-3000:])
+    self.assertIn(f"while waiting for loading the data (config.data.path="
+                  f"{paths['mnist_lt']!r})", result.stderr)
+    self.assertIn("a FIFO or other special file among the data files",
+                  result.stderr)
+    self.assertIn("in read_that_never_returns", result.stderr)
+    self.assertLess(seconds, 120)
+
+
+class DiskFullTest(absltest.TestCase):
+  """D15: a full disk is one line with the path and its free space."""
+
+  def run_guarded(self, error):
+    from ltjax.cli import _errors  # pylint: disable=g-import-not-at-top
+
+    def run():
+      raise error
+
+    stderr = io.StringIO()
+    with mock.patch("sys.stderr", stderr), \
+        mock.patch("sys.argv", ["ltjax-train", "--workdir=/tmp/run"]):
+      with self.assertRaises(SystemExit) as stop:
+        _errors.guard(run, "ltjax-train")
+    return stop.exception.code, stderr.getvalue()
+
+  def test_enospc_deep_in_the_chain(self):
+    full = OSError(errno.ENOSPC, "No space left on device",
+                   "/tmp/run/checkpoints/1000/default/d/0")
+    try:
+      try:
+        raise full
+      except OSError as cause:
+        raise RuntimeError("orbax: the save failed") from cause
+    except RuntimeError as wrapped:
+      code, said = self.run_guarded(wrapped)
+    self.assertEqual(code, 2)
+    self.assertLen(said.strip().splitlines(), 1)
+    self.assertRegex(said, r"^ltjax-train: error: the disk is full at "
+                     r"/tmp/run/checkpoints/1000/default/d/0 \(\d+\.\d\d "
+                     r"GiB free of \d+\.\d GiB\)\..*resumes")
+
+  def test_a_wrapped_message_names_the_workdir(self):
+    # tensorstore's errors carry the OS text, not an OSError.
+    code, said = self.run_guarded(ValueError(
+        "RESOURCE_EXHAUSTED: Error writing local file: No space left on "
+        "device [source locations='tensorstore/...']"))
+    self.assertEqual(code, 2)
+    self.assertIn("the disk is full at /tmp/run (", said)
+    self.assertNotIn("tensorstore", said)
+
+  def test_quota(self):
+    code, said = self.run_guarded(OSError(errno.EDQUOT, "Disk quota exceeded",
+                                          "/tmp/run/history.jsonl"))
+    self.assertEqual(code, 2)
+    self.assertIn("the disk quota is exceeded at /tmp/run/history.jsonl", said)
+
+  def test_other_errors_keep_their_handling(self):
+    from ltjax.cli import _errors  # pylint: disable=g-import-not-at-top
+    with self.assertRaises(KeyError):  # a bug: its traceback
+      _errors.guard(lambda: {}["x"])
 
 
 class GlmcWithExpertsTest(testdata.TinyBenchmarksTestCase):

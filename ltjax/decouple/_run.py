@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 import scipy.stats
 
+from ltjax import _watchdog
 from ltjax import data as ltdata
 from ltjax import metrics
 from ltjax import posthoc
@@ -161,6 +162,8 @@ def restore_stage1(checkpoint_dir: str, config, dataset=None):
           f"(train_and_evaluate(..., dataset=...)), which its config cannot "
           f"load again: call ltjax.decouple.decouple_and_evaluate(config, "
           f"{checkpoint_dir!r}, dataset=THE_SAME_DATASET).")
+    where = f"the stage-1 data, data.path={stage1.data.get('path', '')!r}"
+    _watchdog.beat(f"loading {where}", _watchdog.blocked_read_hint(where))
     dataset = ltdata.load_dataset(stage1.data)
   else:
     train.check_data(checkpoint_dir, ltdata.dataset_digests(dataset))
@@ -216,6 +219,7 @@ def _spearman(norms, counts) -> float:
                                      np.asarray(counts)).statistic)
 
 
+@_watchdog.watched  # a hang in loading, extraction or a stage dumps stacks
 def decouple_and_evaluate(config, checkpoint_dir: str,
                           workdir: str | None = None, *,
                           dataset=None) -> dict[str, Any]:

@@ -75,6 +75,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from ltjax import _watchdog
 from ltjax import losses
 from ltjax import metrics
 from ltjax import mixing
@@ -549,6 +550,7 @@ def _train_augmented(run, variables, method: _Method, plan, s, *, seed: int,
     for i in range(per_epoch):
       if 0 < max_steps <= done:
         break
+      _watchdog.beat(f"second-stage step {done}")
       indices = sampling.batch_indices(epoch_plan, i,
                                        global_batch_size=s.batch_size)
       rng = np.random.default_rng([seed, done])
@@ -633,8 +635,11 @@ def _train_cached(method: _Method, features, labels, plan, s, *,
 
 def _logits(logits_fn, params, features, batch_size: int) -> np.ndarray:
   apply = jax.jit(logits_fn)
-  parts = [np.asarray(apply(params, jnp.asarray(features[i:i + batch_size])))
-           for i in range(0, len(features), batch_size)]
+  parts = []
+  for i in range(0, len(features), batch_size):
+    _watchdog.beat(f"second-stage logits at example {i}")
+    parts.append(np.asarray(apply(params,
+                                  jnp.asarray(features[i:i + batch_size]))))
   return np.concatenate(parts)
 
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ltjax import _watchdog
 from ltjax import losses
 from ltjax import models
 from ltjax import sampling
@@ -118,6 +119,7 @@ def _plan(labels: np.ndarray, class_counts: np.ndarray,
   for epoch in range(options.epochs):
     indices = plan(epoch)
     for step in range(per_epoch):
+      _watchdog.beat(f"stage-2 epoch {epoch} step {step}")
       yield sampling.batch_indices(indices, step,
                                    global_batch_size=options.batch_size)
 

@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ltjax import _watchdog
 from ltjax import data as ltdata
 from ltjax import models
 from ltjax import sampling
@@ -451,6 +452,7 @@ def run_rrt(run, task: RegressionTask, state, session) -> None:
         continue
       sums = _metrics.RegressionSums.empty(len(edges) - 1)
       for start in range(0, len(y), config.eval_batch_size):
+        _watchdog.beat(f"the RRT evaluation at example {start}")
         stop = start + config.eval_batch_size
         sums = sums + batch_sums(head, x[start:stop], y[start:stop])
       record[name] = task.summaries(sums)[""]

@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 
 from ltjax import _console
+from ltjax import _watchdog
 from ltjax import data as ltdata
 from ltjax import sampling
 from ltjax.train import _average
@@ -423,18 +424,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     WorkdirLockedError: another job is running on the workdir.
     DivergenceError: the loss or gradient norm became NaN or inf.
   """
+  with _watchdog.watching():  # a hang anywhere, not only in the schedule
+    return _watched_train_and_evaluate(config, workdir, dataset=dataset,
+                                       overwrite=overwrite)
+
+
+def _watched_train_and_evaluate(config, workdir, *, dataset, overwrite):
+  """`train_and_evaluate` under the watchdog, with its phases named."""
   _report.quiet_library_logs()
   _config.validate_config(config, check_data=dataset is None)
   _replicas.check_replicas(config)
   task = _task.get_task(_task.task_name(config))
   created = not os.path.exists(workdir)
+  _watchdog.beat(f"the workdir {workdir} (its lock and config)",
+                 _watchdog.blocked_read_hint(f"the workdir {workdir}"))
   lock = _workdir.open_workdir(
       workdir, config.to_dict(), overwrite=overwrite,
       defaults=task.default_config().to_dict(),
       neutral=task.resume_neutral(config, _workdir.RESUME_NEUTRAL))
   try:
     if dataset is None:
+      where = f"config.data.path={config.data.get('path', '')!r}"
+      _watchdog.beat(f"loading the data ({where})",
+                     _watchdog.blocked_read_hint(
+                         f"{where} and the files it lists"))
       dataset = task.load_data(config.data)
+    _watchdog.beat("the data's digests and the model")
     digests = ltdata.dataset_digests(dataset)
     _workdir.check_data(workdir, digests, overwrite=overwrite)
     replicas = int(config.get("num_replicas", 1))
@@ -497,6 +512,9 @@ def _train_and_evaluate(run: Run, workdir: str,
       history = _report.resume_history(workdir, -1)
     else:
       stage = "train"
+      _watchdog.beat("restoring the newest checkpoint",
+                     _watchdog.blocked_read_hint(
+                         f"{workdir}/checkpoints"))
       checkpointer, state = _driver.resume(workdir, config, state)
       first_step, last_step = int(state.step), run.total_steps
       # Records after the restored step (or of a later stage) are redone.
@@ -519,6 +537,7 @@ def _train_and_evaluate(run: Run, workdir: str,
         config=config, workdir=workdir, writer=writer,
         checkpointer=checkpointer, history=history, hooks=hooks)
 
+    _watchdog.beat("the final evaluation and checkpoint")
     if not history or history[-1]["step"] != int(state.step):
       # A finished run whose history was lost (or a loaded model): evaluate
       # its final state.
@@ -530,6 +549,7 @@ def _train_and_evaluate(run: Run, workdir: str,
       checkpointer.maybe_save(int(state.step), state, force=True)
       checkpointer.close()  # waits for the save (a finite state)
       checkpointer = None
+    _watchdog.beat("the test split's predictions and the second stage")
     if task.writes_predictions():
       outputs = predict_split(run, state, run.dataset.test)
       write_predictions(workdir, task.predict_arrays(outputs))

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ltjax import _watchdog
 from ltjax import sampling
 from ltjax.train import _driver
 from ltjax.train import _parallel
@@ -171,6 +172,7 @@ def retrain_head(params, features, targets, *, apply_fn: ApplyFn,
     for s in range(per_epoch):
       if 0 < max_steps <= done:
         break
+      _watchdog.beat(f"re-training step {done}")
       indices = sampling.batch_indices(epoch_plan, s,
                                        global_batch_size=batch_size)
       params, opt_state, value = step(params, opt_state, features, targets,
