@@ -52,20 +52,32 @@ def _test_logits(run, state):
   split = run.dataset.test
   images, labels = split.get_batch(np.arange(len(split)))
   variables = {"params": state.params, "batch_stats": state.batch_stats}
-  logits = run.model.apply(variables, run.preprocess(images, None),
-                           train=False)[0]
+  # Jitted: one compile, not a dispatch per eager op.
+  logits = jax.jit(lambda v, x: run.model.apply(v, x, train=False)[0])(
+      variables, run.preprocess(images, None))
   return np.asarray(logits, np.float64), np.asarray(labels)
 
 
 class ExpertRunTest(testdata.TinyBenchmarksTestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls._trained_runs = {}
 
   def config(self, recipe, dataset="mnist_lt"):
     config = shrink(common.build(dataset, recipe), self.paths)
     train.validate_config(config)
     return config
 
+  def trained(self, recipe):
+    """`recipe` on mnist_lt after 2 steps, built once for the tests' reads."""
+    if recipe not in self._trained_runs:
+      self._trained_runs[recipe] = _trained(self, self.config(recipe))
+    return self._trained_runs[recipe]
+
   def test_evaluation_is_the_mean_of_the_experts(self):
-    run, state = _trained(self, self.config("ride"))
+    run, state = self.trained("ride")
     logits, labels = _test_logits(run, state)
     self.assertEqual(logits.shape[0], 3)
     expected = np.mean(np.argmax(logits.mean(0), -1) == labels)
@@ -88,7 +100,7 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
     self.assertEqual(run.train_step._cache_size(), 1)  # pylint: disable=protected-access
 
   def test_ace_evaluation_averages_the_experts_covering_each_class(self):
-    run, state = _trained(self, self.config("ace"))
+    run, state = self.trained("ace")
     logits, labels = _test_logits(run, state)
     num_experts, _, num_classes = logits.shape
     counts = np.asarray(run.dataset.train_class_counts)
@@ -120,8 +132,9 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
     self.assertFalse(np.allclose(scales, 1.0, atol=1e-3))
 
   def test_ace_later_experts_do_not_train_the_shared_layers(self):
-    # ACE: expert 0's loss updates the backbone; the others only themselves.
-    run, state = _trained(self, self.config("ace"), steps=0)
+    # ACE: expert 0's loss updates the backbone; the others only themselves
+    # (at any parameters: those of the evaluation test's run).
+    run, state = self.trained("ace")
     split = run.dataset.train
     images, _ = split.get_batch(np.arange(8))
     x = run.preprocess(images, None)
@@ -132,8 +145,10 @@ class ExpertRunTest(testdata.TinyBenchmarksTestCase):
                                train=False)[0]
       return jnp.sum(logits[expert] ** 2)
 
-    for expert in range(3):
-      grads = jax.grad(expert_sum)(state.params, expert)
+    # One compiled program for the three gradients (not eager op by op).
+    all_grads = jax.jit(lambda params: [
+        jax.grad(expert_sum)(params, e) for e in range(3)])(state.params)
+    for expert, grads in enumerate(all_grads):
       shared = [v for k, v in grads.items() if not k.startswith("expert")]
       shared_norm = sum(float(jnp.sum(g ** 2)) for g in
                         jax.tree.leaves(shared))
@@ -242,11 +257,13 @@ class DistillationTest(testdata.TinyBenchmarksTestCase):
     student = rng.normal(size=(8, run.dataset.num_classes)) * 3.0
     outputs = (jnp.asarray(student, jnp.float32), None)
     batch = {"input": inputs, "label": jnp.asarray(labels)}
-    value, _ = run.task.loss(state.params, outputs, batch, state)
+    # Jitted as in the train step (one compile, not a dispatch per op).
+    value, _ = jax.jit(run.task.loss)(state.params, outputs, batch, state)
 
     _, teacher_vars, _ = train.load_model(self.teacher_dir)
-    teacher = np.asarray(run.model.apply(teacher_vars, inputs, train=False)[0],
-                         np.float64)
+    teacher = np.asarray(jax.jit(
+        lambda v, x: run.model.apply(v, x, train=False)[0])(
+            teacher_vars, inputs), np.float64)
     counts = np.asarray(run.dataset.train_class_counts, np.float64)
     balanced = student + np.log(counts / counts.sum())
     bs = -np.mean(_log_softmax(balanced)[np.arange(8), labels])

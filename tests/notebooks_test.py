@@ -97,6 +97,12 @@ class NotebooksTest(parameterized.TestCase):
   @parameterized.named_parameters(
       *[(os.path.basename(p)[:2], p) for p in NOTEBOOKS])
   def test_runs_and_draws_its_figures(self, path):
+    """Runs the notebook in a Jupyter kernel (~15-25 s on 2 cores).
+
+    Slow because each kernel is a fresh process: it imports JAX and ltjax
+    and compiles its tiny runs cold. Executing the notebook top to bottom,
+    as a user does, is the property, so it cannot be done in-process.
+    """
     name = os.path.basename(path)
     workdir = testdata.make_tempdir(self)
     figures = os.path.join(workdir, "figures")

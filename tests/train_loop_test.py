@@ -148,6 +148,11 @@ def _params(workdir, like):
 
 class ResumeTest(TinyDataTestCase):
 
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls._straight = None
+
   def config(self, max_steps):
     # ldam_drw on 3 epochs: the DRW switch and an epoch boundary fall between
     # the stop and the end, and augmentation is random.
@@ -156,9 +161,16 @@ class ResumeTest(TinyDataTestCase):
     config.checkpoint_every_steps = 5
     return config
 
+  def straight(self):
+    """The workdir of `config(12)` run straight through (trained once)."""
+    if self._straight is None:
+      workdir = os.path.join(self._tmp.name, "straight")
+      train.train_and_evaluate(self.config(12), workdir)
+      type(self)._straight = workdir
+    return self._straight
+
   def test_resumed_run_is_bit_identical(self):
-    straight, resumed = self.workdir(), self.workdir()
-    train.train_and_evaluate(self.config(12), straight)
+    straight, resumed = self.straight(), self.workdir()
     first = train.train_and_evaluate(self.config(7), resumed)
     self.assertEqual(first["final"]["step"], 7)
     second = train.train_and_evaluate(self.config(12), resumed)
@@ -179,8 +191,7 @@ class ResumeTest(TinyDataTestCase):
     # A SIGTERM (preemption, a deadline) while the schedule runs: the step
     # reached is saved and the run stops with Interrupted; the same call
     # again finishes it exactly as an uninterrupted run.
-    straight, stopped = self.workdir(), self.workdir()
-    train.train_and_evaluate(self.config(12), straight)
+    straight, stopped = self.straight(), self.workdir()
     beat = _watchdog.beat
 
     def beat_and_signal(what):
@@ -365,6 +376,12 @@ class CommandLineTest(TinyDataTestCase):
     self.assertIn("config.loss.tau", out)
 
   def test_two_processes_equal_one(self):
+    """A 2-process job on localhost equals one process (~25 s on 2 cores).
+
+    Slow because it starts three child processes (one with 2 devices, then
+    the two of the distributed job), each importing JAX and compiling the
+    step cold; the multi-process path exists only across processes.
+    """
     flags = ("--config.max_steps=3", "--config.checkpoint_every_steps=3")
     single = self.workdir()
     proc = self._main(*flags, f"--workdir={single}", devices=2)
