@@ -158,8 +158,10 @@ def parse_plan(text: str, *, source: str = "plan") -> list[Entry]:
     count = replicas(entry)
     if count < 1:
       raise ValueError(f"{where}: num_replicas must be >= 1, got {count}.")
-    keys = [dataclasses.replace(entry, seed=entry.seed + k).key
-            for k in range(count)]  # replica k is the line of seed + k
+    keys = replica_keys(entry)
+    if len(set(keys)) < len(keys):
+      raise ValueError(f"{where}: sweep.grid repeats a value "
+                       f"({dict(entry.overrides).get('sweep.grid')}).")
     for key in keys:
       if key in seen:
         raise ValueError(f"{where}: {key} is planned twice"
@@ -396,6 +398,37 @@ def replicas(entry: Entry) -> int:
   return int(dict(entry.overrides).get("num_replicas", 1))
 
 
+def replica_entries(entry: Entry) -> list[Entry]:
+  """The entry of each of its runs: itself, or replica k of `num_replicas=K`
+  as the entry of seed s + k; in a sweep (`sweep.field=F sweep.grid=...`),
+  of seed s with `F=grid[k]` instead of the sweep's overrides. Each keeps
+  `num_replicas=K` (a replica drifts from the single run to float
+  rounding, so the table keeps the two apart)."""
+  count = replicas(entry)
+  if count == 1:
+    return [entry]
+  overrides = dict(entry.overrides)
+  field = overrides.get("sweep.field", "")
+  if not field:
+    return [dataclasses.replace(entry, seed=entry.seed + k)
+            for k in range(count)]
+  grid = overrides.get("sweep.grid", ())
+  grid = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
+  if len(grid) != count:
+    raise ValueError(f"{entry.key}: sweep.grid needs one value per replica "
+                     f"(num_replicas={count}), got {grid}.")
+  rest = {k: v for k, v in overrides.items()
+          if k not in ("sweep.field", "sweep.grid")}
+  return [dataclasses.replace(
+      entry, overrides=tuple(sorted((rest | {field: value}).items())))
+          for value in grid]
+
+
+def replica_keys(entry: Entry) -> list[str]:
+  """The store keys of the entry's runs (`replica_entries`)."""
+  return [e.key for e in replica_entries(entry)]
+
+
 def finished_runs(entry: Entry, workdir: str) -> list[str]:
   """The finished runs' folders of an entry's workdir ([] if unfinished):
   the workdir, or with `num_replicas=K` its K `replica_<k>/` folders."""
@@ -410,12 +443,13 @@ def finished_runs(entry: Entry, workdir: str) -> list[str]:
 def _append_runs(entry: Entry, workdir: str, store_file: str, spec,
                  seconds: float) -> None:
   """One store line per finished run; replica k of a `num_replicas=K`
-  entry with seed s is the line of seed s + k, its overrides keeping
-  `num_replicas=K` (a replica drifts from the single run to float
-  rounding, so the table keeps the two apart)."""
-  for k, folder in enumerate(finished_runs(entry, workdir)):
+  entry is the line of its `replica_entries` entry (seed s + k, or in a
+  sweep seed s with the swept field's value among the overrides)."""
+  for folder, own in zip(finished_runs(entry, workdir),
+                         replica_entries(entry)):
     store.append(store_file, store.run_line(
-        folder, wall_seconds=seconds, **(spec | {"seed": entry.seed + k})))
+        folder, wall_seconds=seconds, **(spec | {
+            "seed": own.seed, "overrides": dict(own.overrides)})))
 
 
 def run_entry(entry: Entry, plan_root: str, store_file: str, stop: _Stop,

@@ -26,7 +26,10 @@ never edited by hand. A line says what ran and what it gave:
                 best_val with its "epoch"
   replica, replicas  (a `num_replicas=K` run) replica k of K: the plan's
                 entry with seed s gives K lines, replica k's with seed
-                s + k, all keeping the override num_replicas=K;
+                s + k (in a sweep: seed s, with the swept field's
+                value among the overrides, e.g. optim.lr=0.2, for
+                sweep.field / sweep.grid), all keeping the override
+                num_replicas=K;
                 steps_per_second is then the K-replica program's
   error         (failures) the error's last lines
   date          UTC time the line was written

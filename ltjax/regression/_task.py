@@ -204,6 +204,12 @@ class RegressionTask(train.Task):
     return train.make_optimizer(self.config.optim, schedule,
                                 loss_lr=self.config.loss.sigma_lr)
 
+  def scale_updates(self, updates, factor):
+    """Only the model's updates follow the schedule; the loss's own
+    parameters keep their constant `loss.sigma_lr` (`make_optimizer`)."""
+    return {**updates, "model": super().scale_updates(updates["model"],
+                                                      factor)}
+
   def loss(self, params, outputs, batch, state):
     _, features = outputs
     targets = batch["target"].astype(jnp.float32)

@@ -426,14 +426,15 @@ class ClassificationTask(_task.Task):
     if self.experts:
       return self._experts_loss(params, outputs, batch, state)
     logits = outputs[0]
+    objective = self._objective(batch)
     targets = dict(labels_b=batch.get("mix_label"),
                    weight_a=batch.get("mix_weight"))
-    value = self.objective(logits, batch["label"], state.step, **targets)
+    value = objective(logits, batch["label"], state.step, **targets)
     aux = {"logits": logits}
     if self._imbsam():
       # ImbSAM's loss: head part + imbsam_tail_weight * tail part (the
       # original's tail loss is sum / B * 2).
-      tail = self.objective.part(
+      tail = objective.part(
           logits, batch["label"], state.step, classes=self.tail_classes,
           **targets)
       weight = self.config.imbsam_tail_weight
@@ -443,10 +444,16 @@ class ClassificationTask(_task.Task):
       value = self._distilled(value, logits, batch, state)
     return value, aux
 
+  def _objective(self, batch):
+    """The objective, at the step's traced `loss.tau` in a sweep of it
+    (`batch["hyper"]["tau"]`, `_step.make_step`)."""
+    tau = batch.get("hyper", {}).get("tau")
+    return self.objective if tau is None else self.objective.at_tau(tau)
+
   def _contrastive_loss(self, params, outputs, batch, state):
     """`config.contrastive`'s loss (`_contrastive.ContrastiveLoss`)."""
     loss = _contrastive.ContrastiveLoss(
-        self.config, objective=self.objective, counts=self.counts,
+        self.config, objective=self._objective(batch), counts=self.counts,
         model=self.model)
     return loss(params, outputs, batch, state)
 

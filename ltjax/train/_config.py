@@ -50,6 +50,7 @@ AVERAGE_KINDS = ("none", "ema", "lookahead")
 FLIP_MODES = ("random", "alternating")
 TTA_MODES = ("none", "flip", "flip_translate")
 SELECT_METRICS = ("balanced", "top1")
+SWEEP_FIELDS = ("optim.lr", "loss.tau")
 
 # The run fields whose defaults differ by task: each task's reference recipe
 # (LDAM-DRW CIFAR-LT; the DIR reference's Adam schedule).
@@ -124,6 +125,11 @@ def default_run_fields(task: str = "classification"
   # one vmapped program (`ltjax.train._replicas`; each replica's outputs
   # in <workdir>/replica_<k>/).
   config.num_replicas = 1
+  # A sweep of one scalar over the replicas: replica k is the run with
+  # `field` = grid[k] (one value per replica) and the same seed; the
+  # value enters the one compiled step as data. field: "" (none) or one of
+  # SWEEP_FIELDS ("optim.lr", "loss.tau").
+  config.sweep = ml_collections.ConfigDict(dict(field="", grid=()))
   # Accept an unfinished run (no metrics.json) as teacher, stage-2
   # backbone or RRT encoder: its newest checkpoint, with a warning.
   config.allow_unfinished = False
@@ -420,6 +426,7 @@ def validate_run_fields(config) -> None:
                   f"must be >= 1, got {config[field]}.")
   require_field(config.get("num_replicas", 1) >= 1, "num_replicas",
                 f"must be >= 1, got {config.get('num_replicas')}.")
+  validate_sweep(config)
   require_field(config.get("select_window", 1) >= 1, "select_window",
                 f"must be >= 1, got {config.get('select_window')}.")
   require_field(config.get("checkpoint_every_minutes", 0) >= 0,
@@ -440,6 +447,53 @@ def validate_run_fields(config) -> None:
                   "needs one entry per entry of augment.mean.")
     require_field(np.all(np.asarray(augment.std, float) > 0), "augment.std",
                   "must be positive.")
+
+
+def validate_sweep(config) -> None:
+  """Checks `config.sweep` (a sweep of one scalar over the replicas)."""
+  sweep = config.get("sweep")
+  if sweep is None or not sweep.field:
+    require_field(sweep is None or not len(sweep.grid), "sweep.grid",
+                  f"is set ({tuple(sweep.grid) if sweep else ()}) but "
+                  f"config.sweep.field is empty; name the swept field "
+                  f"(one of {list(SWEEP_FIELDS)}).")
+    return
+  field, values = sweep.field, tuple(sweep.grid)
+  require_field(field in SWEEP_FIELDS, "sweep.field",
+                f"{field!r} cannot be swept; supported: "
+                f"{list(SWEEP_FIELDS)}.")
+  count = int(config.get("num_replicas", 1))
+  require_field(count >= 2 and len(values) == count, "sweep.grid",
+                f"needs one value per replica: {len(values)} values "
+                f"{values} for config.num_replicas={count} (a sweep needs "
+                f"num_replicas >= 2).")
+  require_field(all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and np.isfinite(v) for v in values), "sweep.grid",
+                f"must be finite numbers, got {values}.")
+  if field == "optim.lr":
+    require_field(all(v > 0 for v in values), "sweep.grid",
+                  f"are values of optim.lr, which must be > 0; got "
+                  f"{values}.")
+    return
+  require_field(all(v >= 0 for v in values), "sweep.grid",
+                f"are values of loss.tau, which must be >= 0; got {values}.")
+  loss = config.get("loss")
+  require_field(
+      _task.task_name(config) == "classification" and loss is not None
+      and _objectives.uses_tau(loss), "sweep.field",
+      f"'loss.tau' is swept, but the loss does not read loss.tau "
+      f"(task={_task.task_name(config)!r}, loss.name="
+      f"{loss.get('name') if loss is not None else None!r}); it is read by "
+      f"loss.name='logit_adjusted' and by 'pairwise_margin' with "
+      f"loss.margins='logit_adjusted'.")
+  others = [name for name, on in (
+      ("glmc.enabled", config.get("glmc", {}).get("enabled", False)),
+      ("experts.method", config.get("experts", {}).get("method", "none")
+       != "none" or config.model.get("name", "").endswith("_experts")))
+            if on]
+  require_field(not others, "sweep.field",
+                f"'loss.tau' is swept, but {', '.join(others)} replaces "
+                f"config.loss with its own loss; sweep it in a plain run.")
 
 
 def validate_config(config, *, check_data: bool = True,

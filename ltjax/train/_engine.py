@@ -172,7 +172,8 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
                             trainable=task.trainable, advance=advance,
                             gradient=task.gradient(),
                             metrics=task.train_metrics, project=task.project,
-                            average=_average.make(config))
+                            average=_average.make(config),
+                            scale_updates=task.scale_updates)
   train_step = jax.jit(
       step_fn, in_shardings=(replicated, batch),
       out_shardings=(replicated, replicated), donate_argnums=0)
@@ -457,7 +458,7 @@ def _watched_train_and_evaluate(config, workdir, *, dataset, overwrite):
       runs = [build_run(_replicas.replica_config(config, k), dataset)
               for k in range(replicas)]
       return {"replicas": _replicas.train_replicas(
-          runs, workdir, digests, sys.modules[__name__])}
+          runs, workdir, digests, sys.modules[__name__], config=config)}
     run = build_run(config, dataset)
     _workdir.check_history(workdir, evaluation_steps(run, workdir),
                            overwrite=overwrite)

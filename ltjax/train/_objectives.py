@@ -156,6 +156,28 @@ def check_counts(class_counts) -> np.ndarray:
   return counts
 
 
+def uses_tau(cfg) -> bool:
+  """Whether the loss `cfg` (config.loss) reads `cfg.tau` in its formula:
+  the logit-adjusted loss, and the pairwise-margin loss with logit-adjusted
+  margins."""
+  return cfg.name == "logit_adjusted" or (
+      cfg.name == "pairwise_margin"
+      and cfg.get("margins", "") == "logit_adjusted")
+
+
+class _WithTau:
+  """`cfg` with `tau` replaced (a traced value; a ConfigDict holds floats)."""
+
+  def __init__(self, cfg, tau):
+    self._cfg, self.tau = cfg, tau
+
+  def __getattr__(self, name):
+    return getattr(self._cfg, name)
+
+  def get(self, name, default=None):
+    return self.tau if name == "tau" else self._cfg.get(name, default)
+
+
 class Objective:
   """`objective(logits, labels, step, *, labels_b=None, weight_a=None)`.
 
@@ -168,10 +190,19 @@ class Objective:
   head and tail losses).
   """
 
-  def __init__(self, per_example_at, weights_at, batch_term):
+  def __init__(self, per_example_at, weights_at, batch_term, at_tau=None):
     self.per_example_at = per_example_at
     self.weights_at = weights_at
     self.batch_term = batch_term
+    self._at_tau = at_tau
+
+  def at_tau(self, tau) -> "Objective":
+    """This objective with `loss.tau` = `tau`, a traced scalar (a replica's
+    value of a `config.sweep` of loss.tau): one compiled step for every
+    value. Only for a loss whose formula reads tau (`uses_tau`)."""
+    if self._at_tau is None:
+      raise ValueError("this loss does not read loss.tau (`uses_tau`).")
+    return self._at_tau(tau)
 
   def _reduce(self, values, labels, weights):
     if weights is None:
@@ -245,7 +276,11 @@ def make_objective(cfg, class_counts, *, steps_per_epoch: int) -> Objective:
                               counts.astype(np.float32), start)
   batch_term = (None if spec.batch_term is None else
                 spec.batch_term(cfg, counts.astype(np.float32)))
-  return Objective(per_example_at, weights_at, batch_term)
+  at_tau = None
+  if uses_tau(cfg):
+    at_tau = lambda tau: make_objective(  # pylint: disable=g-long-lambda
+        _WithTau(cfg, tau), class_counts, steps_per_epoch=steps_per_epoch)
+  return Objective(per_example_at, weights_at, batch_term, at_tau)
 
 
 def _deferred_adjustment(spec, cfg, counts, start_step: int, smoothing):
@@ -258,7 +293,9 @@ def _deferred_adjustment(spec, cfg, counts, start_step: int, smoothing):
         f"loss.deferred_adjustment is for a loss that is CE of shifted "
         f"logits ({sorted(k for k, v in LOSSES.items() if v.logit_offset)}),"
         f" not loss.name={cfg.name!r}.")
-  offset = np.asarray(spec.logit_offset(cfg, counts), np.float32)
+  offset = spec.logit_offset(cfg, counts)
+  offset = (np.asarray(offset, np.float32) if isinstance(offset, np.ndarray)
+            else jnp.asarray(offset, jnp.float32))  # a traced tau's
 
   def per_example_at(step):
     shift = jnp.where(step >= start_step, jnp.asarray(offset), 0.0)

@@ -8,23 +8,41 @@ step per batch. On a CPU this saves only compilation and start-up; on an
 accelerator a small model (ResNet-32 at batch 128) leaves most of the chip
 idle, so K replicas cost far less than K runs.
 
-Workdir: the stacked checkpoint (`checkpoints/`, what a resume restores),
-config.json with `num_replicas`, and the mean of the replicas' metrics at
-each evaluation in history.jsonl; each replica's own run in
-`replica_<k>/`: its config (seed k, `num_replicas` 1), history.jsonl,
-metrics.json, per-class CSV, predictions.npz and its final checkpoint, so
-`load_model`, `predict` and the results store read a replica as any run.
+A sweep (`config.sweep`) varies one scalar over the replicas instead of the
+seed: with `sweep.field` F and `sweep.grid` (v_0, ..., v_K-1), replica k
+is the run of `config` with F = v_k and the seed `config.seed`, e.g.
 
-Replica k equals the single run with seed k to float tolerance: the vmapped
-step batches the replicas' convolutions and reductions, which XLA may
-compute in another order, and a max-pool window of tied values may pass
-its gradient to another of the tied positions (MNIST's saturated pixels
-make such ties); tests/replicas_test.py states the tolerance. Over a run
-the trajectories drift apart as with another device count, so compare
-replicas with replicas, not with single runs, to the last digit.
-Second stages, SMOGN's re-sampling (seeded data), the derandomised flip
-(seeded in the step), several processes and the on-device data path are not
-supported with replicas (refused at start-up).
+  --config.num_replicas=3 --config.sweep.field=optim.lr \
+  --config.sweep.grid=0.05,0.1,0.2
+
+(the field is `grid`: a ConfigDict's `values` is its method). The value is
+data of the one compiled step, a vmapped argument (`sweep_inputs`), not K
+step functions: optim.lr as the factor v_k / v_0 on the updates of the
+first replica's optimizer (every optimizer of `make_optimizer` is linear in
+the learning rate), loss.tau as the traced tau of the objective
+(`Objective.at_tau`; the logit-adjusted and the logit-adjusted
+pairwise-margin losses). Replica k's config (replica_<k>/config.json, what
+`load_model` and `predict` read) holds F = v_k, no sweep and one replica;
+the campaign's store line of replica k carries F = v_k among its overrides.
+
+Workdir: the stacked checkpoint (`checkpoints/`, what a resume restores),
+config.json with `num_replicas` (and the `sweep`), and the mean of the
+replicas' metrics at each evaluation in history.jsonl; each replica's own
+run in `replica_<k>/`: its config (seed + k or the swept value,
+`num_replicas` 1), history.jsonl, metrics.json, per-class CSV,
+predictions.npz and its final checkpoint, so `load_model`, `predict` and the
+results store read a replica as any run.
+
+Replica k equals the single run with seed k (or value v_k) to float
+tolerance: the vmapped step batches the replicas' convolutions and
+reductions, which XLA may compute in another order, and a max-pool window of
+tied values may pass its gradient to another of the tied positions (MNIST's
+saturated pixels make such ties); tests/replicas_test.py states the
+tolerance. Over a run the trajectories drift apart as with another device
+count, so compare replicas with replicas, not with single runs, to the last
+digit. Second stages, SMOGN's re-sampling (seeded data), the derandomised
+flip (seeded in the step), several processes and the on-device data path are
+not supported with replicas (refused at start-up).
 """
 
 import os
@@ -46,14 +64,59 @@ def replica_dir(workdir: str, k: int) -> str:
   return os.path.join(workdir, f"replica_{k}")
 
 
+def sweep_field(config) -> str:
+  """The swept field ("" without a sweep)."""
+  return config.get("sweep", {}).get("field", "")
+
+
 def replica_config(config, k: int):
-  """Replica k's own config: seed + k, one replica, host-fed data."""
+  """Replica k's own config: seed + k (in a sweep: the seed, and the swept
+  field at grid[k]), one replica, host-fed data."""
+  field = sweep_field(config)
   out = config.copy_and_resolve_references()
   with out.unlocked():
-    out.seed = int(config.seed) + k
+    out.seed = int(config.seed) + (0 if field else k)
     out.num_replicas = 1
     out.data_on_device = "off"
+    if field:
+      section, name = field.split(".")
+      out[section][name] = float(config.sweep.grid[k])
+      out.sweep.field, out.sweep.grid = "", ()
   return out
+
+
+def sweep_inputs(config) -> dict[str, jax.Array] | None:
+  """The sweep's per-replica scalars, the step's `hyper` ([K] each), or None.
+
+  optim.lr: "lr_scale" = grid[k] / grid[0]: replica 0's optimizer is
+  built with lr = grid[0] and every optimizer `make_optimizer` builds
+  (SGD with momentum, Adam; coupled L2 decay; ACE's per-expert factors) has
+  updates linear in the learning rate, so replica k's are replica 0's
+  times the ratio (regression scales the model's part only, its loss
+  parameters having a constant rate: `Task.scale_updates`). loss.tau:
+  "tau" = grid[k], which the objective reads (`Objective.at_tau`).
+  """
+  field = sweep_field(config)
+  if not field:
+    return None
+  values = np.asarray(config.sweep.grid, np.float64)
+  if field == "optim.lr":
+    return {"lr_scale": jnp.asarray(values / values[0], jnp.float32)}
+  return {"tau": jnp.asarray(values, jnp.float32)}
+
+
+def saved_config(config, lead_config, count: int) -> dict[str, Any]:
+  """The replicas' workdir config.json: the lead replica's, with the
+  replica count, the first seed and the sweep as `config` has them (what
+  a resume compares with)."""
+  saved = lead_config.to_dict() | {"num_replicas": count,
+                                   "seed": int(config.seed)}
+  field = sweep_field(config)
+  if field:
+    section, name = field.split(".")
+    saved["sweep"] = config.sweep.to_dict()
+    saved[section] = saved[section] | {name: config[section][name]}
+  return saved
 
 
 def check_replicas(config) -> None:
@@ -106,7 +169,7 @@ def _mean_record(records):
 
 
 def train_replicas(runs, workdir: str, digests: dict[str, Any],
-                   engine) -> list[dict[str, Any]]:
+                   engine, *, config=None) -> list[dict[str, Any]]:
   """Trains the replica runs `runs` (one per seed) as one vmapped program.
 
   Args:
@@ -115,24 +178,38 @@ def train_replicas(runs, workdir: str, digests: dict[str, Any],
     workdir: the held workdir.
     digests: the data's split digests.
     engine: the `_engine` module (its evaluation and report helpers).
+    config: the config the replicas were made from (its `sweep`); None:
+      the first replica's (no sweep).
 
   Returns:
     Each replica's metrics.json content.
   """
   lead = runs[0]
+  root = lead.config if config is None else config
   config, mesh = lead.config, lead.mesh
   count = len(runs)
   replicated = _parallel.replicated(mesh)
   stacked_batch = jax.sharding.NamedSharding(
       mesh, jax.sharding.PartitionSpec(None, "data"))
-  step = jax.jit(jax.vmap(lead.step_fn), in_shardings=(replicated,
-                                                      stacked_batch),
-                 out_shardings=(replicated, replicated), donate_argnums=0)
+  hyper = sweep_inputs(root)
+  if hyper is None:
+    step = jax.jit(jax.vmap(lead.step_fn), in_shardings=(replicated,
+                                                        stacked_batch),
+                   out_shardings=(replicated, replicated), donate_argnums=0)
+  else:  # the swept values: a vmapped argument of the one compiled step
+    swept = jax.jit(jax.vmap(lead.step_fn),
+                    in_shardings=(replicated, stacked_batch, replicated),
+                    out_shardings=(replicated, replicated),
+                    donate_argnums=0)
+    hyper = jax.device_put(hyper, replicated)
+    step = lambda state, batch: swept(state, batch, hyper)
   evaluate_step = jax.jit(jax.vmap(lead.eval_fn, in_axes=(0, None)),
                           out_shardings=replicated)
-  logging.info("%s; %d replicas (seeds %d..%d) of %d steps in one "
+  logging.info("%s; %d replicas (seeds %d..%d%s) of %d steps in one "
                "program on %d devices.", lead.task.describe(lead), count,
                int(runs[0].config.seed), int(runs[-1].config.seed),
+               f"; {sweep_field(root)} = {tuple(root.sweep.grid)}"
+               if hyper is not None else "",
                lead.total_steps, mesh.devices.size)
   states = _stack([run.init_state() for run in runs])
   init_kernels = [engine.host_kernel(run.task, _take(states, k))
@@ -182,8 +259,7 @@ def train_replicas(runs, workdir: str, digests: dict[str, Any],
       records.append(record)
     return _mean_record(records)
 
-  _report.write_config(workdir, config.to_dict() | {
-      "num_replicas": count, "seed": int(runs[0].config.seed)})
+  _report.write_config(workdir, saved_config(root, config, count))
   _report.write_json(os.path.join(workdir, _workdir.DATA_FILE), digests)
   writer = _report.MetricWriter(os.path.join(workdir, "tb"))
   vrun = _replace(lead, train_step=step, train_chunk=None)

@@ -35,6 +35,16 @@ deferred re-weighting, FDS's start epochs, augmentation randomness) reads
   balancing's MaxNorm, `ltjax.posthoc.max_norm`). `extra` lets it keep a
   value fixed when projection starts (MaxNorm's relative threshold).
 - `metrics`: `(aux, batch) -> dict` of extra per-step scalars.
+- `scale_updates`: `(updates, factor) -> updates`, the optimizer's updates
+  at `factor` times the learning rate (default: every leaf times factor).
+
+Hyperparameters as data: `train_step(state, batch, hyper)` takes an
+optional dict of traced scalars, so one compiled step serves several values
+(a `config.sweep` of replicas, `ltjax.train._replicas`).
+`hyper["lr_scale"]` multiplies the learning rate (the updates, through
+`scale_updates`, and the reported "lr"); the loss reads the others as
+`batch["hyper"]` (e.g. "tau").
+Without `hyper` the step is the one it always was.
 
 Why not `optax.contrib.sam`: it is an optimizer wrapper that takes the
 ascent and the descent as two successive optimizer updates, i.e. two calls
@@ -154,10 +164,13 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
               | None = None,
               project: Callable[[Any, Any, Any], tuple[Any, Any]]
               | None = None,
-              average: Callable[[TrainState], TrainState] | None = None
-              ) -> Callable[[TrainState, Batch],
-                            tuple[TrainState, dict[str, jax.Array]]]:
-  """Returns `train_step(state, batch) -> (state, metrics)` (not jitted).
+              average: Callable[[TrainState], TrainState] | None = None,
+              scale_updates: Callable[[Any, jax.Array], Any] | None = None
+              ) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
+  """Returns `train_step(state, batch, hyper=None) -> (state, metrics)`.
+
+  Not jitted; `hyper` (optional): {name: traced scalar}, see the module
+  docstring.
 
   Args:
     model: Flax module, `apply(variables, x, train=True)` -> outputs.
@@ -176,6 +189,9 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
       the update (default: none).
     average: `state -> state` on the updated state (weight averaging,
       `ltjax.train._average`; default: none).
+    scale_updates: `(updates, factor) -> updates` for `hyper["lr_scale"]`
+      (default: every leaf times factor; valid when every update is linear
+      in the learning rate, as `make_optimizer`'s are).
 
   Returns:
     The step; its metrics are "loss", the task's, "lr" and "grad_norm".
@@ -183,9 +199,16 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
   trainable = trainable or (lambda params: params)
   gradient = gradient or value_and_grad
 
-  def train_step(state: TrainState, batch: Batch):
+  scale_updates = scale_updates or scale_all_updates
+
+  def train_step(state: TrainState, batch: Batch,
+                 hyper: dict[str, jax.Array] | None = None):
     key = jax.random.fold_in(state.rng, state.step)
     batch = _apply_transforms(transforms, {**batch, "step": state.step}, key)
+    lr_scale = None
+    if hyper:
+      batch = {**batch, "hyper": hyper}
+      lr_scale = hyper.get("lr_scale")
 
     def loss_fn(params):
       variables = {"params": trainable(params)}
@@ -198,6 +221,8 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
 
     (value, (aux, updates)), grads = gradient(loss_fn, state.params)
     param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    if lr_scale is not None:
+      param_updates = scale_updates(param_updates, lr_scale)
     extra = (state.extra if advance is None else
              advance(state.extra, aux, batch, state.step))
     params = optax.apply_updates(state.params, param_updates)
@@ -213,11 +238,19 @@ def make_step(model, tx: optax.GradientTransformation, *, loss: LossFn,
     step_metrics = {"loss": value}
     if metrics is not None:
       step_metrics.update(metrics(aux, batch))
-    step_metrics["lr"] = jnp.asarray(learning_rate(state.step), jnp.float32)
+    lr = learning_rate(state.step)
+    if lr_scale is not None:
+      lr = lr * lr_scale
+    step_metrics["lr"] = jnp.asarray(lr, jnp.float32)
     step_metrics["grad_norm"] = optax.tree.norm(trainable(grads))
     return new_state, step_metrics
 
   return train_step
+
+
+def scale_all_updates(updates, factor: jax.Array):
+  """`updates` at `factor` times the learning rate: every leaf times it."""
+  return jax.tree.map(lambda u: (u * factor).astype(u.dtype), updates)
 
 
 def make_train_step(model, tx: optax.GradientTransformation,

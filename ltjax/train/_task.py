@@ -113,6 +113,12 @@ class Task:
   def optimizer(self, schedule):
     raise NotImplementedError
 
+  def scale_updates(self, updates, factor) -> Any:
+    """`optimizer`'s updates at `factor` times the schedule's learning rate
+    (an `optim.lr` sweep, `_replicas`): every update is linear in it
+    (`make_optimizer`), so all of them times factor."""
+    return _step.scale_all_updates(updates, factor)
+
   def loss(self, params, outputs, batch, state) -> tuple[jax.Array, Any]:
     """`(params, model outputs, batch, state) -> (scalar, aux)`."""
     raise NotImplementedError
