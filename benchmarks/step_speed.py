@@ -9,8 +9,9 @@ each figure is the median over `--rounds` rounds of `--steps` steps (after a
 compiled warm-up), reported as images/s and as a ratio to a baseline from the
 same rounds:
   step      ltjax ResNet-32 train step (CE, SGD 0.1 / 0.9 / 2e-4, on-device
-            crop + flip, batch 128) vs the PyTorch ResNet-32 of
-            benchmarks/torch_resnet32.py (eager, NCHW and channels_last);
+            crop + flip, batch 128; one row per --step_dtypes) vs the
+            PyTorch ResNet-32 of benchmarks/torch_resnet32.py (eager; rows
+            per --torch_variants: NCHW, channels_last, bf16 autocast "amp");
   losses    the ltjax step with each long-tail loss, as a ratio to CE;
   fds       a ResNet-32 regression step with FDS vs the same step without;
   pipeline  host gather of uint8 batches + on-device augmentation;
@@ -60,12 +61,28 @@ _LOSSES = flags.DEFINE_list(
 _CONV = flags.DEFINE_string("conv", "", "model.conv override for ltjax.")
 _DTYPE = flags.DEFINE_string("dtype", "float32", "ltjax compute dtype.")
 _TORCH = flags.DEFINE_bool("torch", True, "Include the PyTorch baselines.")
+_STEP_DTYPES = flags.DEFINE_list(
+    "step_dtypes", [], "step: the ltjax compute dtypes to time, each its own "
+    "row ltjax_<dtype> (default: --dtype alone, row ltjax).")
+_TORCH_VARIANTS = flags.DEFINE_list(
+    "torch_variants", ["f32", "f32_channels_last"],
+    "step: the PyTorch baselines (TORCH_VARIANTS), each a row torch_<name> "
+    "(f32 is the row torch, the baseline of the ratios).")
 _OUT = flags.DEFINE_string("out", "", "Also write the results as JSON here.")
 
-def classification_stepper(method: str, dataset):
+# --torch_variants: (channels_last, AMP: bf16 autocast) of each baseline.
+TORCH_VARIANTS = {
+    "f32": (False, False),
+    "f32_channels_last": (True, False),
+    "amp": (False, True),
+    "amp_channels_last": (True, True),
+}
+
+
+def classification_stepper(method: str, dataset, dtype: str | None = None):
   config = common.build("cifar10_lt", method)
   config.batch_size = _BATCH.value
-  config.model.dtype = _DTYPE.value
+  config.model.dtype = dtype or _DTYPE.value
   if _CONV.value:
     config.model.conv = _CONV.value
   run = train.build_run(config, dataset)
@@ -106,10 +123,11 @@ def _stepper(run, batches):
   return timed
 
 
-def torch_stepper(channels_last: bool):
+def torch_stepper(channels_last: bool, amp: bool = False):
   import torch  # pylint: disable=g-import-not-at-top
   from benchmarks import torch_resnet32  # pylint: disable=g-import-not-at-top
-  step = torch_resnet32.make_step(_BATCH.value, channels_last=channels_last)
+  step = torch_resnet32.make_step(_BATCH.value, channels_last=channels_last,
+                                  amp=amp)
   step()
 
   def timed():
@@ -121,6 +139,13 @@ def torch_stepper(channels_last: bool):
 
   del torch
   return timed
+
+
+def _torch_device() -> str:
+  import torch  # pylint: disable=g-import-not-at-top
+  if torch.cuda.is_available():
+    return f"cuda: {torch.cuda.get_device_name()}"
+  return "cpu"
 
 
 def alternate(steppers: dict, baseline: str) -> dict:
@@ -188,17 +213,30 @@ def section_epoch() -> dict:
 def main(argv):
   del argv
   dataset = synthetic_batches.cifar_lt()
-  results = {"devices": jax.device_count(), "batch_size": _BATCH.value,
+  results = {"devices": jax.device_count(),
+             "device_kind": jax.devices()[0].device_kind,
+             "batch_size": _BATCH.value,
              "steps_per_round": _STEPS.value, "rounds": _ROUNDS.value,
              "dtype": _DTYPE.value, "conv": _CONV.value or "default",
              "xla_flags": os.environ.get("XLA_FLAGS", "")}
   sections = _SECTIONS.value
   if "step" in sections:
-    steppers = {"ltjax": classification_stepper("ce", dataset)}
+    if _STEP_DTYPES.value:
+      steppers = {f"ltjax_{dtype}": classification_stepper("ce", dataset, dtype)
+                  for dtype in _STEP_DTYPES.value}
+    else:
+      steppers = {"ltjax": classification_stepper("ce", dataset)}
     if _TORCH.value:
-      steppers["torch"] = torch_stepper(channels_last=False)
-      steppers["torch_channels_last"] = torch_stepper(channels_last=True)
-    baseline = "torch" if _TORCH.value else "ltjax"
+      for variant in _TORCH_VARIANTS.value:
+        if variant not in TORCH_VARIANTS:
+          raise app.UsageError(f"--torch_variants: {variant!r} is not one of "
+                               f"{sorted(TORCH_VARIANTS)}.")
+        name = "torch" if variant == "f32" else f"torch_{variant}"
+        steppers[name] = torch_stepper(*TORCH_VARIANTS[variant])
+      results["torch_device"] = _torch_device()
+    torch_rows = [name for name in steppers if name.startswith("torch")]
+    baseline = ("torch" if "torch" in steppers
+                else (torch_rows or list(steppers))[0])
     results["step"] = alternate(steppers, baseline)
   if "losses" in sections:
     results["losses"] = alternate(

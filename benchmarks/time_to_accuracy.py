@@ -53,6 +53,8 @@ _OUT = flags.DEFINE_string("out", "", "Write the results as JSON here.")
 _STEPS = flags.DEFINE_integer("steps", 8, "feed: steps per round.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "feed: alternating rounds.")
 _CHUNK = flags.DEFINE_integer("chunk", 8, "feed: steps per device call.")
+_BATCH = flags.DEFINE_integer("batch_size", 0,
+                              "feed: config.batch_size (0: the recipe's).")
 
 # The ablation: each trick of the fast recipe turned off, one at a time.
 VARIANTS = {
@@ -169,6 +171,8 @@ def feed():
   config = recipes.build(_DATASET.value, "logit_adjusted")
   if _DATA_PATH.value:
     config.data.path = _DATA_PATH.value
+  if _BATCH.value:
+    config.batch_size = _BATCH.value
   dataset = train.ClassificationTask.load_data(config.data)
   steppers = {}
   for name, mode, chunk in (("host", "off", 1), ("device_1", "on", 1),

@@ -66,12 +66,24 @@ class ResNet32(nn.Module):
     return self.linear(out)
 
 
-def make_step(batch_size: int, *, channels_last: bool = False, lr=0.1,
-              seed: int = 0, device: str | None = None):
+def make_step(batch_size: int, *, channels_last: bool = False,
+              amp: bool = False, lr=0.1, seed: int = 0,
+              device: str | None = None):
   """Returns `step()` running one SGD step on a fixed random batch.
 
   On the GPU when one is visible (or `device`), else on the CPU; the caller
   synchronises by reading the returned loss.
+
+  Args:
+    batch_size: images per step.
+    channels_last: NHWC memory format for the model and the batch.
+    amp: automatic mixed precision: the forward pass under
+      `torch.autocast` in bfloat16 (parameters, gradients and the optimizer
+      stay float32, like ltjax's `model.dtype="bfloat16"`; bf16 needs no
+      loss scaling).
+    lr: the SGD learning rate.
+    seed: torch's seed (model and batch).
+    device: "cuda" / "cpu" (default: cuda when available).
   """
   device = device or ("cuda" if torch.cuda.is_available() else "cpu")
   torch.manual_seed(seed)
@@ -87,7 +99,9 @@ def make_step(batch_size: int, *, channels_last: bool = False, lr=0.1,
 
   def step():
     optimizer.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(images), labels)
+    with torch.autocast(device_type=torch.device(device).type,
+                        dtype=torch.bfloat16, enabled=amp):
+      loss = F.cross_entropy(model(images), labels)
     loss.backward()
     optimizer.step()
     return loss
