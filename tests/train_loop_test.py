@@ -194,8 +194,8 @@ class ResumeTest(TinyDataTestCase):
     straight, stopped = self.straight(), self.workdir()
     beat = _watchdog.beat
 
-    def beat_and_signal(what):
-      beat(what)
+    def beat_and_signal(what="", hint=None):
+      beat(what, hint)
       if what == "step 6":
         os.kill(os.getpid(), signal.SIGTERM)
 
