@@ -171,6 +171,17 @@ class PackagingTest(absltest.TestCase):
                           f"--workdir={workdir}", "--config.loss.taus=1",
                           "--verbose")
     self.assertIn("Traceback", result.stderr)
+    # ltjax-decouple: a config argument it does not take, an unknown field.
+    for args, said in (
+        (("--config=decouple/default:3",),
+         "ltjax-decouple: error: config argument '3': decouple/default takes "
+         "none"),
+        (("--config=decouple/default", "--config.crt.epoch=3"),
+         "ltjax-decouple: error: config.crt.epoch: unknown field of ")):
+      result = self._script("decouple", *args, f"--checkpoint={workdir}")
+      self.assertEqual(result.returncode, 2, result.stderr)
+      self.assertTrue(result.stderr.startswith(said), result.stderr)
+      self.assertNotIn("Traceback", result.stderr)
 
 
 class ConfigNameTest(absltest.TestCase):

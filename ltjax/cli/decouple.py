@@ -53,6 +53,12 @@ def _start():
   flags.mark_flags_as_required(["config", "checkpoint"])
   _cli.show_flags_in_help(__name__)
   argv = _cli.resolve_config_flag(_errors.strip_verbose(sys.argv))
+  value = next((a[len("--config="):] for a in argv
+                if a.startswith("--config=")), None)
+  if value is not None:
+    # A bad `:arg` or an unknown override: one line, not a flag-parsing
+    # error.
+    _cli.check_overrides(argv, value)
   app.run(main, argv=argv)
 
 
