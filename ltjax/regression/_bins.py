@@ -110,12 +110,7 @@ def data_bin_edges(targets, *, low: float | None = None,
   Example:
     >>> edges, rule = data_bin_edges(rings)  # rings 1..29: [1, 2, ..., 30]
   """
-  t = np.asarray(targets, np.float64).reshape(-1)
-  if t.size == 0:
-    raise ValueError("bins from the training targets need at least one "
-                     "target.")
-  if not np.all(np.isfinite(t)):
-    raise ValueError("the training targets must be finite.")
+  t = _finite_targets(targets)
   if width is not None and num_bins is not None:
     raise ValueError(
         f"give at most one of width ({width}) and num_bins ({num_bins}).")
