@@ -9,6 +9,8 @@ plan (`batch_indices`).
 
 import numpy as np
 
+from ltjax.sampling import _groups
+
 
 def _generator(seed: int, epoch: int) -> np.random.Generator:
   if seed < 0 or epoch < 0:
@@ -21,8 +23,8 @@ def _cycled_permutations(rng: np.random.Generator, items: np.ndarray,
                          length: int) -> np.ndarray:
   """`length` items from back-to-back fresh shuffles of `items`."""
   reps = max(1, -(-length // items.size))
-  return np.concatenate([rng.permutation(items)
-                         for _ in range(reps)])[:length].astype(np.int64)
+  shuffles = [rng.permutation(items) for _ in range(reps)]
+  return np.concatenate(shuffles)[:length].astype(np.int64, copy=False)
 
 
 def epoch_plan(labels, *, seed: int, epoch: int,
@@ -77,21 +79,26 @@ def epoch_plan(labels, *, seed: int, epoch: int,
     raise ValueError(
         f"labels go up to {labels.max()} but class_probabilities has only "
         f"{num_classes} entries.")
-  members = [np.flatnonzero(labels == c) for c in range(num_classes)]
-  empty = [c for c in range(num_classes) if probs[c] > 0 and not members[c].size]
+  members, bounds = _groups.group_positions(labels, num_classes)
+  empty = np.flatnonzero((probs > 0) & (np.diff(bounds) == 0)).tolist()
   if empty:
     raise ValueError(
         f"classes {empty} have sampling probability > 0 but no examples.")
 
   num_draws = -(-num_samples // group_size)
   drawn_classes = rng.choice(num_classes, size=num_draws, p=probs)
+  # Draw d fills plan[d * group_size:(d + 1) * group_size]. Each drawn class
+  # in increasing order takes the next stretch of the random stream for its
+  # queue, which fills the slots of its draws in order.
+  slots, slot_bounds = _groups.group_positions(drawn_classes, num_classes)
+  if group_size > 1:
+    slots = (slots[:, None] * group_size
+             + np.arange(group_size)[None, :]).reshape(-1)
   plan = np.empty(num_draws * group_size, np.int64)
-  for c in np.unique(drawn_classes):
-    slots = np.flatnonzero(drawn_classes == c)
-    queue = _cycled_permutations(rng, members[c], slots.size * group_size)
-    positions = (slots[:, None] * group_size
-                 + np.arange(group_size)[None, :]).reshape(-1)
-    plan[positions] = queue
+  for c in np.flatnonzero(np.diff(slot_bounds)):
+    start, stop = slot_bounds[c] * group_size, slot_bounds[c + 1] * group_size
+    plan[slots[start:stop]] = _cycled_permutations(
+        rng, members[bounds[c]:bounds[c + 1]], stop - start)
   return plan[:num_samples]
 
 

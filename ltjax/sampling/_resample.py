@@ -15,6 +15,8 @@ target count of class c.
 import jax
 import numpy as np
 
+from ltjax.sampling import _groups
+
 TARGET_MODES = ("over", "under")
 
 
@@ -132,10 +134,11 @@ def random_under_sample(features, labels, key, *,
   """
   x, y, t, counts = _check(features, labels, target_counts, grow=False)
   rng = _generator(key)
+  members, bounds = _groups.group_positions(y, t.size)
   keep = np.zeros(len(y), bool)
   for c in np.flatnonzero(counts):
-    members = np.flatnonzero(y == c)
-    keep[rng.choice(members, size=int(t[c]), replace=False)] = True
+    keep[rng.choice(members[bounds[c]:bounds[c + 1]], size=int(t[c]),
+                    replace=False)] = True
   return x[keep], y[keep]
 
 
@@ -158,9 +161,10 @@ def random_over_sample(features, labels, key, *,
   """
   x, y, t, counts = _check(features, labels, target_counts, grow=True)
   rng = _generator(key)
-  extra = [rng.choice(np.flatnonzero(y == c), size=int(t[c] - counts[c]),
-                      replace=True)
-           for c in range(t.size) if t[c] > counts[c]]
+  members, bounds = _groups.group_positions(y, t.size)
+  extra = [rng.choice(members[bounds[c]:bounds[c + 1]],
+                      size=int(t[c] - counts[c]), replace=True)
+           for c in np.flatnonzero(t > counts)]
   index = np.concatenate([np.arange(len(y))] + extra).astype(np.int64)
   return x[index], y[index]
 
@@ -214,20 +218,23 @@ def _interpolated(features, labels, key, k_neighbors, target_counts, bases):
   """Originals, then per class x_i + u (nn - x_i) at the rows `bases` picks.
 
   The driver of `smote` and `adasyn`: for every class c with n_new = t_c -
-  n_c > 0, `bases(x, y, c, n_new, rng)` returns the base rows (indices into
-  the examples of c), then each gets one of its k_c = min(k, n_c - 1)
-  nearest same-class neighbours uniformly and u ~ U[0, 1).
+  n_c > 0, `bases(x, y, c, members, n_new, rng)` returns the base rows
+  (indices into `members`, the ascending rows of class c), then each gets
+  one of its k_c = min(k, n_c - 1) nearest same-class neighbours uniformly
+  and u ~ U[0, 1).
   """
   if int(k_neighbors) != k_neighbors or k_neighbors < 1:
     raise ValueError(f"k_neighbors must be an integer >= 1, got "
                      f"{k_neighbors!r}.")
   x, y, t, counts = _check(features, labels, target_counts, grow=True)
   rng = _generator(key)
+  members, bounds = _groups.group_positions(y, t.size)
   new_x, new_y = [x], [y]
   for c in np.flatnonzero(t > counts):
     k = _neighbours_used(int(counts[c]), int(k_neighbors), int(c))
-    rows = bases(x, y, int(c), int(t[c] - counts[c]), rng)
-    x_class = x[y == c]
+    in_class = members[bounds[c]:bounds[c + 1]]
+    rows = bases(x, y, int(c), in_class, int(t[c] - counts[c]), rng)
+    x_class = x[in_class]
     nns = _class_neighbours(x_class, k)
     cols = rng.integers(0, k, size=len(rows))
     steps = rng.uniform(size=len(rows))[:, None]
@@ -280,8 +287,9 @@ def smote(features, labels, key, *, k_neighbors: int = 5,
     Chawla et al., SMOTE: Synthetic Minority Over-sampling Technique, JAIR
     2002 (arXiv 1106.1813).
   """
-  def bases(x, y, c, n_new, rng):
-    return rng.integers(0, np.sum(y == c), size=n_new)
+  def bases(x, y, c, members, n_new, rng):
+    del x, y, c
+    return rng.integers(0, members.size, size=n_new)
 
   return _interpolated(features, labels, key, k_neighbors, target_counts,
                        bases)
@@ -330,9 +338,8 @@ def adasyn(features, labels, key, *, k_neighbors: int = 5,
     raise ValueError(f"adasyn needs more than k_neighbors = {k_neighbors} "
                      f"examples in all, got {np.size(labels)}.")
 
-  def bases(x, y, c, n_new, rng):
+  def bases(x, y, c, members, n_new, rng):
     del rng
-    members = np.flatnonzero(y == c)
     everyone = _nearest(x[members], x, int(k_neighbors), self_index=members)
     ratio = np.sum(y[everyone] != c, axis=1) / k_neighbors
     if not np.sum(ratio):
