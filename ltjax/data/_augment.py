@@ -20,6 +20,14 @@ MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The normalisation every recipe of these datasets uses (mean, std).
+STANDARD_NORMALIZATION = {
+    "cifar10_lt": (CIFAR_MEAN, CIFAR_STD),
+    "cifar100_lt": (CIFAR_MEAN, CIFAR_STD),
+    "mnist_lt": (MNIST_MEAN, MNIST_STD),
+    "imagenet_lt": (IMAGENET_MEAN, IMAGENET_STD),
+    "places_lt": (IMAGENET_MEAN, IMAGENET_STD),
+}
 
 
 def _check_images(images, *, features: bool = False) -> jax.Array:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ltjax.data import _bins
 from ltjax.data import _splits
 from ltjax.data import _types
 
@@ -20,11 +21,8 @@ SPLITS = ("random", "balanced")
 
 def _bin_strata(targets: np.ndarray) -> np.ndarray:
   """The default regression bin of each target (`data_bin_edges`)."""
-  # ltjax.regression imports ltjax.data, so its bins are imported here, when
-  # a balanced split is cut, not when ltjax.data is.
-  from ltjax import regression  # pylint: disable=g-import-not-at-top
-  edges, _ = regression.data_bin_edges(targets)
-  return np.asarray(regression.bin_index(targets, edges))
+  edges, _ = _bins.data_bin_edges(targets)
+  return np.asarray(_bins.bin_index(targets, edges))
 
 
 def split_rows(targets: np.ndarray, *, split: str, val_fraction: float,

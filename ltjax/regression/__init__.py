@@ -17,14 +17,14 @@ own CSV table with `load_csv`), the benchmark configs (`build_config`) and
 `train_and_evaluate(config, workdir)`.
 """
 
-from ltjax.regression._bins import bin_centers
-from ltjax.regression._bins import bin_counts
-from ltjax.regression._bins import bin_edges
-from ltjax.regression._bins import bin_index
-from ltjax.regression._bins import count_outside
-from ltjax.regression._bins import data_bin_edges
-from ltjax.regression._bins import quantile_bin_edges
-from ltjax.regression._bins import range_bin_edges
+from ltjax.data._bins import bin_centers
+from ltjax.data._bins import bin_counts
+from ltjax.data._bins import bin_edges
+from ltjax.data._bins import bin_index
+from ltjax.data._bins import count_outside
+from ltjax.data._bins import data_bin_edges
+from ltjax.data._bins import quantile_bin_edges
+from ltjax.data._bins import range_bin_edges
 from ltjax.regression._config import default_config
 from ltjax.regression._config import LOSSES
 from ltjax.regression._config import validate_config

@@ -49,8 +49,11 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
+from ltjax.regression import _components
+from ltjax.regression import _config
 from ltjax.regression import _kernels
 
 
@@ -386,3 +389,86 @@ def select(condition: jax.typing.ArrayLike, if_true: Any,
   """`jnp.where(condition, a, b)` leaf by leaf over two pytrees."""
   return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true,
                       if_false)
+
+
+class FeatureSmoothing(_components.RegressionComponent):
+  """Feature distribution smoothing (`config.fds.enabled`).
+
+  Per-bin running statistics of the encoder's features live in the step
+  state (`extra["fds"]`), accumulated from each step's raw features (each
+  training example once per epoch, from `fds.start_update`) and committed
+  and smoothed over the bins at epoch ends; from `fds.start_smooth` the
+  regressor trains on features calibrated to the smoothed statistics.
+  Evaluation uses the raw features.
+  """
+  name = "fds"
+  fields = ("fds.enabled",)
+  roles = frozenset({"features"})
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    config.fds = ml_collections.ConfigDict(dict(
+        enabled=False,
+        kernel="gaussian", ks=5, sigma=2.0,
+        momentum=0.9,
+        # Absolute epochs (not scaled by `:EPOCHS`): the statistics' warm-up.
+        start_update=0,  # first epoch whose features update the statistics
+        start_smooth=1,  # first epoch whose features are calibrated
+        clip=(0.1, 10.0),
+        scipy_parity=False,
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    fds = config.fds
+    _config.kernel_fields(fds, "fds")
+    _config.require(0 <= fds.momentum < 1, "fds.momentum",
+                    f"must be in [0, 1), got {fds.momentum}.")
+    _config.require(fds.start_update >= 0, "fds.start_update",
+                    f"must be >= 0, got {fds.start_update}.")
+    _config.require(
+        fds.start_smooth > fds.start_update, "fds.start_smooth",
+        f"must be > fds.start_update ({fds.start_update}): calibration "
+        f"needs statistics committed at the end of an earlier epoch, got "
+        f"{fds.start_smooth}.")
+    _config.pair(fds.clip, "fds.clip", low=0)
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return bool(config.fds.enabled)
+
+  def init_extra(self, model, sample):
+    _, features = jax.eval_shape(
+        lambda x: model.init_with_output(jax.random.key(0), x,
+                                         train=False)[0], sample)
+    return {"fds": init_fds(len(self.task.edges) - 1, features.shape[-1])}
+
+  def train_features(self, features, bins, state):  # pylint: disable=method-hidden
+    epoch = state.step // self.task.steps_per_epoch
+    calibrated = calibrate_features(features, bins, state.extra["fds"],
+                                    clip=tuple(self.config.fds.clip))
+    return jnp.where(epoch >= self.config.fds.start_smooth, calibrated,
+                     features)
+
+  @property
+  def advance(self):  # pylint: disable=invalid-overridden-method
+    fds_config, steps_per_epoch = self.config.fds, self.task.steps_per_epoch
+
+    def advance(extra, aux, batch, step):
+      # Statistics of the raw (uncalibrated) features, each training example
+      # once per epoch ("fresh" is False for the examples repeated to fill
+      # the last batch).
+      epoch = step // steps_per_epoch
+      updating = epoch >= fds_config.start_update
+      fds = accumulate_fds(
+          extra["fds"], jax.lax.stop_gradient(aux["features"]), aux["bins"],
+          mask=batch["fresh"] & updating)
+      end_of_epoch = (step + 1) % steps_per_epoch == 0
+      committed = smooth_fds(
+          commit_fds(fds, momentum=fds_config.momentum),
+          kernel=fds_config.kernel, ks=fds_config.ks, sigma=fds_config.sigma,
+          scipy_parity=fds_config.scipy_parity)
+      return {**extra, "fds": select(end_of_epoch & updating, committed, fds)}
+
+    return advance

@@ -19,10 +19,13 @@ truncation and the reference's flattened gaussian window (see
 `kernel_window`).
 """
 
+import ml_collections
 import numpy as np
-
-from ltjax.regression import _bins
+from ltjax.data import _bins
+from ltjax.regression import _components
+from ltjax.regression import _config
 from ltjax.regression import _kernels
+
 
 REWEIGHTS = ("none", "sqrt_inv", "inverse")
 
@@ -202,3 +205,53 @@ def lds_weights(labels, *, bins, kernel: str = "gaussian", ks: int = 5,
                             scipy_parity=scipy_parity)
   index = np.asarray(_bins.bin_index(np.asarray(labels).reshape(-1), bins))
   return per_bin[index]
+
+
+class Reweighting(_components.RegressionComponent):
+  """Per-bin loss weights from the label density (`config.reweight`).
+
+  Inverse or square-root inverse of the training targets' bin counts,
+  smoothed first with LDS (`reweight.lds`; a kernel over the bins),
+  normalised to mean 1 over the training examples (`lds_bin_weights`).
+  """
+  name = "reweight"
+  fields = ("reweight.name",)
+  roles = frozenset({"bin_weights"})
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    config.reweight = ml_collections.ConfigDict(dict(
+        name="none",  # none | sqrt_inv | inverse
+        lds=False,  # smooth the label density (LDS)
+        kernel="gaussian", ks=5, sigma=2.0,
+        clip=(5, 1000),  # inverse: count clipping
+        scipy_parity=False,  # the reference's window and integer truncation
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    reweight, loss = config.reweight, config.loss
+    _config.known(reweight.name, REWEIGHTS, "reweight.name")
+    _config.kernel_fields(reweight, "reweight")
+    _config.pair(reweight.clip, "reweight.clip", low=0)
+    _config.require(
+        not (reweight.lds and reweight.name == "none"), "reweight.lds",
+        "LDS smooths the density of a re-weighting: set reweight.name to "
+        "'sqrt_inv' or 'inverse'.")
+    _config.require(
+        not (loss.name in _config.BALANCED_MSE_LOSSES
+             and reweight.name != "none"), "reweight.name",
+        f"loss {loss.name!r} (Balanced MSE) already corrects for the label "
+        f"distribution; set reweight.name='none'.")
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return config.reweight.name != "none"
+
+  def bin_weights(self, train_targets, edges):  # pylint: disable=method-hidden
+    r = self.config.reweight
+    return lds_bin_weights(
+        train_targets, bins=edges, reweight=r.name, lds=r.lds,
+        kernel=r.kernel, ks=r.ks, sigma=r.sigma, clip=tuple(r.clip),
+        scipy_parity=r.scipy_parity)

@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ltjax import metrics as ltmetrics
-from ltjax.regression import _bins
+from ltjax.data import _bins
+
 
 GROUPS = ("all", "many", "medium", "few")
 METRICS = ("mae", "mse", "gm")

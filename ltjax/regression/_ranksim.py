@@ -37,6 +37,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
+
+from ltjax.regression import _components
+from ltjax.regression import _config
 
 
 def _descending_rank(values: jax.Array, valid: jax.Array) -> jax.Array:
@@ -177,3 +181,55 @@ def ranksim_regularizer(features: jax.Array, targets: jax.Array,
   count = jnp.maximum(jnp.sum(keep), 1).astype(jnp.float32)
   squared = jnp.where(pairs, (feature_ranks - label_ranks) ** 2, 0.0)
   return jnp.sum(squared) / count
+
+
+# The RankSim subsample's key: fold_in(fold_in(rng, step), this), apart from
+# the step's transform keys (fold_in(..., i) for small i).
+_STREAM = 0x52414E4B  # "RANK"
+
+
+class RankSim(_components.RegressionComponent):
+  """RankSim (`config.ranksim.enabled`): the loss plus `ranksim.weight` x
+  the batchwise ranking regulariser of the raw encoder features (the
+  official code's `encoding`, before FDS); reported as "ranksim"."""
+  name = "ranksim"
+  fields = ("ranksim.enabled",)
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    # RankSim (Gong et al. 2205.15236): + weight * the batchwise ranking
+    # regulariser of the encoder features (before FDS), one example per
+    # distinct label of the batch (`ranksim_regularizer`).
+    config.ranksim = ml_collections.ConfigDict(dict(
+        enabled=False,
+        weight=100.0,  # gamma (the official README's commands)
+        interpolation_lambda=2.0,  # the blackbox ranking gradient's lambda
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    ranksim = config.ranksim
+    _config.require(ranksim.weight >= 0, "ranksim.weight",
+                    f"must be >= 0 (gamma; the official setting is 100), got "
+                    f"{ranksim.weight}.")
+    _config.require(ranksim.interpolation_lambda > 0,
+                    "ranksim.interpolation_lambda",
+                    f"must be > 0 (the official setting is 2), got "
+                    f"{ranksim.interpolation_lambda}.")
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return bool(config.ranksim.enabled)
+
+  def wrap_loss(self, value, aux, batch, state):
+    ranksim = self.config.ranksim
+    key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step),
+                             _STREAM)
+    term = ranksim_regularizer(
+        aux["features"], batch["target"].astype(jnp.float32), key,
+        interpolation_lambda=ranksim.interpolation_lambda)
+    return value + ranksim.weight * term, {**aux, "ranksim": term}
+
+  def train_metrics(self, aux):
+    return {"ranksim": aux["ranksim"]}

@@ -53,11 +53,15 @@ import dataclasses
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
-
 from ltjax import data as ltdata
-from ltjax.regression import _bins
+from ltjax.data import _bins
+from ltjax.regression import _bin_config
+from ltjax.regression import _components
+from ltjax.regression import _config
 from ltjax.regression import _lds
+
 
 RESAMPLERS = ("none", "smogn")
 SAMPLING = ("balance", "extreme")
@@ -295,8 +299,6 @@ def resample_dataset(config, dataset):
     The dataset, or a `ResampledDataset` whose metadata has "resample":
     {"name", "train_before", "train_after", "synthetic"}.
   """
-  # Imported here: _config imports this module's names for validation.
-  from ltjax.regression import _config  # pylint: disable=g-import-not-at-top
   r = config.resample
   if r.name == "none" or isinstance(dataset, ResampledDataset):
     return dataset
@@ -309,7 +311,7 @@ def resample_dataset(config, dataset):
         f"config.resample.name: {r.name!r} interpolates feature vectors; "
         f"dataset {dataset.name!r} has images. Use resample.name='none'.")
   targets = np.asarray(train.targets)
-  edges, _ = _config.edges_of(config, targets)
+  edges, _ = _bin_config.edges_of(config, targets)
   x, y, info = smogn(
       train.inputs, targets, resample_key(config.seed), edges=edges,
       relevance_threshold=r.relevance_threshold, k=r.k,
@@ -330,3 +332,67 @@ def resample_dataset(config, dataset):
       val=dataset.val, test=dataset.test,
       metadata={**dataset.metadata, "resample": summary},
       original_train=train)
+
+
+class Resampling(_components.RegressionComponent):
+  """Data-level re-sampling of the training split (`config.resample`).
+
+  Once, at start-up (`prepare_data`), before the per-bin weights (computed
+  on the re-sampled targets); the bins and shot groups stay those of the
+  original training targets (`resample_dataset`).
+  """
+  name = "resample"
+  fields = ("resample.name",)
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    # Data-level re-sampling of the training split, once at start-up, before
+    # the LDS weights (computed on the re-sampled targets); the bins and shot
+    # groups stay those of the original training targets (`resample_dataset`).
+    config.resample = ml_collections.ConfigDict(dict(
+        name="none",  # none | smogn (tabular data)
+        relevance_threshold=0.5,  # rare iff phi(y) >= this (smogn rel_thres)
+        k=5,  # neighbours of a seed
+        perturbation=0.02,  # Gaussian-noise scale cap (smogn pert)
+        sampling="balance",  # balance | extreme (smogn samp_method)
+        under_sample=True,  # under-sample the normal groups
+        # The relevance phi = 1 - d / max d of the smoothed label histogram d.
+        kernel="gaussian", ks=5, sigma=2.0,
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    r = config.resample
+    _config.known(r.name, RESAMPLERS, "resample.name")
+    _config.require(0 < r.relevance_threshold <= 1,
+                    "resample.relevance_threshold",
+                    f"must be in (0, 1], got {r.relevance_threshold}.")
+    _config.require(int(r.k) == r.k and r.k >= 1, "resample.k",
+                    f"must be an integer >= 1, got {r.k!r}.")
+    _config.require(0 < r.perturbation <= 1, "resample.perturbation",
+                    f"must be in (0, 1], got {r.perturbation}.")
+    _config.known(r.sampling, SAMPLING, "resample.sampling")
+    _config.kernel_fields(r, "resample")
+    _config.require(
+        r.name == "none" or config.data.name not in _config.IMAGE_DATASETS,
+        "resample.name",
+        f"{r.name!r} interpolates feature vectors; data.name="
+        f"{config.data.name!r} is images. Use resample.name='none'.")
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return config.resample.name != "none"
+
+  @staticmethod
+  def prepare_data(config, dataset):
+    return resample_dataset(config, dataset)
+
+  def __init__(self, task):
+    super().__init__(task)
+    if getattr(task.dataset, "original_train", None) is None:
+      raise ValueError(
+          f"config.resample.name={self.config.resample.name!r}: the "
+          f"dataset's training split is not re-sampled; build the run with "
+          f"ltjax.train.build_run, which calls "
+          f"RegressionTask.prepare_data(config, dataset) first.")

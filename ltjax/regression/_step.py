@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ltjax import models
-from ltjax.regression import _bins
+from ltjax.data import _bins
 from ltjax.regression import _losses
 
 

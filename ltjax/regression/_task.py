@@ -1,63 +1,33 @@
 """The regression task: deep imbalanced regression on the one engine.
 
-Objective: a per-example regression loss with per-bin LDS weights (L1, MSE,
-focal-R, Huber, Balanced MSE with a learnable sigma trained beside the
-model: the trained parameters are {"model": ..., "loss": {...}}), plus
-`ranksim.weight` x the RankSim regulariser of the raw encoder features
-(the official code's `encoding`, before FDS) with `ranksim.enabled`; data:
-the training split re-sampled once at start-up by `config.resample`
-(SMOGN, `prepare_data`), the LDS weights computed on the re-sampled
-targets, the bins and shot groups on the original ones; extra
-state: FDS statistics in `TrainState.extra["fds"]`, accumulated from each
-step's features and committed / smoothed at epoch ends, all as `jnp.where`
-selections of the step; evaluation: mergeable `RegressionSums` per label
-bin; outputs: per_bin.csv (the error-vs-label curve) and predictions.npz in
-label units; second stage: regressor re-training (RRT) on the frozen
-encoder's cached features (`ltjax.train.retrain_head`'s routine).
+Objective: a per-example regression loss (L1, MSE, focal-R, Huber, Balanced
+MSE with a learnable sigma trained beside the model: the trained parameters
+are {"model": ..., "loss": {...}}) with per-bin weights; the bins and shot
+groups come from the original training targets. Evaluation: mergeable
+`RegressionSums` per label bin; outputs: per_bin.csv (the error-vs-label
+curve) and predictions.npz in label units. Each training component the
+config enables (`_components`: data-level re-sampling, density re-weighting,
+feature smoothing, a ranking regulariser, regressor re-training) adds its
+hooks: the dataset trained on, the per-bin weights, the features the
+regressor trains on, a loss term, step state, a second stage.
 
-Files in the workdir besides the engine's: per_bin.csv, and for RRT rrt/
-(the re-trained regressor).
+Files in the workdir besides the engine's: per_bin.csv (and those of the
+components' stages).
 """
 
-import os
-import shutil
-import time
-from typing import Any
-
 from absl import logging
-import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
-from ltjax import _watchdog
 from ltjax import data as ltdata
 from ltjax import models
-from ltjax import sampling
 from ltjax import train
 from ltjax.data import _augment
-from ltjax.regression import _bins
+from ltjax.data import _bins
+from ltjax.regression import _components
 from ltjax.regression import _config
-from ltjax.regression import _fds
-from ltjax.regression import _lds
 from ltjax.regression import _metrics
-from ltjax.regression import _ranksim
-from ltjax.regression import _rrt
-from ltjax.regression import _smogn
 from ltjax.regression import _step
-
-# The RankSim subsample's key: fold_in(fold_in(rng, step), this), apart from
-# the step's transform keys (fold_in(..., i) for small i).
-_RANKSIM_STREAM = 0x52414E4B  # "RANK"
-
-
-def bin_weights_of(config, train_targets, edges) -> np.ndarray:
-  r = config.reweight
-  return _lds.lds_bin_weights(
-      train_targets, bins=edges, reweight=r.name, lds=r.lds, kernel=r.kernel,
-      ks=r.ks, sigma=r.sigma, clip=tuple(r.clip),
-      scipy_parity=r.scipy_parity)
 
 
 def bins_outside(config, dataset, edges) -> dict[str, int]:
@@ -113,7 +83,7 @@ def build_regressor(config):
                             dtype=train.compute_dtype(config), **kwargs)
 
 
-class RegressionTask(train.Task):
+class RegressionTask(train.ComposesComponents, train.Task):
   """Deep imbalanced regression (`config.task` "regression")."""
   name = "regression"
   input_key = "input"
@@ -124,26 +94,30 @@ class RegressionTask(train.Task):
   csv_name = "per_bin.csv"
 
   default_config = staticmethod(_config.default_config)
-  validate = staticmethod(_config.validate_task_fields)
 
   @staticmethod
   def load_data(data_config):
     return ltdata.load_dataset(data_config, task="regression")
 
-  # (config, dataset) -> the dataset the run trains on: the training split
-  # re-sampled by `config.resample` (the dataset itself for "none").
-  prepare_data = staticmethod(_smogn.resample_dataset)
+  @staticmethod
+  def prepare_data(config, dataset):
+    """The dataset the run trains on: each component's `prepare_data`
+    (data-level re-sampling) in order; the dataset itself with none."""
+    for component in train.enabled_components(_components.TASK, config):
+      dataset = component.prepare_data(config, dataset)
+    return dataset
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    _config.validate_task_fields(config, check_data=check_data)
+    train.check_component_conflicts(_components.TASK, config)
 
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
     train_targets = np.asarray(dataset.train.targets)
     original = getattr(dataset, "original_train", None)
-    if config.resample.name != "none" and original is None:
-      raise ValueError(
-          f"config.resample.name={config.resample.name!r}: the dataset's "
-          f"training split is not re-sampled; build the run with "
-          f"ltjax.train.build_run, which calls "
-          f"RegressionTask.prepare_data(config, dataset) first.")
+    self.components = []  # read by the components made below
+    self.components = train.build_components(_components.TASK, self)
     # The bins and shot groups of the original training targets.
     original_targets = (train_targets if original is None
                         else np.asarray(original.targets))
@@ -161,14 +135,17 @@ class RegressionTask(train.Task):
     self.objective = _step.make_objective(
         config.loss, edges=self.edges, train_targets=train_targets,
         target_shift=self.target_shift, target_scale=self.target_scale)
-    self.bin_weights = bin_weights_of(config, train_targets, self.edges)
-    # RRT trains its encoder without re-weighting; the weights are stage 2's.
-    self.stage1_weights = np.asarray(
-        np.ones_like(self.bin_weights) if config.rrt.enabled
-        else self.bin_weights, np.float32)
+    # The per-bin weights (of the re-sampled targets), and those the main
+    # schedule trains with (a second stage may keep them for itself).
+    weigher = self._role("bin_weights")
+    self.bin_weights = (
+        weigher.bin_weights(train_targets, self.edges) if weigher is not None
+        else np.ones(len(self.edges) - 1, np.float32))
+    weights = self.bin_weights
+    for component in self.components:
+      weights = component.encoder_weights(weights)
+    self.stage1_weights = np.asarray(weights, np.float32)
     self.dtype = train.compute_dtype(config)
-    self.fds = config.fds if config.fds.enabled else None
-    self.ranksim = config.ranksim if config.ranksim.enabled else None
     self.groups = _metrics.bin_groups(self.train_bin_counts,
                                       many=self.shot_many, few=self.shot_few)
 
@@ -215,24 +192,16 @@ class RegressionTask(train.Task):
     targets = batch["target"].astype(jnp.float32)
     bins = _bins.bin_index(targets, self.edges)
     weights = jnp.asarray(self.stage1_weights)[bins]
-    used = features
-    if self.fds is not None:
-      epoch = state.step // self.steps_per_epoch
-      calibrated = _fds.calibrate_features(features, bins, state.extra["fds"],
-                                           clip=tuple(self.fds.clip))
-      used = jnp.where(epoch >= self.fds.start_smooth, calibrated, features)
+    calibrator = self._role("features")
+    used = (features if calibrator is None
+            else calibrator.train_features(features, bins, state))
     pred = _step.predict(params["model"]["head"], used)
     per_example = self.objective(pred, targets, weights, params["loss"])
     aux = {"pred": pred, "features": features, "bins": bins,
            "noise_sigma": params["loss"].get("noise_sigma")}
     value = jnp.mean(per_example)
-    if self.ranksim is not None:
-      key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step),
-                               _RANKSIM_STREAM)
-      aux["ranksim"] = _ranksim.ranksim_regularizer(
-          features, targets, key,
-          interpolation_lambda=self.ranksim.interpolation_lambda)
-      value = value + self.ranksim.weight * aux["ranksim"]
+    for component in self.components:
+      value, aux = component.wrap_loss(value, aux, batch, state)
     return value, aux
 
   def train_metrics(self, aux, batch):
@@ -242,43 +211,9 @@ class RegressionTask(train.Task):
         jnp.float32)))}
     if aux["noise_sigma"] is not None:
       out["noise_sigma"] = jnp.abs(aux["noise_sigma"])
-    if "ranksim" in aux:
-      out["ranksim"] = aux["ranksim"]
+    for component in self.components:
+      out.update(component.train_metrics(aux))
     return out
-
-  # ---- FDS: extra state advanced in the step ----
-  def init_extra(self, model, sample):
-    if self.fds is None:
-      return {}
-    _, features = jax.eval_shape(
-        lambda x: model.init_with_output(jax.random.key(0), x,
-                                         train=False)[0], sample)
-    return {"fds": _fds.init_fds(len(self.edges) - 1, features.shape[-1])}
-
-  @property
-  def advance(self):
-    if self.fds is None:
-      return None
-    fds_config, steps_per_epoch = self.fds, self.steps_per_epoch
-
-    def advance(extra, aux, batch, step):
-      # Statistics of the raw (uncalibrated) features, each training example
-      # once per epoch ("fresh" is False for the examples repeated to fill
-      # the last batch).
-      epoch = step // steps_per_epoch
-      updating = epoch >= fds_config.start_update
-      fds = _fds.accumulate_fds(
-          extra["fds"], jax.lax.stop_gradient(aux["features"]), aux["bins"],
-          mask=batch["fresh"] & updating)
-      end_of_epoch = (step + 1) % steps_per_epoch == 0
-      committed = _fds.smooth_fds(
-          _fds.commit_fds(fds, momentum=fds_config.momentum),
-          kernel=fds_config.kernel, ks=fds_config.ks, sigma=fds_config.sigma,
-          scipy_parity=fds_config.scipy_parity)
-      return {**extra, "fds": _fds.select(end_of_epoch & updating, committed,
-                                          fds)}
-
-    return advance
 
   def train_arrays(self, inputs, targets, fresh):
     return {"input": inputs, "target": np.asarray(targets, np.float32),
@@ -286,7 +221,7 @@ class RegressionTask(train.Task):
 
   # ---- evaluation and outputs ----
   def _predict(self, forward, state, batch):
-    _, features = forward(state, batch)  # no FDS at inference
+    _, features = forward(state, batch)  # raw features at inference
     pred = _step.predict(state.params["model"]["head"], features)
     return _step.to_original(pred, self.target_shift, self.target_scale)
 
@@ -388,107 +323,3 @@ class RegressionTask(train.Task):
             f"{len(groups)} bins ({groups.count('many')} many, "
             f"{groups.count('medium')} medium, {groups.count('few')} few by "
             f"training count)")
-
-  # ---- stages: a loaded encoder, regressor re-training ----
-  def pretrained(self, like):
-    rrt = self.config.rrt
-    if not (rrt.enabled and rrt.encoder_workdir):
-      return None
-    try:
-      state, step = train.read_checkpoint(rrt.encoder_workdir, like)
-    except FileNotFoundError as error:
-      raise ValueError(f"config.rrt.encoder_workdir: {error}") from None
-    train.require_finished(
-        rrt.encoder_workdir, "config.rrt.encoder_workdir",
-        allow_unfinished=self.config.get("allow_unfinished", False))
-    logging.info("RRT: encoder from %s (step %d).", rrt.encoder_workdir, step)
-    return state, "encoder"
-
-  def final_stage(self):
-    return "rrt" if self.config.rrt.enabled else "train"
-
-  def writes_predictions(self):
-    return not self.config.rrt.enabled
-
-  def second_stage(self, run, state, session):
-    if self.config.rrt.enabled:
-      run_rrt(run, self, state, session)
-
-
-def run_rrt(run, task: RegressionTask, state, session) -> None:
-  """Stage 2: re-trains the regressor on frozen features."""
-  config = run.config
-  rrt = config.rrt
-  started = time.perf_counter()
-  variables = train.model_variables(task, state)
-
-  def features(split):
-    return train.extract_features(run.model, variables, split,
-                                  preprocess=run.preprocess, mesh=run.mesh,
-                                  batch_size=run.eval_batch_size)
-
-  train_x = features(run.dataset.train)
-  evals = {name: (features(getattr(run.dataset, name)),
-                  np.asarray(getattr(run.dataset, name).targets))
-           for name in ("val", "test")}
-  logging.info("RRT: features %s extracted in %.1f s.", train_x.shape,
-               time.perf_counter() - started)
-  head_init = models.head_of(run.model).init(
-      jax.random.fold_in(jax.random.PRNGKey(config.seed), 2),
-      jnp.asarray(train_x[:1]))["params"]
-  edges = task.edges
-
-  def head_predict(head, x):
-    return _step.to_original(_step.predict(head, x), task.target_shift,
-                             task.target_scale)
-
-  batch_sums = jax.jit(lambda head, x, y: (
-      _metrics.RegressionSums.from_predictions(head_predict(head, x), y,
-                                               edges=edges)))
-  base_step = int(state.step)
-  per_epoch = sampling.steps_per_epoch(len(train_x), config.batch_size)
-
-  def on_epoch_end(epoch, head, loss):
-    if epoch % config.eval_every_epochs and epoch != rrt.epochs:
-      return
-    record = {"epoch": float(epoch), "step": base_step + epoch * per_epoch,
-              "stage": "rrt", "train_loss": loss}
-    for name, (x, y) in evals.items():
-      if not len(y):
-        continue
-      sums = _metrics.RegressionSums.empty(len(edges) - 1)
-      for start in range(0, len(y), config.eval_batch_size):
-        _watchdog.beat(f"the RRT evaluation at example {start}")
-        stop = start + config.eval_batch_size
-        sums = sums + batch_sums(head, x[start:stop], y[start:stop])
-      record[name] = task.summaries(sums)[""]
-    session.record(record)
-
-  # The stage-1 schedule's shape over rrt.epochs, from rrt.lr.
-  stage2 = ml_collections.ConfigDict(config.to_dict())
-  stage2.optim.lr = rrt.lr
-  ratio = rrt.epochs / config.num_epochs
-  stage2.optim.decay_epochs = tuple(
-      max(1, round(e * ratio)) for e in config.optim.decay_epochs)
-  stage2.optim.warmup_epochs = (max(1, round(
-      config.optim.warmup_epochs * ratio)) if config.optim.warmup_epochs else 0)
-  stage2.num_epochs = rrt.epochs
-  schedule = train.make_schedule(stage2, per_epoch)
-  head = _rrt.retrain_regressor(
-      train_x, np.asarray(run.dataset.train.targets), head_params=head_init,
-      objective=task.objective, edges=edges, bin_weights=task.bin_weights,
-      epochs=rrt.epochs, batch_size=config.batch_size,
-      learning_rate=schedule, weight_decay=0.0, seed=config.seed,
-      on_epoch_end=on_epoch_end)
-  if train.is_writer():
-    saver = ocp.StandardCheckpointer()
-    path = os.path.join(os.path.abspath(session.workdir), "rrt", "head")
-    if os.path.exists(path):
-      shutil.rmtree(path)
-    saver.save(path, jax.device_get(head))
-    saver.wait_until_finished()
-    saver.close()
-  test_x, _ = evals["test"]
-  prediction = (np.asarray(jax.jit(head_predict)(head, jnp.asarray(test_x)))
-                if len(test_x) else np.zeros((0,)))
-  session.write_predictions(task.predict_arrays({"prediction": prediction}))

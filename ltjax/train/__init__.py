@@ -1,7 +1,8 @@
 """The one engine: `train_and_evaluate(config, workdir)` for every task.
 
 See `_task` for the task contract (classification and regression are two
-`Task`s) and `_step` for the one compiled step and its extension points
+`Task`s), `_component` for the training components a task composes, and
+`_step` for the one compiled step and its extension points
 (batch transforms, multi-output models, extra state, frozen auxiliary
 parameters, the gradient procedure); README "Architecture" has the map and
 "Adding a method" an example.
@@ -13,6 +14,14 @@ from ltjax.train._checkpoint import DivergenceError
 from ltjax.train._checkpoint import non_finite_leaves
 from ltjax.train._checkpoint import read_checkpoint
 from ltjax.train._classification import ClassificationTask
+from ltjax.train._component import build as build_components
+from ltjax.train._component import check_conflicts as check_component_conflicts
+from ltjax.train._component import Component
+from ltjax.train._component import component_classes
+from ltjax.train._component import ComposesComponents
+from ltjax.train._component import enabled_classes as enabled_components
+from ltjax.train._component import register_component
+from ltjax.train._component import with_role as component_with_role
 from ltjax.train._classification import make_eval_step
 from ltjax.train._classification import make_predict_step
 from ltjax.train._classification import normalization
@@ -162,6 +171,14 @@ __all__ = (
     "read_checkpoint",
     "require_finished",
     "register_task",
+    "register_component",
+    "Component",
+    "build_components",
+    "check_component_conflicts",
+    "component_classes",
+    "ComposesComponents",
+    "component_with_role",
+    "enabled_components",
     "require_field",
     "require_known",
     "retrain_head",

@@ -33,18 +33,17 @@ import warnings
 import ml_collections
 import numpy as np
 
+from ltjax import data
 from ltjax import models
 from ltjax import sampling
+from ltjax.train import _component
+from ltjax.train import _components  # pylint: disable=unused-import
 from ltjax.train import _objectives
 from ltjax.train import _optim
 from ltjax.train import _task
 
 DTYPES = ("float32", "bfloat16", "auto")
 SAM_KINDS = ("sam", "imbsam")
-MIXING = ("none", "mixup", "cutmix")
-MIX_TARGETS = ("mixed", "remix")
-MIX_PARTNERS = ("shuffle", "instance", "balanced")
-MAX_NORM_MODES = ("none", "relative", "absolute")
 SMOOTH_SHAPES = ("concave", "linear", "convex", "exp")
 AVERAGE_KINDS = ("none", "ema", "lookahead")
 FLIP_MODES = ("random", "alternating")
@@ -176,11 +175,6 @@ def default_config(task: str = "classification") -> ml_collections.ConfigDict:
 
 def classification_config() -> ml_collections.ConfigDict:
   """Every field of a classification run, with the CIFAR-LT recipe."""
-  # Imported here: ltjax.data is only needed to build a data config, and
-  # ltjax.decouple imports ltjax.train.
-  # pylint: disable=g-import-not-at-top
-  from ltjax import data
-  from ltjax import decouple
 
   config = default_run_fields("classification")
   config.data = data.default_data_config("cifar10_lt")
@@ -204,10 +198,6 @@ def classification_config() -> ml_collections.ConfigDict:
   # images' patches (`ltjax.train._tricks.whitening_kernel`; airbench's
   # `init_whitening_conv`); still trained.
   config.model.whiten_init = False
-  # Test-time augmentation of every evaluation (val, test, predictions):
-  # none | flip (mean logits of the image and its mirror) | flip_translate
-  # (airbench's mirror + one-pixel translations; `_tricks.tta_logits`).
-  config.eval_tta = "none"
   config.loss = ml_collections.ConfigDict(dict(
       name="ce",
       reweight="default",  # default | none | inverse | sqrt_inverse |
@@ -246,109 +236,9 @@ def classification_config() -> ml_collections.ConfigDict:
       beta=0.9999,  # effective_number
       group_size=1,  # consecutive examples per class draw (original: 4)
   ))
-  # Mixing augmentation, a batch transform in the step (`ltjax.mixing`):
-  # the loss of every registry entry becomes w l(z, y_a) + (1 - w) l(z, y_b).
-  config.mixing = ml_collections.ConfigDict(dict(
-      name="none",  # none | mixup | cutmix
-      alpha=1.0,  # lambda ~ Beta(alpha, alpha)
-      targets="mixed",  # mixed (w = lambda) | remix (Chou et al. 2007.03943)
-      remix_kappa=3.0,
-      remix_tau=0.5,
-      # shuffle: the batch with itself permuted | instance: a second,
-      # independent sample, each example once per epoch | balanced: a
-      # second, class-balanced sample (re-balanced mixing)
-      partner="shuffle",
-      start_epoch=0,  # mixing on from this epoch
-      stop_epoch=0,  # and off from this one (0: on to the end)
-  ))
-  # Weight balancing's MaxNorm (Alshammari et al. 2203.14197): the
-  # classifier's per-class weight norms are projected onto a ball after
-  # every update. relative: radius min + position (max - min) of the norms
-  # when training starts, then frozen; absolute: radius `threshold`.
-  config.max_norm = ml_collections.ConfigDict(dict(
-      mode="none",  # none | relative | absolute
-      position=0.1,
-      threshold=1.0,
-  ))
-  # ImbSAM (optim.sam_kind = "imbsam"): its tail classes are those with
-  # fewer than imbsam_tail_count training examples (the original's eta,
-  # 20), and their share of the loss is multiplied by imbsam_tail_weight
-  # (the original's hard-coded 2; 1 leaves the loss as it is).
-  config.imbsam_tail_count = 20
-  config.imbsam_tail_weight = 2.0
-  # GLMC (Du et al., CVPR 2023; `ltjax.train._glmc`): replaces the loss,
-  # the mixing and the evaluated classifier when enabled.
-  config.glmc = ml_collections.ConfigDict(dict(
-      enabled=False,
-      alpha=1.0,  # lambda ~ Beta(alpha, alpha), one for both views
-      contrast_weight=1.0,  # CIFAR-10-LT rho=100: 1; CIFAR-100-LT: 4
-      label_weighting=1.2,  # the re-balanced targets' weights n_c^-1.2
-      proj_dim=128,  # projector / predictor width (ResNet-32: 128)
-      # instance: a second permutation of the training set (the fixed,
-      # without-replacement form of the original's q = 0 sampler);
-      # balanced: a class-balanced second sample
-      partner="instance",
-      exact_box_lambda=False,  # True: the local view's weight from its box
-  ))
-  # Contrastive representation learning (`ltjax.train._contrastive`):
-  # supcon (two strong views, SupCon + an online linear probe; cRT in
-  # stage 2), bcl (LA-CE + BCL), paco (PaCo with a momentum encoder and a
-  # feature queue).
-  config.contrastive = ml_collections.ConfigDict(dict(
-      method="none",  # none | supcon | bcl | paco
-      temperature=0.1,  # SupCon CIFAR 0.1; BCL 0.07; PaCo CIFAR 0.05
-      base_temperature=0.07,  # SupCon's T_base (bcl / paco: unused)
-      weight=1.0,  # the contrastive term's weight (BCL's beta: 0.35)
-      ce_weight=1.0,  # config.loss's weight (BCL's alpha; supcon's probe)
-      proj_dim=128,  # the projection's width (PaCo CIFAR: 32)
-      proj_hidden=-1,  # hidden width of the projection MLP; -1: the
-      # feature dimension (SupCon's mlp head), 0: a single Linear
-      view="simclr",  # the strong view: simclr | randaugment | autoaugment
-      momentum=0.999,  # paco: the key encoder's EMA momentum
-      queue_size=1024,  # paco: K keys in the ring buffer
-      paco_alpha=0.01,  # paco: contrastive positives' weight
-      paco_beta=1.0,  # paco: the class centre's weight
-      paco_gamma=1.0,  # paco: contrast rows' weight in the denominator
-  ))
-  # Multi-expert ensembles on a shared backbone (`ltjax.train._experts`):
-  # model.name an expert model ("resnet32_experts", "resnet50_experts",
-  # "mnist_cnn_experts") with experts.method ride | sade | ace.
-  config.experts = ml_collections.ConfigDict(dict(
-      method="none",  # none | ride | sade | ace
-      num_experts=3,
-      reduce_dimension=False,  # RIDE's reduced expert widths
-      # ride (RIDE's loss; loss.max_margin / loss.scale its LDAM part):
-      diversity_factor=-0.2,  # RIDE's CIFAR config: -0.45
-      diversity_temperature=1.0,
-      reweight_factor=0.05,  # the per-class temperature under DRW
-      sade_tau=2.0,  # sade: the inverse expert's -tau log pi_inv
-      # ride: > 0 trains the expert-assignment router for this many epochs
-      # after the main schedule (a second stage on the frozen experts).
-      router_epochs=0,
-      router_lr=0.01,
-      router_batch_size=128,
-      router_threshold=0.5,
-      # the router's top-k logits per expert (original: 30 on CIFAR-100,
-      # 50 on ImageNet-LT); min(k, C) is used
-      router_top_choices=30,
-  ))
-  # Knowledge distillation from a finished run (`ltjax.train._teacher`):
-  # the loss is (1 - weight) * the run's loss + weight * T^2 KL(q || p_s),
-  # q = softmax(t / T)^power normalised (power < 1: DiVE's flattening);
-  # with experts.method = "ride", RIDE's distillation (weight: its factor).
-  config.teacher = ml_collections.ConfigDict(dict(
-      workdir="",  # "" = no teacher
-      # The recipe whose finished run the teacher must be (a distillation
-      # recipe sets it; "" = none required); only named in the error when
-      # teacher.workdir is missing.
-      recipe="",
-      weight=0.5,
-      temperature=2.0,
-      power=1.0,
-  ))
-  # A second stage on the frozen backbone after the main schedule (cRT,
-  # MiSLAS, weight balancing, DisAlign; `ltjax.decouple.run_second_stage`).
-  config.stage2 = decouple.default_stage2_config()
+  # Each training component's section (`_components`, in their order).
+  for component in _component.component_classes("classification"):
+    component.add_defaults(config)
   config.select_metric = "balanced"  # validation metric for the best epoch
   config.posthoc_tau = 1.0  # post-hoc adjusted accuracy reported for CE runs
   return config
@@ -515,15 +405,6 @@ def validate_config(config, *, check_data: bool = True,
 def validate_task_fields(config, *, check_data: bool = True) -> None:
   """Checks the classification sections (run fields: `validate_config`)."""
   loss, sampler, model = config.loss, config.sampler, config.model
-  experts = config.get("experts", {}).get("method", "none")
-  require_field(
-      not (config.get("glmc", {}).get("enabled", False)
-           and (experts != "none" or model.name.endswith("_experts"))),
-      "glmc.enabled", f"GLMC cannot be combined with several experts "
-      f"(experts.method={experts!r}, model.name={model.name!r}): GLMC's "
-      f"two-branch loss and the experts' loss each replace config.loss and "
-      f"the classifier. Start from one recipe, glmc or an experts recipe "
-      f"(ride, sade, ace), and keep the other's fields at their defaults.")
   require_known(loss.name, _objectives.LOSSES, "loss.name")
   require_known(loss.reweight, _objectives.REWEIGHTS, "loss.reweight")
   require_field(loss.tau >= 0, "loss.tau", f"must be >= 0, got {loss.tau}.")
@@ -557,23 +438,8 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   require_field(loss.smooth_power > 0, "loss.smooth_power",
                 f"must be > 0, got {loss.smooth_power}.")
   validate_tricks(config)
-  validate_mixing(config)
-  validate_max_norm(config)
-  if "glmc" in config:
-    validate_glmc(config)
-  if "contrastive" in config:
-    validate_contrastive(config)
-  if "experts" in config:
-    validate_experts(config)
-  if "teacher" in config:
-    validate_teacher(config, check_files=check_data)
-  if "stage2" in config:
-    from ltjax import decouple  # pylint: disable=g-import-not-at-top
-    decouple.validate_stage2_config(config)
-  require_field(config.imbsam_tail_count >= 1, "imbsam_tail_count",
-                f"must be >= 1, got {config.imbsam_tail_count}.")
-  require_field(config.imbsam_tail_weight > 0, "imbsam_tail_weight",
-                f"must be > 0, got {config.imbsam_tail_weight}.")
+  for component in _component.component_classes("classification"):
+    component.validate(config, check_data=check_data)
   require_known(model.name, models.MODELS, "model.name")
   require_known(model.head, models.HEADS, "model.head")
   require_field(model.conv == "auto" or models.has_convolutions(model.name),
@@ -598,7 +464,6 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   require_field(config.posthoc_tau >= 0, "posthoc_tau",
                 f"must be >= 0, got {config.posthoc_tau}.")
   if check_data:
-    from ltjax import data  # pylint: disable=g-import-not-at-top
     data.validate_data_config(config.data)
 
 
@@ -626,248 +491,6 @@ def validate_tricks(config) -> None:
     require_field(models.has_convolutions(model.name), "model.whiten_init",
                   f"model {model.name!r} has no first convolution to "
                   f"whiten with; set model.whiten_init=False.")
-
-
-def validate_mixing(config) -> None:
-  """Checks `config.mixing` (and that its loss can take mixed targets)."""
-  mixing = config.mixing
-  require_known(mixing.name, MIXING, "mixing.name")
-  require_known(mixing.targets, MIX_TARGETS, "mixing.targets")
-  require_known(mixing.partner, MIX_PARTNERS, "mixing.partner")
-  require_field(mixing.alpha >= 0, "mixing.alpha",
-                f"must be >= 0 (0: no mixing), got {mixing.alpha}.")
-  require_field(mixing.remix_kappa >= 1, "mixing.remix_kappa",
-                f"must be >= 1, got {mixing.remix_kappa}.")
-  require_field(0 <= mixing.remix_tau <= 1, "mixing.remix_tau",
-                f"must be in [0, 1], got {mixing.remix_tau}.")
-  require_field(mixing.start_epoch >= 0, "mixing.start_epoch",
-                f"must be >= 0, got {mixing.start_epoch}.")
-  require_field(mixing.stop_epoch == 0
-                or mixing.stop_epoch > mixing.start_epoch, "mixing.stop_epoch",
-                f"must be 0 (mix to the end) or > mixing.start_epoch="
-                f"{mixing.start_epoch}, got {mixing.stop_epoch}.")
-  require_field(
-      not (mixing.name != "none" and mixing.targets == "remix"
-           and _objectives.LOSSES[config.loss.name].batch_term is not None),
-      "mixing.targets", f"remix gives each example its own target weight, "
-      f"which the batch-level term of loss {config.loss.name!r} cannot "
-      f"take; use mixing.targets='mixed'.")
-
-
-def validate_glmc(config) -> None:
-  """Checks `config.glmc` and the fields GLMC replaces."""
-  glmc = config.glmc
-  if not glmc.enabled:
-    return
-  require_known(glmc.partner, ("instance", "balanced"), "glmc.partner")
-  require_field(glmc.alpha >= 0, "glmc.alpha",
-                f"must be >= 0, got {glmc.alpha}.")
-  require_field(glmc.contrast_weight >= 0, "glmc.contrast_weight",
-                f"must be >= 0, got {glmc.contrast_weight}.")
-  require_field(glmc.label_weighting >= 0, "glmc.label_weighting",
-                f"must be >= 0, got {glmc.label_weighting}.")
-  require_field(glmc.proj_dim >= 1, "glmc.proj_dim",
-                f"must be >= 1, got {glmc.proj_dim}.")
-  require_field(config.mixing.name == "none", "mixing.name",
-                "GLMC mixes its own views: set mixing.name='none' with "
-                "glmc.enabled.")
-  require_field(config.loss.name == "ce" and config.loss.reweight in (
-      "default", "none"), "loss.name",
-                "GLMC's loss replaces config.loss: leave loss.name='ce' and "
-                "loss.reweight='default' with glmc.enabled.")
-  require_field(config.model.head == "linear", "model.head",
-                "GLMC's classifiers are linear: set model.head='linear'.")
-  require_field(config.get("stage2", {}).get("name", "none") == "none",
-                "stage2.name", "a second stage re-trains the model's head, "
-                "which a GLMC run does not evaluate: set stage2.name='none' "
-                "with glmc.enabled.")
-  require_field(config.sampler.name == "instance", "sampler.name",
-                "GLMC's first sample is instance-balanced (its second is "
-                "glmc.partner): set sampler.name='instance'.")
-
-
-CONTRASTIVE_METHODS = ("none", "supcon", "bcl", "paco")
-CONTRASTIVE_VIEWS = ("simclr", "randaugment", "autoaugment")
-
-
-def validate_contrastive(config) -> None:
-  """Checks `config.contrastive` and the features it cannot combine with."""
-  c = config.contrastive
-  require_known(c.method, CONTRASTIVE_METHODS, "contrastive.method")
-  if c.method == "none":
-    return
-  require_known(c.view, CONTRASTIVE_VIEWS, "contrastive.view")
-  require_field(c.temperature > 0, "contrastive.temperature",
-                f"must be > 0, got {c.temperature}.")
-  require_field(c.base_temperature > 0, "contrastive.base_temperature",
-                f"must be > 0, got {c.base_temperature}.")
-  for field in ("weight", "ce_weight", "paco_alpha", "paco_beta",
-                "paco_gamma"):
-    require_field(c[field] >= 0, f"contrastive.{field}",
-                  f"must be >= 0, got {c[field]}.")
-  require_field(c.proj_dim >= 1, "contrastive.proj_dim",
-                f"must be >= 1, got {c.proj_dim}.")
-  require_field(c.proj_hidden >= -1, "contrastive.proj_hidden",
-                f"must be -1 (the feature dimension), 0 (no hidden layer) "
-                f"or a width, got {c.proj_hidden}.")
-  require_field(0 <= c.momentum < 1, "contrastive.momentum",
-                f"must be in [0, 1), got {c.momentum}.")
-  require_field(c.queue_size >= 1, "contrastive.queue_size",
-                f"must be >= 1, got {c.queue_size}.")
-  if c.method == "paco":
-    require_field(c.paco_beta > 0 or c.paco_alpha > 0, "contrastive.paco_beta",
-                  "paco_alpha and paco_beta are both 0: the loss has no "
-                  "positive; set paco_beta=1.")
-    require_field(config.loss.name == "ce" and config.loss.reweight in (
-        "default", "none"), "loss.name",
-                  "PaCo's loss replaces config.loss (its class centres are "
-                  "the classifier's logits + log prior): leave loss.name="
-                  "'ce' and loss.reweight='default'.")
-  require_field(not config.model.name.endswith("_experts"), "model.name",
-                "contrastive learning trains one backbone: use a single-head "
-                "model, not an expert model.")
-  require_field(config.model.name not in ("mlp",), "model.name",
-                "the strong views are image augmentations: contrastive "
-                "learning needs an image model and dataset.")
-  for field, off in (("mixing.name", config.mixing.name == "none"),
-                     ("max_norm.mode", config.max_norm.mode == "none"),
-                     ("glmc.enabled", not config.get("glmc", {}).get(
-                         "enabled", False)),
-                     ("teacher.workdir", not config.get("teacher", {}).get(
-                         "workdir", ""))):
-    require_field(off, field, f"is not supported with contrastive.method "
-                  f"{c.method!r}: turn it off.")
-
-
-EXPERT_METHODS = ("none", "ride", "sade", "ace")
-
-
-def validate_experts(config) -> None:
-  """Checks `config.experts` against the model and the fields it replaces."""
-  experts, name = config.experts, config.model.name
-  require_known(experts.method, EXPERT_METHODS, "experts.method")
-  expert_model = name.endswith("_experts")
-  if experts.method == "none":
-    require_field(not expert_model, "experts.method",
-                  f"model {name!r} has several experts: set experts.method "
-                  f"to one of {list(EXPERT_METHODS[1:])} (their loss and "
-                  f"aggregation), or use the single model "
-                  f"{name[:-len('_experts')]!r}.")
-    return
-  require_field(expert_model, "model.name",
-                f"experts.method {experts.method!r} needs an expert model "
-                f"(one of {[m for m in models.MODELS if m.endswith('_experts')]}"
-                f"), got {name!r}.")
-  require_field(experts.num_experts >= 1, "experts.num_experts",
-                f"must be >= 1, got {experts.num_experts}.")
-  if experts.method == "sade":
-    require_field(experts.num_experts == 3, "experts.num_experts",
-                  f"SADE has 3 experts (long-tailed, uniform, inverse), got "
-                  f"{experts.num_experts}.")
-  if experts.method == "ace":
-    require_field(experts.num_experts >= 2, "experts.num_experts",
-                  f"ACE needs >= 2 experts, got {experts.num_experts}.")
-  if experts.method == "ride":
-    require_field(config.loss.name == "ldam", "loss.name",
-                  "RIDE's per-expert loss is LDAM (loss.max_margin, "
-                  "loss.scale): set loss.name='ldam'.")
-    require_known(config.loss.reweight, ("default", "none", "drw"),
-                  "loss.reweight")
-  else:
-    require_field(config.loss.name == "ce" and config.loss.reweight in (
-        "default", "none"), "loss.name",
-                  f"the {experts.method.upper()} loss replaces config.loss: "
-                  f"leave loss.name='ce' and loss.reweight='default'.")
-  if experts.method == "ace":
-    require_field(config.model.head == "linear", "model.head",
-                  "ACE averages its experts' logits per class after "
-                  "re-scaling them by the ratio of their linear classifiers' "
-                  "weight norms (cosine heads have unit norms, so nothing "
-                  "would re-scale them): set model.head='linear'.")
-  require_field(experts.diversity_temperature > 0,
-                "experts.diversity_temperature",
-                f"must be > 0, got {experts.diversity_temperature}.")
-  require_field(0 <= experts.reweight_factor <= 1, "experts.reweight_factor",
-                f"must be in [0, 1], got {experts.reweight_factor}.")
-  require_field(experts.sade_tau >= 0, "experts.sade_tau",
-                f"must be >= 0, got {experts.sade_tau}.")
-  require_field(experts.router_epochs >= 0, "experts.router_epochs",
-                f"must be >= 0, got {experts.router_epochs}.")
-  require_field(experts.router_epochs == 0 or experts.method == "ride",
-                "experts.router_epochs", "the expert-assignment router is "
-                "RIDE's: set experts.router_epochs=0 for "
-                f"{experts.method!r}.")
-  require_field(experts.router_lr > 0, "experts.router_lr",
-                f"must be > 0, got {experts.router_lr}.")
-  require_field(experts.router_batch_size >= 1, "experts.router_batch_size",
-                f"must be >= 1, got {experts.router_batch_size}.")
-  require_field(0 < experts.router_threshold < 1, "experts.router_threshold",
-                f"must be in (0, 1), got {experts.router_threshold}.")
-  require_field(experts.router_top_choices >= 1,
-                "experts.router_top_choices",
-                f"must be >= 1, got {experts.router_top_choices}.")
-  for field, off in (("mixing.name", config.mixing.name == "none"),
-                     ("max_norm.mode", config.max_norm.mode == "none"),
-                     ("glmc.enabled", not config.get("glmc", {}).get(
-                         "enabled", False)),
-                     ("stage2.name", config.get("stage2", {}).get(
-                         "name", "none") == "none"),
-                     ("optim.sam_rho", config.optim.sam_rho == 0)):
-    require_field(off, field, f"is not supported with experts.method "
-                  f"{experts.method!r} (the experts' own loss and "
-                  f"classifiers): turn it off.")
-
-
-def validate_teacher(config, *, check_files: bool = True) -> None:
-  """Checks `config.teacher` (the workdir is read at start-up).
-
-  `check_files` False (a config checked without its data, e.g. a recipe
-  table) skips the teacher's workdir: its presence and its config.json.
-  """
-  import os  # pylint: disable=g-import-not-at-top
-  teacher = config.teacher
-  if not teacher.workdir:
-    require_field(not check_files or not teacher.get("recipe", ""),
-                  "teacher.workdir",
-                  f"this recipe distils from a teacher: train the "
-                  f"{teacher.recipe!r} recipe on the same dataset first and "
-                  f"pass its workdir, --config.teacher.workdir=DIR.")
-    if not teacher.get("recipe", ""):
-      return
-  elif check_files:
-    require_field(
-        os.path.exists(os.path.join(teacher.workdir, "config.json")),
-        "teacher.workdir",
-        f"{teacher.workdir!r} is not a finished ltjax run (no config.json "
-        f"there): train the teacher first and pass its workdir.")
-  require_field(0 <= teacher.weight <= 1, "teacher.weight",
-                f"must be in [0, 1], got {teacher.weight}.")
-  require_field(teacher.temperature > 0, "teacher.temperature",
-                f"must be > 0, got {teacher.temperature}.")
-  require_field(teacher.power > 0, "teacher.power",
-                f"must be > 0, got {teacher.power}.")
-  method = config.get("experts", {}).get("method", "none")
-  require_field(method in ("none", "ride"), "teacher.workdir",
-                f"distillation is RIDE's with experts; experts.method "
-                f"{method!r} has no distillation: clear teacher.workdir.")
-  require_field(not config.get("glmc", {}).get("enabled", False),
-                "teacher.workdir", "GLMC replaces the loss: clear "
-                "teacher.workdir or glmc.enabled.")
-
-
-def validate_max_norm(config) -> None:
-  """Checks `config.max_norm`."""
-  max_norm = config.max_norm
-  require_known(max_norm.mode, MAX_NORM_MODES, "max_norm.mode")
-  require_field(0 <= max_norm.position <= 1, "max_norm.position",
-                f"must be in [0, 1], got {max_norm.position}.")
-  require_field(max_norm.threshold > 0, "max_norm.threshold",
-                f"must be > 0, got {max_norm.threshold}.")
-  require_field(max_norm.mode == "none" or config.model.head == "linear",
-                "max_norm.mode", f"MaxNorm bounds a linear classifier's "
-                f"weight norms; model.head is {config.model.head!r} (a "
-                f"cosine head's norms are 1 already): use max_norm.mode="
-                f"'none' or model.head='linear'.")
 
 
 def is_epoch_field(name: str) -> bool:

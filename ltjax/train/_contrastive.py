@@ -59,11 +59,15 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from ltjax import data as ltdata
 from ltjax import losses
 from ltjax import models
+from ltjax.train import _component
+from ltjax.train import _config
+
 
 _PARAMS_SEED = 5  # the projection heads' key: fold_in(PRNGKey(seed), 5)
 _QUEUE_SEED = 6
@@ -317,3 +321,131 @@ def advance(extra, aux, batch, step):
   if "paco" not in aux:
     return extra
   return {**extra, "paco": aux["paco"]}
+
+
+CONTRASTIVE_METHODS = ("none", "supcon", "bcl", "paco")
+CONTRASTIVE_VIEWS = ("simclr", "randaugment", "autoaugment")
+
+
+def validate_contrastive(config) -> None:
+  """Checks `config.contrastive` and the features it cannot combine with."""
+  c = config.contrastive
+  _config.require_known(c.method, CONTRASTIVE_METHODS, "contrastive.method")
+  if c.method == "none":
+    return
+  _config.require_known(c.view, CONTRASTIVE_VIEWS, "contrastive.view")
+  _config.require_field(c.temperature > 0, "contrastive.temperature",
+                f"must be > 0, got {c.temperature}.")
+  _config.require_field(c.base_temperature > 0, "contrastive.base_temperature",
+                f"must be > 0, got {c.base_temperature}.")
+  for field in ("weight", "ce_weight", "paco_alpha", "paco_beta",
+                "paco_gamma"):
+    _config.require_field(c[field] >= 0, f"contrastive.{field}",
+                  f"must be >= 0, got {c[field]}.")
+  _config.require_field(c.proj_dim >= 1, "contrastive.proj_dim",
+                f"must be >= 1, got {c.proj_dim}.")
+  _config.require_field(c.proj_hidden >= -1, "contrastive.proj_hidden",
+                f"must be -1 (the feature dimension), 0 (no hidden layer) "
+                f"or a width, got {c.proj_hidden}.")
+  _config.require_field(0 <= c.momentum < 1, "contrastive.momentum",
+                f"must be in [0, 1), got {c.momentum}.")
+  _config.require_field(c.queue_size >= 1, "contrastive.queue_size",
+                f"must be >= 1, got {c.queue_size}.")
+  if c.method == "paco":
+    _config.require_field(c.paco_beta > 0 or c.paco_alpha > 0, "contrastive.paco_beta",
+                  "paco_alpha and paco_beta are both 0: the loss has no "
+                  "positive; set paco_beta=1.")
+    _config.require_field(config.loss.name == "ce" and config.loss.reweight in (
+        "default", "none"), "loss.name",
+                  "PaCo's loss replaces config.loss (its class centres are "
+                  "the classifier's logits + log prior): leave loss.name="
+                  "'ce' and loss.reweight='default'.")
+  _config.require_field(not config.model.name.endswith("_experts"), "model.name",
+                "contrastive learning trains one backbone: use a single-head "
+                "model, not an expert model.")
+  _config.require_field(config.model.name not in ("mlp",), "model.name",
+                "the strong views are image augmentations: contrastive "
+                "learning needs an image model and dataset.")
+  for field, off in (("mixing.name", config.mixing.name == "none"),
+                     ("max_norm.mode", config.max_norm.mode == "none"),
+                     ("glmc.enabled", not config.get("glmc", {}).get(
+                         "enabled", False)),
+                     ("teacher.workdir", not config.get("teacher", {}).get(
+                         "workdir", ""))):
+    _config.require_field(off, field, f"is not supported with contrastive.method "
+                  f"{c.method!r}: turn it off.")
+
+
+class Contrastive(_component.Component):
+  """SupCon / BCL / PaCo as a training component (`config.contrastive`).
+
+  Adds the projection heads to the trained parameters (`{"model",
+  "contrast"}`), a strong view of each image to the batch, and replaces the
+  objective by the method's loss (which takes `config.loss` as its
+  classification term); PaCo keeps its momentum encoder and queue in the
+  step state, and its logits are already balanced (class centres with
+  + log pi), so no post-hoc adjustment is reported for it.
+  """
+  name = "contrastive"
+  fields = ("contrastive.method",)
+  roles = frozenset({"loss", "params"})
+  wraps_params = True
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    # Contrastive representation learning (`ltjax.train._contrastive`):
+    # supcon (two strong views, SupCon + an online linear probe; cRT in
+    # stage 2), bcl (LA-CE + BCL), paco (PaCo with a momentum encoder and a
+    # feature queue).
+    config.contrastive = ml_collections.ConfigDict(dict(
+        method="none",  # none | supcon | bcl | paco
+        temperature=0.1,  # SupCon CIFAR 0.1; BCL 0.07; PaCo CIFAR 0.05
+        base_temperature=0.07,  # SupCon's T_base (bcl / paco: unused)
+        weight=1.0,  # the contrastive term's weight (BCL's beta: 0.35)
+        ce_weight=1.0,  # config.loss's weight (BCL's alpha; supcon's probe)
+        proj_dim=128,  # the projection's width (PaCo CIFAR: 32)
+        proj_hidden=-1,  # hidden width of the projection MLP; -1: the
+        # feature dimension (SupCon's mlp head), 0: a single Linear
+        view="simclr",  # the strong view: simclr | randaugment | autoaugment
+        momentum=0.999,  # paco: the key encoder's EMA momentum
+        queue_size=1024,  # paco: K keys in the ring buffer
+        paco_alpha=0.01,  # paco: contrastive positives' weight
+        paco_beta=1.0,  # paco: the class centre's weight
+        paco_gamma=1.0,  # paco: contrast rows' weight in the denominator
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    if "contrastive" in config:
+      validate_contrastive(config)
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return enabled(config)
+
+  @staticmethod
+  def corrects_logits(config) -> bool:
+    return method(config) == "paco"
+
+  def init_params(self, params):
+    return init_params(self.config, params)
+
+  def loss(self, params, outputs, batch, state):  # pylint: disable=method-hidden
+    task = self.task
+    loss = ContrastiveLoss(self.config, objective=task.objective_for(batch),
+                           counts=task.counts, model=task.model)
+    return loss(params, outputs, batch, state)
+
+  def transforms(self):
+    task = self.task
+    strong = strong_view(self.config, task.mean, task.std, task.dtype)
+    return (transform(self.config, strong),)
+
+  def init_extra(self, model, sample):
+    return init_extra(self.config, model, sample,
+                      self.task.dataset.num_classes)
+
+  @property
+  def advance(self):  # pylint: disable=invalid-overridden-method
+    return advance if method(self.config) == "paco" else None

@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ltjax.data import _types
 from ltjax.train import _parallel
 
 MODES = ("auto", "on", "off")
@@ -62,7 +63,6 @@ _HOST_ONLY = {
 def array_split(split) -> bool:
   """Whether `split` is one in-memory array (its `get_batch` is a gather)."""
   # Imported here: ltjax.data imports the training package's schema.
-  from ltjax.data import _types  # pylint: disable=g-import-not-at-top
   return isinstance(split, _types._ArrayBacked)  # pylint: disable=protected-access
 
 

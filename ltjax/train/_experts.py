@@ -36,6 +36,7 @@ import time
 from absl import logging
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -43,7 +44,10 @@ from ltjax import experts as ltexperts
 from ltjax import losses
 from ltjax import metrics as ltmetrics
 from ltjax import models
+from ltjax.train import _component
+from ltjax.train import _config
 from ltjax.train import _engine
+from ltjax.train import _objectives
 from ltjax.train import _retrain
 
 METHODS = ("none", "ride", "sade", "ace")
@@ -297,3 +301,192 @@ def run_router_stage(run, state, session) -> list[dict]:
                record["experts_used"])
   session.record(record)
   return [record]
+
+
+def validate_experts(config) -> None:
+  """Checks `config.experts` against the model and the fields it replaces."""
+  experts, name = config.experts, config.model.name
+  _config.require_known(experts.method, METHODS, "experts.method")
+  expert_model = name.endswith("_experts")
+  if experts.method == "none":
+    _config.require_field(not expert_model, "experts.method",
+                  f"model {name!r} has several experts: set experts.method "
+                  f"to one of {list(METHODS[1:])} (their loss and "
+                  f"aggregation), or use the single model "
+                  f"{name[:-len('_experts')]!r}.")
+    return
+  _config.require_field(expert_model, "model.name",
+                f"experts.method {experts.method!r} needs an expert model "
+                f"(one of {[m for m in models.MODELS if m.endswith('_experts')]}"
+                f"), got {name!r}.")
+  _config.require_field(experts.num_experts >= 1, "experts.num_experts",
+                f"must be >= 1, got {experts.num_experts}.")
+  if experts.method == "sade":
+    _config.require_field(experts.num_experts == 3, "experts.num_experts",
+                  f"SADE has 3 experts (long-tailed, uniform, inverse), got "
+                  f"{experts.num_experts}.")
+  if experts.method == "ace":
+    _config.require_field(experts.num_experts >= 2, "experts.num_experts",
+                  f"ACE needs >= 2 experts, got {experts.num_experts}.")
+  if experts.method == "ride":
+    _config.require_field(config.loss.name == "ldam", "loss.name",
+                  "RIDE's per-expert loss is LDAM (loss.max_margin, "
+                  "loss.scale): set loss.name='ldam'.")
+    _config.require_known(config.loss.reweight, ("default", "none", "drw"),
+                  "loss.reweight")
+  else:
+    _config.require_field(config.loss.name == "ce" and config.loss.reweight in (
+        "default", "none"), "loss.name",
+                  f"the {experts.method.upper()} loss replaces config.loss: "
+                  f"leave loss.name='ce' and loss.reweight='default'.")
+  if experts.method == "ace":
+    _config.require_field(config.model.head == "linear", "model.head",
+                  "ACE averages its experts' logits per class after "
+                  "re-scaling them by the ratio of their linear classifiers' "
+                  "weight norms (cosine heads have unit norms, so nothing "
+                  "would re-scale them): set model.head='linear'.")
+  _config.require_field(experts.diversity_temperature > 0,
+                "experts.diversity_temperature",
+                f"must be > 0, got {experts.diversity_temperature}.")
+  _config.require_field(0 <= experts.reweight_factor <= 1, "experts.reweight_factor",
+                f"must be in [0, 1], got {experts.reweight_factor}.")
+  _config.require_field(experts.sade_tau >= 0, "experts.sade_tau",
+                f"must be >= 0, got {experts.sade_tau}.")
+  _config.require_field(experts.router_epochs >= 0, "experts.router_epochs",
+                f"must be >= 0, got {experts.router_epochs}.")
+  _config.require_field(experts.router_epochs == 0 or experts.method == "ride",
+                "experts.router_epochs", "the expert-assignment router is "
+                "RIDE's: set experts.router_epochs=0 for "
+                f"{experts.method!r}.")
+  _config.require_field(experts.router_lr > 0, "experts.router_lr",
+                f"must be > 0, got {experts.router_lr}.")
+  _config.require_field(experts.router_batch_size >= 1, "experts.router_batch_size",
+                f"must be >= 1, got {experts.router_batch_size}.")
+  _config.require_field(0 < experts.router_threshold < 1, "experts.router_threshold",
+                f"must be in (0, 1), got {experts.router_threshold}.")
+  _config.require_field(experts.router_top_choices >= 1,
+                "experts.router_top_choices",
+                f"must be >= 1, got {experts.router_top_choices}.")
+  for field, off in (("mixing.name", config.mixing.name == "none"),
+                     ("max_norm.mode", config.max_norm.mode == "none"),
+                     ("glmc.enabled", not config.get("glmc", {}).get(
+                         "enabled", False)),
+                     ("stage2.name", config.get("stage2", {}).get(
+                         "name", "none") == "none"),
+                     ("optim.sam_rho", config.optim.sam_rho == 0)):
+    _config.require_field(off, field, f"is not supported with experts.method "
+                  f"{experts.method!r} (the experts' own loss and "
+                  f"classifiers): turn it off.")
+
+
+class Experts(_component.Component):
+  """RIDE / SADE / ACE as a training component (`config.experts`).
+
+  The model has several experts (`model_kwargs`); their loss replaces the
+  objective (with RIDE's distillation from the teacher when one is set),
+  evaluation scores their aggregate (ACE: re-scaled per-class averages),
+  ACE's optimizer scales each expert's step, and RIDE's router is a second
+  stage (`experts.router_epochs`). The aggregate is not adjusted post hoc.
+  """
+  name = "experts"
+  fields = ("experts.method",)
+  roles = frozenset({"loss", "eval_forward"})
+  takes_teacher = True
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    # Multi-expert ensembles on a shared backbone (`ltjax.train._experts`):
+    # model.name an expert model ("resnet32_experts", "resnet50_experts",
+    # "mnist_cnn_experts") with experts.method ride | sade | ace.
+    config.experts = ml_collections.ConfigDict(dict(
+        method="none",  # none | ride | sade | ace
+        num_experts=3,
+        reduce_dimension=False,  # RIDE's reduced expert widths
+        # ride (RIDE's loss; loss.max_margin / loss.scale its LDAM part):
+        diversity_factor=-0.2,  # RIDE's CIFAR config: -0.45
+        diversity_temperature=1.0,
+        reweight_factor=0.05,  # the per-class temperature under DRW
+        sade_tau=2.0,  # sade: the inverse expert's -tau log pi_inv
+        # ride: > 0 trains the expert-assignment router for this many epochs
+        # after the main schedule (a second stage on the frozen experts).
+        router_epochs=0,
+        router_lr=0.01,
+        router_batch_size=128,
+        router_threshold=0.5,
+        # the router's top-k logits per expert (original: 30 on CIFAR-100,
+        # 50 on ImageNet-LT); min(k, C) is used
+        router_top_choices=30,
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    if "experts" in config:
+      validate_experts(config)
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return enabled(config)
+
+  @classmethod
+  def roles_of(cls, config):
+    if method(config) == "ride" and int(config.experts.router_epochs) > 0:
+      return cls.roles | {"second_stage"}
+    return cls.roles
+
+  @staticmethod
+  def corrects_logits(config) -> bool:
+    del config
+    return True
+
+  @staticmethod
+  def model_kwargs(config) -> dict:
+    return model_kwargs(config)
+
+  def __init__(self, task):
+    super().__init__(task)
+    config = self.config
+    self.logit_scale = logit_scale(config)
+    counts = _objectives.check_counts(task.counts).astype(np.float32)
+    drw_start = config.loss.drw_start_epoch * task.steps_per_epoch
+    weights_at = _objectives.class_weights(
+        _objectives.resolve_reweight(config.loss), config.loss, counts,
+        drw_start)
+    self._loss = ExpertLoss(config, counts, class_weights_at=weights_at)
+
+  def optimizer(self, optimizer):
+    if method(self.config) == "ace":
+      return ace_optimizer(self.config, self.task.counts, optimizer)
+    return optimizer
+
+  def loss(self, params, outputs, batch, state):  # pylint: disable=method-hidden
+    """The experts' loss on s times their logits; aux: the aggregate."""
+    expert_logits = outputs[0].astype(jnp.float32) * self.logit_scale
+    teacher = _component.with_role(self.task.components, "teacher")
+    if teacher is not None:  # RIDE's distillation (validated: ride)
+      value = self._loss.distill(
+          expert_logits, batch["label"], teacher.logits(batch, state),
+          state.step)
+    else:
+      value = self._loss(expert_logits, batch["label"], state.step)
+    logits = aggregate_experts(self.config, outputs[0], self.task.counts,
+                               params)
+    return value, {"logits": logits}
+
+  def eval_forward(self, forward):  # pylint: disable=method-hidden
+    config, counts = self.config, self.task.counts
+
+    def aggregated(state, batch):
+      expert_logits, features = forward(state, batch)[:2]
+      return (aggregate_experts(config, expert_logits, counts, state.params),
+              features)
+
+    return aggregated
+
+  def evaluated_kernel(self, params):
+    """The experts' heads, concatenated."""
+    return jnp.concatenate([h["kernel"] for h in
+                            models.expert_heads(params)], axis=-1)
+
+  def second_stage(self, run, state, session):  # pylint: disable=method-hidden
+    return run_router_stage(run, state, session)

@@ -25,10 +25,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from ltjax import losses
 from ltjax import mixing
+from ltjax.train import _component
+from ltjax.train import _config
+
 
 PARTNERS = ("instance", "balanced")
 
@@ -111,3 +115,124 @@ def eval_forward(config, num_classes: int, forward):
     return logits, features
 
   return apply
+
+
+def validate_glmc(config) -> None:
+  """Checks `config.glmc` and the fields GLMC replaces."""
+  glmc = config.glmc
+  if not glmc.enabled:
+    return
+  experts = config.get("experts", {}).get("method", "none")
+  model = config.model
+  _config.require_field(
+      not (config.get("glmc", {}).get("enabled", False)
+           and (experts != "none" or model.name.endswith("_experts"))),
+      "glmc.enabled", f"GLMC cannot be combined with several experts "
+      f"(experts.method={experts!r}, model.name={model.name!r}): GLMC's "
+      f"two-branch loss and the experts' loss each replace config.loss and "
+      f"the classifier. Start from one recipe, glmc or an experts recipe "
+      f"(ride, sade, ace), and keep the other's fields at their defaults.")
+  _config.require_known(glmc.partner, ("instance", "balanced"), "glmc.partner")
+  _config.require_field(glmc.alpha >= 0, "glmc.alpha",
+                f"must be >= 0, got {glmc.alpha}.")
+  _config.require_field(glmc.contrast_weight >= 0, "glmc.contrast_weight",
+                f"must be >= 0, got {glmc.contrast_weight}.")
+  _config.require_field(glmc.label_weighting >= 0, "glmc.label_weighting",
+                f"must be >= 0, got {glmc.label_weighting}.")
+  _config.require_field(glmc.proj_dim >= 1, "glmc.proj_dim",
+                f"must be >= 1, got {glmc.proj_dim}.")
+  _config.require_field(config.mixing.name == "none", "mixing.name",
+                "GLMC mixes its own views: set mixing.name='none' with "
+                "glmc.enabled.")
+  _config.require_field(config.loss.name == "ce" and config.loss.reweight in (
+      "default", "none"), "loss.name",
+                "GLMC's loss replaces config.loss: leave loss.name='ce' and "
+                "loss.reweight='default' with glmc.enabled.")
+  _config.require_field(config.model.head == "linear", "model.head",
+                "GLMC's classifiers are linear: set model.head='linear'.")
+  _config.require_field(config.get("stage2", {}).get("name", "none") == "none",
+                "stage2.name", "a second stage re-trains the model's head, "
+                "which a GLMC run does not evaluate: set stage2.name='none' "
+                "with glmc.enabled.")
+  _config.require_field(config.sampler.name == "instance", "sampler.name",
+                "GLMC's first sample is instance-balanced (its second is "
+                "glmc.partner): set sampler.name='instance'.")
+
+
+class GLMC(_component.Component):
+  """GLMC as a training component (`config.glmc.enabled`).
+
+  Adds GLMC's heads to the trained parameters (`{"model", "glmc"}`), mixes
+  each batch with the partner sample (`config.glmc.partner`) into its two
+  views, trains on its loss, and evaluates (and bounds, with MaxNorm) its
+  re-balanced classifier; a post-hoc adjustment is not reported (that
+  classifier is trained on class-weighted targets).
+  """
+  name = "glmc"
+  fields = ("glmc.enabled",)
+  roles = frozenset({"loss", "eval_forward", "partner", "params"})
+  wraps_params = True
+
+  @staticmethod
+  def add_defaults(config) -> None:
+    # GLMC (Du et al., CVPR 2023; `ltjax.train._glmc`): replaces the loss,
+    # the mixing and the evaluated classifier when enabled.
+    config.glmc = ml_collections.ConfigDict(dict(
+        enabled=False,
+        alpha=1.0,  # lambda ~ Beta(alpha, alpha), one for both views
+        contrast_weight=1.0,  # CIFAR-10-LT rho=100: 1; CIFAR-100-LT: 4
+        label_weighting=1.2,  # the re-balanced targets' weights n_c^-1.2
+        proj_dim=128,  # projector / predictor width (ResNet-32: 128)
+        # instance: a second permutation of the training set (the fixed,
+        # without-replacement form of the original's q = 0 sampler);
+        # balanced: a class-balanced second sample
+        partner="instance",
+        exact_box_lambda=False,  # True: the local view's weight from its box
+    ))
+
+  @staticmethod
+  def validate(config, *, check_data: bool = True) -> None:
+    del check_data
+    if "glmc" in config:
+      validate_glmc(config)
+
+  @staticmethod
+  def enabled(config) -> bool:
+    return enabled(config)
+
+  @staticmethod
+  def corrects_logits(config) -> bool:
+    del config
+    return True
+
+  def __init__(self, task):
+    super().__init__(task)
+    self._loss = loss(self.config, task.counts,
+                      steps_per_epoch=task.steps_per_epoch,
+                      num_classes=task.dataset.num_classes)
+
+  def init_params(self, params):
+    return init_params(self.config, self.task.dataset.num_classes, params)
+
+  def loss(self, params, outputs, batch, state):  # pylint: disable=method-hidden
+    return self._loss(params, outputs, batch, state)
+
+  def transforms(self):
+    return (transform(self.config, self.task.preprocess),)
+
+  def partner(self):  # pylint: disable=method-hidden
+    return self.config.glmc.partner
+
+  def eval_forward(self, forward):  # pylint: disable=method-hidden
+    return eval_forward(self.config, self.task.dataset.num_classes, forward)
+
+  def evaluated_kernel(self, params):
+    return self.classifier(params)
+
+  def classifier(self, params):  # pylint: disable=method-hidden
+    return params["glmc"]["classifier_cb"]["kernel"]
+
+  def with_classifier(self, params, kernel):  # pylint: disable=method-hidden
+    glmc = dict(params["glmc"])
+    glmc["classifier_cb"] = {**glmc["classifier_cb"], "kernel": kernel}
+    return {**params, "glmc": glmc}

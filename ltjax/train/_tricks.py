@@ -304,6 +304,42 @@ def whitening_kernel(images: np.ndarray, *, kernel_size: int,
 # --------------------------------------------------------------------------
 
 
+WHITEN_IMAGES = 5_000  # training images sampled for `model.whiten_init`
+
+
+def whitened_params(model_params, train, *, mean, std, seed: int,
+                    model_name: str):
+  """`model_params` with the first convolution a whitening filter bank.
+
+  Computed on the host from up to `WHITEN_IMAGES` images of the split
+  `train` (a seeded sample), normalised by `mean` / `std` as the model sees
+  them; called once, while `init` is traced (the kernel's shape is static
+  there). With more channels than twice the patch dimension, the first 2 x
+  dimension are whitening filters and the rest keep their initialisation.
+  """
+  if "conv1" not in model_params or "kernel" not in model_params["conv1"]:
+    raise ValueError(
+        f"model.whiten_init: model {model_name!r} has no first convolution "
+        f"named conv1; set model.whiten_init=False.")
+  shape = model_params["conv1"]["kernel"].shape
+  rng = np.random.default_rng(seed)
+  count = min(len(train), WHITEN_IMAGES)
+  rows = np.sort(rng.choice(len(train), count, replace=False))
+  images, _ = train.get_batch(rows)
+  images = ((np.asarray(images, np.float32) / 255.0
+             - np.asarray(mean, np.float32)) / np.asarray(std, np.float32))
+  # As many +/- filter pairs as the patch dimension allows (a 3 x 3 grey
+  # patch has 9 directions; MNIST's CNN has 32 channels); the remaining
+  # channels keep their initialisation.
+  pairs = min(shape[-1] // 2, shape[0] * shape[1] * shape[2])
+  kernel = whitening_kernel(images, kernel_size=shape[0],
+                            out_channels=2 * pairs, seed=seed)
+  kernel = model_params["conv1"]["kernel"].at[..., :2 * pairs].set(
+      jnp.asarray(kernel))
+  conv1 = {**model_params["conv1"], "kernel": kernel}
+  return {**model_params, "conv1": conv1}
+
+
 def alternating_flip(indices: jax.Array, epoch: jax.Array | int, *,
                      seed: int) -> jax.Array:
   """Returns which examples to mirror this epoch (airbench's alternating flip).

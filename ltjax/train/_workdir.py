@@ -48,6 +48,11 @@ from absl import logging
 import jax
 import numpy as np
 
+from ltjax.data import _registry
+from ltjax.train import _config
+from ltjax.train import _report
+
+
 LOCK_FILE = "lock"
 
 # Fields that may differ between the saved config and a resumed run's
@@ -191,8 +196,6 @@ def _data_defaults(saved: dict[str, Any]) -> dict[str, Any]:
   data = saved.get("data")
   if not isinstance(data, dict) or not isinstance(data.get("name"), str):
     return {}
-  # Imported here: the data package is heavy and not needed otherwise.
-  from ltjax.data import _registry  # pylint: disable=g-import-not-at-top
   try:
     own = _registry.default_data_config(
         data["name"], task=saved.get("task")).to_dict()
@@ -203,8 +206,6 @@ def _data_defaults(saved: dict[str, Any]) -> dict[str, Any]:
 
 def schema_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
   """The defaults of the schema of `config_dict`'s task, as a dict."""
-  # Imported here: the schema imports the tasks' modules when first used.
-  from ltjax.train import _config  # pylint: disable=g-import-not-at-top
   task = config_dict.get("task", "classification")
   return _config.default_config(task).to_dict()
 
@@ -324,7 +325,6 @@ def check_history(workdir: str, expected_steps, *,
   Raises:
     RunRecordMissingError: evaluations are missing and not `overwrite`.
   """
-  from ltjax.train import _report  # pylint: disable=g-import-not-at-top
   recorded = {r["step"] for r in _report.read_history(workdir)
               if r.get("stage", "train") == "train"}
   missing = sorted(set(expected_steps) - recorded)
