@@ -39,10 +39,6 @@ class SecondStage(train.Component):
     if "stage2" in config:
       _second_stage.validate_stage2_config(config)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.get("stage2", {}).get("name", "none") != "none"
-
   def pretrained(self, like):  # pylint: disable=method-hidden
     """`stage2.backbone_workdir`'s model as the stage-1 state, or None."""
     config = self.config

@@ -434,10 +434,6 @@ class FeatureSmoothing(_components.RegressionComponent):
         f"{fds.start_smooth}.")
     _config.pair(fds.clip, "fds.clip", low=0)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return bool(config.fds.enabled)
-
   def init_extra(self, model, sample):
     _, features = jax.eval_shape(
         lambda x: model.init_with_output(jax.random.key(0), x,

@@ -245,10 +245,6 @@ class Reweighting(_components.RegressionComponent):
         f"loss {loss.name!r} (Balanced MSE) already corrects for the label "
         f"distribution; set reweight.name='none'.")
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.reweight.name != "none"
-
   def bin_weights(self, train_targets, edges):  # pylint: disable=method-hidden
     r = self.config.reweight
     return lds_bin_weights(

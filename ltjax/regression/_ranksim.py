@@ -218,10 +218,6 @@ class RankSim(_components.RegressionComponent):
                     f"must be > 0 (the official setting is 2), got "
                     f"{ranksim.interpolation_lambda}.")
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return bool(config.ranksim.enabled)
-
   def wrap_loss(self, value, aux, batch, state):
     ranksim = self.config.ranksim
     key = jax.random.fold_in(jax.random.fold_in(state.rng, state.step),

@@ -218,10 +218,6 @@ class RegressorRetraining(_components.RegressionComponent):
           f"{rrt.encoder_workdir!r} has no checkpoints/ folder (a finished "
           f"run's workdir).")
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return bool(config.rrt.enabled)
-
   def encoder_weights(self, weights):
     """The encoder trains without re-weighting; the weights are stage 2's."""
     return np.ones_like(weights)

@@ -381,10 +381,6 @@ class Resampling(_components.RegressionComponent):
         f"{config.data.name!r} is images. Use resample.name='none'.")
 
   @staticmethod
-  def enabled(config) -> bool:
-    return config.resample.name != "none"
-
-  @staticmethod
   def prepare_data(config, dataset):
     return resample_dataset(config, dataset)
 

@@ -53,7 +53,8 @@ class Component:
 
   Class attributes:
     name: the registry key (its config section where it owns one).
-    fields: the config fields that turn it on (for error messages).
+    fields: the config fields that turn it on, the first deciding
+      (`enabled`) and all named in error messages.
     roles: the exclusive roles it takes when enabled (`roles_of`).
     refuses: names of components it cannot run with.
     wraps_params: whether the trained parameters are
@@ -83,10 +84,18 @@ class Component:
     """Checks its section; raises ValueError "config.<field>: ..."."""
     del config, check_data
 
-  @staticmethod
-  def enabled(config) -> bool:
-    del config
-    return False
+  @classmethod
+  def enabled(cls, config) -> bool:
+    """Whether `config` turns it on: its first field is set (not False, 0,
+    "" or "none"; a section the config lacks is off)."""
+    if not cls.fields:
+      return False
+    value = config
+    for part in cls.fields[0].split("."):
+      if not hasattr(value, "get") or part not in value:
+        return False
+      value = value[part]
+    return value not in (False, None, 0, "", "none")
 
   @classmethod
   def roles_of(cls, config) -> frozenset[str]:

@@ -421,10 +421,6 @@ class Contrastive(_component.Component):
       validate_contrastive(config)
 
   @staticmethod
-  def enabled(config) -> bool:
-    return enabled(config)
-
-  @staticmethod
   def corrects_logits(config) -> bool:
     return method(config) == "paco"
 

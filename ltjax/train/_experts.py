@@ -424,10 +424,6 @@ class Experts(_component.Component):
     if "experts" in config:
       validate_experts(config)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return enabled(config)
-
   @classmethod
   def roles_of(cls, config):
     if method(config) == "ride" and int(config.experts.router_epochs) > 0:

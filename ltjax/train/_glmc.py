@@ -197,10 +197,6 @@ class GLMC(_component.Component):
       validate_glmc(config)
 
   @staticmethod
-  def enabled(config) -> bool:
-    return enabled(config)
-
-  @staticmethod
   def corrects_logits(config) -> bool:
     del config
     return True

@@ -56,10 +56,6 @@ class MaxNorm(_component.Component):
     del check_data
     validate_max_norm(config)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.max_norm.mode != "none"
-
   def init_extra(self, model, sample):
     del model, sample
     if self.config.max_norm.mode == "relative":

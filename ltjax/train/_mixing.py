@@ -122,10 +122,6 @@ class Mixing(_component.Component):
     del check_data
     validate_mixing(config)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.mixing.name != "none"
-
   @classmethod
   def roles_of(cls, config):
     """A second sample (the "partner" role) unless the batch is shuffled."""

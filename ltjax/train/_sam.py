@@ -75,10 +75,6 @@ class SharpnessAware(_component.Component):
         config.imbsam_tail_weight > 0, "imbsam_tail_weight",
         f"must be > 0, got {config.imbsam_tail_weight}.")
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.optim.sam_rho > 0
-
   @classmethod
   def roles_of(cls, config):
     return cls.roles | ({"loss"} if is_imbsam(config) else set())

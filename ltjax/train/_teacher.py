@@ -148,10 +148,6 @@ class Distillation(_component.Component):
     if "teacher" in config:
       validate_teacher(config, check_files=check_data)
 
-  @staticmethod
-  def enabled(config) -> bool:
-    return enabled(config)
-
   def __init__(self, task):
     super().__init__(task)
     self.teacher = Teacher(self.config.teacher.workdir,

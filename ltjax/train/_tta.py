@@ -28,9 +28,6 @@ class TestTimeAugmentation(_component.Component):
   @staticmethod
   def validate(config, *, check_data: bool = True) -> None:
     del config, check_data  # eval_tta's values: _config.validate_tricks
-  @staticmethod
-  def enabled(config) -> bool:
-    return config.get("eval_tta", "none") != "none"
 
   def wrap_forward(self, forward):
     """`forward` on the views, its logits only (`(logits,)`)."""
