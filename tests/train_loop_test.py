@@ -375,6 +375,25 @@ class CommandLineTest(TinyDataTestCase):
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn("config.loss.tau", out)
 
+  def test_processes_with_different_workdirs_fail_at_start(self):
+    """Per-host local workdirs: every process stops at start-up, naming
+    the problem, before data is read or anything compiled (not at the
+    first checkpoint, where orbax waited ~10 min)."""
+    port = _free_port()
+    dirs = [os.path.join(self.workdir(), "run") for _ in range(2)]
+    procs = [self._main(f"--workdir={dirs[i]}", "--multihost",
+                        f"--coordinator_address=localhost:{port}",
+                        "--num_processes=2", f"--process_id={i}")
+             for i in range(2)]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    for p, out in zip(procs, outputs):
+      self.assertEqual(p.returncode, 2, out[-3000:])
+      self.assertIn("process(es) [1] of 2 do not see the folder process 0 "
+                    "writes to", out)
+      self.assertNotIn("First step", out)
+    # Nothing was written: process 0's new workdir is removed again.
+    self.assertFalse(os.path.exists(dirs[0]))
+
   def test_two_processes_equal_one(self):
     """A 2-process job on localhost equals one process (~25 s on 2 cores).
 

@@ -99,6 +99,7 @@ from ltjax.train._workdir import check_data
 from ltjax.train._workdir import ConfigMismatchError
 from ltjax.train._workdir import DataMismatchError
 from ltjax.train._workdir import WorkdirLockedError
+from ltjax.train._workdir import WorkdirNotSharedError
 
 __all__ = (
     "ace_scales",
@@ -124,6 +125,7 @@ __all__ = (
     "Task",
     "TrainState",
     "WorkdirLockedError",
+    "WorkdirNotSharedError",
     "adam",
     "augmentation",
     "best_record",

@@ -86,6 +86,10 @@ class RunRecordMissingError(ConfigMismatchError):
   """The workdir holds a run whose config.json or history.jsonl is gone."""
 
 
+class WorkdirNotSharedError(ValueError):
+  """The processes of a multi-process job do not see one workdir."""
+
+
 class WorkdirLockedError(RuntimeError):
   """Another job holds the workdir."""
 
@@ -231,6 +235,7 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
   Raises:
     WorkdirLockedError: another job holds the workdir.
     ConfigMismatchError: the saved config differs and not `overwrite`.
+    WorkdirNotSharedError: the processes do not see one workdir.
   """
   if defaults is None:
     defaults = schema_defaults(config_dict)
@@ -246,6 +251,7 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
     raise locked_error or WorkdirLockedError(
         f"{workdir} is in use by another job (see process 0's error).")
   try:
+    check_shared(workdir)
     differences = []
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
@@ -283,12 +289,61 @@ def open_workdir(workdir: str, config_dict: dict[str, Any], *,
     _barrier("ltjax_workdir_ready")
   except BaseException:
     if lock is not None:
-      lock.release()
+      remove_if_untouched(workdir, lock)  # a workdir this call created
     raise
   return lock
 
 
 DATA_FILE = "data.json"
+SHARED_TOKEN = "shared_check"  # written and removed by `check_shared`
+
+
+def _read_token(path: str) -> int:
+  try:
+    with open(path) as f:
+      return int(f.readline().split()[0])
+  except (OSError, ValueError, IndexError):
+    return -1
+
+
+def check_shared(workdir: str) -> None:
+  """Every process of a multi-process job sees process 0's workdir.
+
+  Process 0 writes a random token to `<workdir>/shared_check` (with its host
+  and pid); after a barrier every process reads it back and compares it with
+  process 0's (broadcast). A process that reads another token, or none,
+  sees another folder (a per-host local path, a typo on one host): every
+  process raises at once, naming the processes, before anything is read,
+  written or compiled. One process: nothing to check.
+  """
+  if jax.process_count() == 1:
+    return
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, SHARED_TOKEN)
+  token = 0
+  if jax.process_index() == 0:
+    token = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    with open(path, "w") as f:
+      f.write(f"{token} {socket.gethostname()} {os.getpid()}\n")
+  _barrier("ltjax_workdir_token")
+  token = int(multihost_utils.broadcast_one_to_all(np.int32(token)))
+  seen = np.asarray(multihost_utils.process_allgather(
+      np.int32(_read_token(path) == token)))
+  _barrier("ltjax_workdir_token_read")
+  if jax.process_index() == 0:
+    try:
+      os.remove(path)
+    except OSError:
+      pass
+  missing = [i for i, ok in enumerate(seen.reshape(-1)) if not ok]
+  if missing:
+    raise WorkdirNotSharedError(
+        f"--workdir {workdir}: process(es) {missing} of "
+        f"{jax.process_count()} do not see the folder process 0 writes to "
+        f"(they cannot read the token process 0 wrote there), so each "
+        f"would keep its own checkpoints and the run could not resume. "
+        f"Every process of a multi-process job needs the same workdir on a "
+        f"filesystem all hosts share (NFS, a mounted bucket).")
 
 
 def checkpoint_steps(workdir: str) -> list[int]:
