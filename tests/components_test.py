@@ -162,6 +162,27 @@ class ConflictTest(absltest.TestCase):
                                recipes.build("mnist_lt", "ce", "2"))
 
 
+class ProcessesTest(absltest.TestCase):
+  """A single-process second stage is refused in a multi-process job when
+  the task is made (before stage 1), naming its field."""
+
+  def test_refused_before_training(self):
+    config = recipes.build("mnist_lt", "mislas", "2")
+    with self.assertRaisesRegex(ValueError, r"stage2 \(config\.stage2\.name\)"
+                                r": this second stage runs in a single "
+                                r"process, and this job has 2"):
+      _component.check_processes("classification", config, 2)
+    _component.check_processes("classification", config, 1)
+    router = recipes.build("mnist_lt", "ride", "2")
+    _component.check_processes("classification", router, 2)  # no router
+    router.experts.router_epochs = 2
+    with self.assertRaisesRegex(ValueError, r"experts \(config\.experts"):
+      _component.check_processes("classification", router, 2)
+    # RRT declares no single-process limit (it had no refusal before).
+    _component.check_processes(
+        "regression", recipes.build("abalone_dir", "rrt", "2"), 2)
+
+
 def _blobs(counts=(60, 20, 8), seed=0):
   rng = np.random.default_rng(seed)
   labels = np.repeat(np.arange(len(counts)), counts)

@@ -24,6 +24,7 @@ class SecondStage(train.Component):
   name = "stage2"
   fields = ("stage2.name",)
   roles = frozenset({"second_stage"})
+  multi_process = False
   final_stage = "stage2"
   writes_predictions = False
 

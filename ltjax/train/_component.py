@@ -47,6 +47,8 @@ start-up (`register_component`).
 import importlib
 from typing import Any
 
+import jax
+
 
 class Component:
   """Base class of a training component; every hook contributes nothing.
@@ -60,6 +62,9 @@ class Component:
     wraps_params: whether the trained parameters are
       `{"model": model params, <own>: ...}` (the model's are trained).
     takes_teacher: whether its loss distils from the teacher itself.
+    multi_process: False for a second stage that runs in one process only:
+      a multi-process job that enables it is refused when the task is
+      made, before the main schedule, not after it.
   """
   name = "component"
   fields: tuple[str, ...] = ()
@@ -67,6 +72,7 @@ class Component:
   refuses: tuple[str, ...] = ()
   wraps_params = False
   takes_teacher = False
+  multi_process = True
 
   def __init__(self, task):
     self.task = task
@@ -232,8 +238,27 @@ def check_conflicts(task: str, config) -> None:
             f"turn one of them off.")
 
 
+def check_processes(task: str, config, processes: int) -> None:
+  """Refuses a single-process second stage in a job of `processes`."""
+  if processes <= 1:
+    return
+  for component in enabled_classes(task, config):
+    if ("second_stage" in component.roles_of(config)
+        and not component.multi_process):
+      raise ValueError(
+          f"{_describe(component)}: this second stage runs in a single "
+          f"process, and this job has {processes}. Train stage 1 on the "
+          f"pod with it off, then run the stage on one host (ltjax-decouple "
+          f"on the finished run, or the same config with one process).")
+
+
 def build(task: str, owner) -> list[Component]:
-  """The enabled components of `owner.config`, made for `owner` (a task)."""
+  """The enabled components of `owner.config`, made for `owner` (a task).
+
+  A second stage that runs in one process only is refused here, in a
+  multi-process job (`check_processes`), before any training.
+  """
+  check_processes(task, owner.config, jax.process_count())
   return [c(owner) for c in enabled_classes(task, owner.config)]
 
 

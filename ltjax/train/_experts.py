@@ -391,6 +391,7 @@ class Experts(_component.Component):
   name = "experts"
   fields = ("experts.method",)
   roles = frozenset({"loss", "eval_forward"})
+  multi_process = False
   takes_teacher = True
 
   @staticmethod
