@@ -31,6 +31,7 @@ DEFAULT_TIMEOUT = 120.0
 
 _timeout: float | None = DEFAULT_TIMEOUT
 _active: "Watchdog | None" = None
+_progress = time.monotonic()  # of the last `beat`, watched or not
 
 
 def _format_stacks() -> str:
@@ -184,9 +185,16 @@ def watching(timeout: float | None = None) -> Iterator["Watchdog | None"]:
 
 
 def beat(what: str = "", hint: str | None = None) -> None:
-  """Records progress on the running watchdog (no-op without one)."""
+  """Records progress (on the running watchdog, if one runs)."""
+  global _progress
+  _progress = time.monotonic()
   if _active is not None:
     _active.beat(what, hint)
+
+
+def seconds_since_progress() -> float:
+  """Seconds since the last `beat` (of any phase)."""
+  return time.monotonic() - _progress
 
 
 def blocked_read_hint(where: str) -> str:

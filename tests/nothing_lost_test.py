@@ -106,7 +106,55 @@ class CtrlCTest(testdata.TinyBenchmarksTestCase):
       exit_now.assert_not_called()
       requests._handle(signal.SIGINT, None)  # pylint: disable=protected-access
       exit_now.assert_called_once_with(130)
+    requests.cancel()  # the grace timer the first SIGTERM started
     self.assertEqual(requests.requested, signal.SIGTERM)
+
+
+class HungStopTest(absltest.TestCase):
+  """SIGTERM stops a process that hangs: nothing progresses, so it exits
+  when the grace period (`LTJAX_STOP_GRACE_SECONDS`) ends."""
+
+  def test_sigterm_during_a_hang_exits_after_the_grace(self):
+    code = ("import sys, time\n"
+            "from ltjax.train import _interrupt\n"
+            "with _interrupt.stop_requests():\n"
+            "  print('ready', flush=True)\n"
+            "  time.sleep(120)  # a hang: no progress\n")
+    env = testdata.subprocess_env(LTJAX_STOP_GRACE_SECONDS="1")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    self.assertEqual(proc.stdout.readline().strip(), "ready")
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    self.assertEqual(proc.returncode, _interrupt.EXIT_TERMINATED, out)
+    self.assertLess(time.monotonic() - start, 30)
+    self.assertIn("no progress for 1 s", out)
+
+  def test_a_stop_in_time_cancels_the_timer(self):
+    requests = _interrupt.StopRequests(grace=0.2)
+    with mock.patch.object(_interrupt.os, "_exit") as exit_now:
+      requests._handle(signal.SIGTERM, None)  # pylint: disable=protected-access
+      requests.cancel()
+      time.sleep(0.5)
+      exit_now.assert_not_called()
+
+  def test_progress_postpones_the_exit(self):
+    requests = _interrupt.StopRequests(grace=0.6)
+    with mock.patch.object(_interrupt.os, "_exit") as exit_now:
+      requests._handle(signal.SIGTERM, None)  # pylint: disable=protected-access
+      for _ in range(6):  # a stage still beating: 1.2 s > the grace
+        time.sleep(0.2)
+        _interrupt._watchdog.beat("a stage's epoch")  # pylint: disable=protected-access
+      exit_now.assert_not_called()
+      time.sleep(1.0)  # then silence: exits
+      exit_now.assert_called_once_with(_interrupt.EXIT_TERMINATED)
+    requests.cancel()
+
+  def test_a_bad_grace_names_the_variable(self):
+    with mock.patch.dict(os.environ, {"LTJAX_STOP_GRACE_SECONDS": "soon"}):
+      with self.assertRaisesRegex(ValueError, "LTJAX_STOP_GRACE_SECONDS"):
+        _interrupt.grace_seconds()
 
 
 class TwoProcessStopTest(testdata.TinyBenchmarksTestCase):
