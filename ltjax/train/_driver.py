@@ -8,6 +8,7 @@ records, checkpoints, and the divergence check (`DivergenceError`).
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import os
 import signal
@@ -44,6 +45,34 @@ def keep_up(index: int, value) -> None:
   """
   if index % MAX_STEPS_IN_FLIGHT == MAX_STEPS_IN_FLIGHT - 1:
     jax.block_until_ready(value)
+
+
+def prefetched(plan: Callable[[int], Any], *, num_epochs: int
+               ) -> Callable[[int], Any]:
+  """`plan` that computes the next epoch's plan while this epoch trains.
+
+  Asked for epoch e, it returns plan(e) (the one computed in the
+  background since e - 1 was asked, or computed now) and starts plan(e + 1)
+  in a worker thread, so an epoch's plan (an argsort over every label and a
+  draw per example: seconds at millions of examples) is ready when the
+  epoch starts instead of holding the device. Plans are pure functions of
+  the epoch, so the values are those of `plan`; an error is raised when its
+  epoch is asked.
+  """
+  executor = concurrent.futures.ThreadPoolExecutor(
+      max_workers=1, thread_name_prefix="ltjax-epoch-plan")
+  ahead: dict[int, concurrent.futures.Future] = {}
+
+  def get(epoch: int):
+    future = ahead.pop(epoch, None)
+    value = future.result() if future is not None else plan(epoch)
+    for stale in list(ahead):
+      ahead.pop(stale).cancel()
+    if epoch + 1 < num_epochs:
+      ahead[epoch + 1] = executor.submit(plan, epoch + 1)
+    return value
+
+  return get
 
 
 @dataclasses.dataclass(frozen=True)

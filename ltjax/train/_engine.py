@@ -529,7 +529,9 @@ def _train_and_evaluate(run: Run, workdir: str,
     writer = _report.MetricWriter(os.path.join(workdir, "tb"))
     session = Session(workdir=workdir, writer=writer, history=history)
     hooks = _driver.Hooks(
-        plan=lambda epoch: device_plans(run, epoch),
+        plan=_driver.prefetched(lambda epoch: device_plans(run, epoch),
+                                num_epochs=-(-run.total_steps
+                                             // run.steps_per_epoch)),
         batch=lambda step, plans: train_batch(run, step, plans),
         evaluate=lambda state, step: evaluate_splits(run, state, step),
         **device_hooks(run))
