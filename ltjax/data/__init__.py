@@ -10,11 +10,13 @@ balanced over the target (`balanced_val_test`). Your own data: `from_arrays`
 (images or feature vectors in memory), and the registry's `npz` (a NumPy
 file of inputs and labels or targets: the first thing to try), `csv` (a
 table of features, read by `read_csv_table`), `folder`, `list` and `tfds`
-(any prepared TFDS set by name); `csv` and `npz` serve both tasks.
+(any prepared TFDS set by name); `csv` and `npz` serve both tasks. Texts:
+`imdb`, `text_csv` (a CSV of texts and labels) and `rotten_tomatoes`,
+tokenised at load time into a `TokenSplit` of int32 ids.
 
 Every split follows one contract, for image and tabular inputs and both
 tasks (`Split`; `ArraySplit`, `StreamedSplit`, `FeatureSplit`,
-`RegressionSplit`, `ImageRegressionSplit`):
+`TokenSplit`, `RegressionSplit`, `ImageRegressionSplit`):
 
   len(split)                       N examples (also `split.num_examples`)
   split.get_batch(indices, *, rng=None) -> (inputs [b, ...], targets [b])
@@ -23,9 +25,12 @@ tasks (`Split`; `ArraySplit`, `StreamedSplit`, `FeatureSplit`,
                                    host-side crops of streamed image lists
   split.targets                    [N]: int32 labels (classification, also
                                    `split.labels`) or float32 targets
-  split.input_shape, input_dtype   one input's shape ((H, W, C) or (D,);
-                                   also `image_shape`) and dtype (uint8
-                                   images, float32 features)
+  split.input_shape, input_dtype   one input's shape ((H, W, C), (D,) or
+                                   (L,); also `image_shape`) and dtype
+                                   (uint8 images, float32 features, int32
+                                   token ids)
+  split.input_kind                 "image", "features", "tokens" or
+                                   "token_pairs"
 
 The splits of one dataset are recorded by `index_digest` (16 hex digits of
 the indices as little-endian int64) in its metadata.
@@ -128,6 +133,7 @@ from ltjax.data._types import RegressionSplit
 from ltjax.data._types import SourceData
 from ltjax.data._types import Split
 from ltjax.data._types import StreamedSplit
+from ltjax.data._types import TokenSplit
 
 __all__ = (
     "ArraySplit",
@@ -171,6 +177,7 @@ __all__ = (
     "SourceData",
     "Split",
     "StreamedSplit",
+    "TokenSplit",
     "TASKS",
     "balanced_holdout",
     "balanced_val_test",

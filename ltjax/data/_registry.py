@@ -15,7 +15,9 @@ it lacks take those defaults. A long-tailed dataset is built in three steps:
    MNIST IDX folder, list files); with `path=""` it uses the official files
    already downloaded into `data_dir`, else a TFDS copy prepared there, else
    downloads the official files into `data_dir`. Names `folder`, `list`,
-   `csv`, `npz` and `tfds` read your own data (README, "Your own data").
+   `csv`, `npz` and `tfds` read your own data (README, "Your own data");
+   `imdb`, `text_csv` and `rotten_tomatoes` read texts, tokenised at load
+   time (`ltjax.data._text_dataset`, README "Your own text").
 2. The training split is cut to the long-tailed profile (`exp` / `step`, with
    n_max = the smallest per-class training count: 5,000 for CIFAR-10, 500 for
    CIFAR-100, 5,421 for MNIST) by the seeded protocol of Cao et al.; `given`
@@ -50,6 +52,7 @@ from ltjax.data import _fields
 from ltjax.data import _formats
 from ltjax.data import _list_datasets
 from ltjax.data import _npz_dataset
+from ltjax.data import _text_dataset
 from ltjax.data import _tfds_dataset
 from ltjax.data import _types
 
@@ -263,6 +266,31 @@ def default_data_config(name: str, *,
       name="csv" (a NaN or inf feature or label refuses the file unless
       drop_nonfinite). The classes are 0..C-1 (names from class_names).
 
+  Fields of the text sources (name="imdb": the extracted aclImdb folder;
+  "text_csv": your CSV / TSV file of texts and labels; "rotten_tomatoes":
+  text_csv over rotten_tomatoes_corpus_full.csv.bz2, its fresh and rotten
+  reviews). Texts become int32 token ids at load time; see
+  `ltjax.data._text_dataset` for the steps:
+    text, target, text_pair: text_csv: the header names of the text, label
+      and (optional) second text columns. class_names (a common field)
+      keeps those classes only, in that label order ("" = all, sorted).
+    delimiter: text_csv: one character, "tab", or "" (tab for a .tsv name,
+      else ",").
+    val_path, test_path: text_csv: files with the same columns.
+    test_fraction, split_seed: without a test split, floor(test_fraction *
+      the smallest class's rows) seeded rows of every class are the test
+      split (class-balanced).
+    keep_fraction: {class name: fraction}: that seeded fraction (seed
+      subset_seed) of the class's training rows is kept, after the
+      validation split is held out (LDAM-DRW's imbalanced IMDB: {"neg":
+      0.1}); validation and test stay balanced.
+    tokenizer: "word" (lower-cased words and punctuation) or "byte" (UTF-8
+      bytes).
+    vocab_size: word: the most ids of the vocabulary built on the training
+      split, <pad> and <unk> included.
+    max_length: the tokens kept of each text (ids [N, max_length]).
+    imbalance_profile defaults to "given", val_per_class to 200.
+
   Fields read by name="tfds" only (any TFDS image-classification set
   already prepared as ArrayRecord in `data_dir`; nothing is downloaded).
   Every data config has them, so that a command line can switch an image
@@ -347,6 +375,8 @@ _CIFAR_FORMATS = (
     ".tar.gz of it (class folders named as the official classes)",
 )
 _ARRAY_SOURCES = ("auto", "download", "tfds", "pickle", "folder")
+_TEXT_DEFAULTS = {"imbalance_profile": "given", "val_per_class": 200,
+                  **_text_dataset.TEXT_FIELDS}
 _AGE_SPEC = DatasetSpec(
     load=_dir_datasets.load_age_entry, sources=("auto",),
     defaults=_dir_datasets.AGE_FIELDS, check=_dir_datasets.check_age_fields,
@@ -410,6 +440,26 @@ _BY_TASK = {
             defaults={}, check=_tfds_dataset.check_fields,
             local_formats=("(none: a TFDS data folder in "
                            "config.data.data_dir)",)),
+        "imdb": DatasetSpec(
+            load=_text_dataset.load, sources=("auto",),
+            defaults={**_TEXT_DEFAULTS, **_text_dataset.IMDB},
+            num_classes=2, check=_text_dataset.check_imdb_fields,
+            check_files=_text_dataset.check_imdb_files,
+            local_formats=("the extracted aclImdb folder (aclImdb/train/"
+                           "pos/*.txt)",)),
+        "text_csv": DatasetSpec(
+            load=_text_dataset.load, sources=("auto",),
+            defaults=_TEXT_DEFAULTS, check=_text_dataset.check_fields,
+            check_files=_text_dataset.check_csv_files,
+            local_formats=("a CSV / TSV file (plain, .gz or .bz2) with a "
+                           "text and a label column",)),
+        "rotten_tomatoes": DatasetSpec(
+            load=_text_dataset.load, sources=("auto",),
+            defaults={**_TEXT_DEFAULTS, **_text_dataset.ROTTEN_TOMATOES},
+            check=_text_dataset.check_fields,
+            check_files=_text_dataset.check_csv_files,
+            local_formats=("rotten_tomatoes_corpus_full.csv.bz2 (columns "
+                           "category, text, ...)",)),
         "list": DatasetSpec(
             load=_list_datasets.load_lists, sources=("auto", "list"),
             defaults={"imbalance_profile": "given", "val_per_class": 0},

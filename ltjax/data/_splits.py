@@ -168,9 +168,10 @@ def split_digest(split) -> str:
   In-memory splits hash their inputs and targets (dtype, shape and bytes);
   splits of image files hash the listed paths as given (relative to their
   root: the same files under another root give the same digest), the
-  targets and the decoded size. So the same data read from another path or
-  copy has the same digest, and any changed row, label or file list does
-  not. `ltjax.train` saves the digests of a run's splits in its workdir and
+  targets and the decoded size; token ids also hash their vocabulary's
+  tokens (the same ids of other words are other data). So the same data read
+  from another path or copy has the same digest, and any changed row, label
+  or file list does not. `ltjax.train` saves the digests of a run's splits in its workdir and
   refuses to resume it on other data.
   """
   digest = hashlib.sha256()
@@ -186,6 +187,9 @@ def split_digest(split) -> str:
     digest.update(str(getattr(split, "image_size", "")).encode())
   else:
     add(getattr(split, getattr(split, "_INPUTS", "inputs")))
+  vocabulary = getattr(split, "vocabulary", None)
+  if vocabulary is not None:
+    digest.update(repr((vocabulary.kind, vocabulary.tokens)).encode())
   add(split.targets)
   return digest.hexdigest()[:16]
 

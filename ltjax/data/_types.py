@@ -9,11 +9,15 @@ Every split follows one contract (`ltjax.data.Split`), whatever it holds:
                                    (regression)
   split.input_shape                one input's shape: (H, W, C) images or
                                    (D,) features (also `split.image_shape`)
-  split.input_dtype                uint8 images or float32 features
+  split.input_dtype                uint8 images, float32 features or int32
+                                   token ids
+  split.input_kind                 "image", "features", "tokens" or
+                                   "token_pairs"
 
 In memory (`_ArrayBacked`): `ArraySplit` (decoded images, CIFAR, MNIST),
-`FeatureSplit` (feature vectors: CSV and NumPy tables, your own arrays) and
-`RegressionSplit` (features or images with float targets). From image files
+`FeatureSplit` (feature vectors: CSV and NumPy tables, your own arrays),
+`TokenSplit` (texts as token ids: IMDB, text CSV files) and `RegressionSplit`
+(features or images with float targets). From image files
 (`_FileBacked`), decoded batch by batch in a thread pool: `StreamedSplit`
 (ImageNet-LT, Places-LT; random resized crop with `rng`) and
 `ImageRegressionSplit` (AgeDB-DIR, IMDB-WIKI-DIR; resized whole, augmented on
@@ -27,6 +31,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ltjax import text
 from ltjax.data import _images
 
 
@@ -104,6 +109,11 @@ class _Split:
   def image_shape(self) -> tuple[int, ...]:
     """(H, W, C) of every image; (D,) for feature vectors."""
     return self.input_shape
+
+  @property
+  def input_kind(self) -> str:
+    """What one input is: "image" ((H, W, C)) or "features" ((D,))."""
+    return "image" if len(self.input_shape) == 3 else "features"
 
 
 class _Labelled(_Split):
@@ -317,6 +327,85 @@ class FeatureSplit(_Labelled, _ArrayBacked):
       object.__setattr__(self, "source_lines", _readonly(lines))
 
 
+def _check_token_ids(ids: Any, num_texts: int,
+                     vocabulary: Any) -> np.ndarray:
+  """ids as int32 [N, num_texts * L], each text's ids then padding (0)."""
+  ids = np.asarray(ids)
+  if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer) or (
+      ids.shape[1] % num_texts):
+    raise ValueError(
+        f"ids must be an integer [N, {num_texts} * L] array, got dtype "
+        f"{ids.dtype} and shape {ids.shape}.")
+  size = None if vocabulary is None else len(vocabulary)
+  if ids.size and (ids.min() < 0 or (size is not None and ids.max() >= size)):
+    raise ValueError(
+        f"ids must lie in [0, {size if size is not None else 'V'}) (the "
+        f"vocabulary), got values in [{ids.min()}, {ids.max()}].")
+  # Each text's tokens come first, then padding: the lengths are the counts
+  # of non-padding ids (`ltjax.text.inputs_from_ids`).
+  for part in np.split(ids, num_texts, axis=1):
+    tokens = part != text.PAD_ID
+    gaps = np.flatnonzero(np.any(tokens[:, 1:] & ~tokens[:, :-1], axis=1))
+    if gaps.size:
+      raise ValueError(
+          f"ids row {gaps[0]} has padding (id {text.PAD_ID}) before a token; "
+          f"a text's ids come first, then padding.")
+  return _readonly(ids.astype(np.int32))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TokenSplit(_Labelled, _ArrayBacked):
+  """A split of texts as token ids held in memory (`ltjax.text.encode`).
+
+  The model input of a batch is `ltjax.text.inputs_from_ids(ids, pair=...)`:
+  {"ids", "lengths"} with each length the count of non-padding ids (pairs:
+  "pair_ids" and "pair_lengths" too). No augmentation.
+
+  Attributes:
+    ids: int32 [N, L] (read-only): row n holds text n's first ids, then 0
+      (`<pad>`) up to L = max_length. With `pair`, [N, 2 L]: the first text
+      in columns [0, L), the second in [L, 2 L).
+    labels: int32 [N] (read-only).
+    vocabulary: the `ltjax.text.Vocabulary` the ids index (0 `<pad>`, 1
+      `<unk>`), or None.
+    pair: whether each row holds a pair of texts.
+  """
+  ids: np.ndarray
+  labels: np.ndarray
+  vocabulary: Any = None
+  pair: bool = False
+
+  _INPUTS = "ids"
+
+  def __post_init__(self):
+    ids = _check_token_ids(self.ids, 2 if self.pair else 1, self.vocabulary)
+    object.__setattr__(self, "ids", ids)
+    object.__setattr__(self, "labels",
+                       _check_labels(self.labels, ids.shape[0], "labels"))
+
+  @property
+  def input_kind(self) -> str:
+    return "token_pairs" if self.pair else "tokens"
+
+  @property
+  def max_length(self) -> int:
+    """L, the most tokens of one text."""
+    return self.ids.shape[1] // (2 if self.pair else 1)
+
+  @property
+  def vocab_size(self) -> int:
+    """V, the rows of a model's embedding table (ids lie in [0, V))."""
+    if self.vocabulary is not None:
+      return len(self.vocabulary)
+    return int(self.ids.max(initial=1)) + 1
+
+  @property
+  def lengths(self) -> np.ndarray:
+    """int32 [N] tokens of each (first) text."""
+    return np.sum(self.ids[:, :self.max_length] != text.PAD_ID,
+                  axis=1).astype(np.int32)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class RegressionSplit(_ArrayBacked):
   """A regression split held in memory.
@@ -397,8 +486,8 @@ class ImageRegressionSplit(_FileBacked):
             path, size=self.image_size), [None] * indices.size)
 
 
-Split = Union[ArraySplit, StreamedSplit, FeatureSplit, RegressionSplit,
-              ImageRegressionSplit]
+Split = Union[ArraySplit, StreamedSplit, FeatureSplit, TokenSplit,
+              RegressionSplit, ImageRegressionSplit]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -454,6 +543,11 @@ class LongTailedDataset:
   def image_shape(self) -> tuple[int, ...]:
     """(H, W, C) of the images `train.get_batch` returns; (D,) for features."""
     return self.train.image_shape
+
+  @property
+  def input_kind(self) -> str:
+    """"image", "features", "tokens" or "token_pairs" (`Split`)."""
+    return self.train.input_kind
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

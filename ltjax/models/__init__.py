@@ -35,7 +35,11 @@ from ltjax.models._layers import kaiming_normal_fan_in
 from ltjax.models._layers import kaiming_normal_fan_out
 from ltjax.models._layers import torch_linear_default
 from ltjax.models._registry import build_model
+from ltjax.models._registry import constructor
 from ltjax.models._registry import has_convolutions
+from ltjax.models._registry import INPUT_KINDS
+from ltjax.models._registry import input_kind
+from ltjax.models._registry import model_fields
 from ltjax.models._registry import supports_zero_init
 from ltjax.models._registry import MODELS
 from ltjax.models._registry import ResNet32
@@ -78,6 +82,10 @@ __all__ = (
     "cosine_logits",
     "expert_heads",
     "has_convolutions",
+    "INPUT_KINDS",
+    "input_kind",
+    "model_fields",
+    "constructor",
     "supports_zero_init",
     "head_of",
     "kaiming_normal_fan_in",

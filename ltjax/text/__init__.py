@@ -17,6 +17,12 @@ the safetensors format (`read_safetensors`, `write_safetensors`).
   model = text.BiLSTMClassifier(num_classes=2, vocab_size=len(vocab))
   variables = model.init(rng, {"ids": ids[:1], "lengths": lengths[:1]},
                          train=False)
+
+`inputs_from_ids(ids)` rebuilds that dict from the padded ids alone (the
+lengths are the non-padding counts), which is how the training engine feeds
+a `ltjax.data.TokenSplit` to the models registered in `ltjax.models`
+("bilstm", "text_transformer", and "bilstm_pair" / "text_transformer_pair"
+(`BiLSTMPairClassifier`, `TransformerPairClassifier`) for text pairs).
 """
 
 from ltjax.text._bert import BERT_POOLINGS
@@ -29,7 +35,10 @@ from ltjax.text._bert import BertLayer
 from ltjax.text._bert import load_bert_safetensors
 from ltjax.text._models import BiLSTMClassifier
 from ltjax.text._models import BiLSTMEncoder
+from ltjax.text._models import BiLSTMPairClassifier
+from ltjax.text._models import encode_pair
 from ltjax.text._models import EncoderBlock
+from ltjax.text._models import inputs_from_ids
 from ltjax.text._models import masked_pool
 from ltjax.text._models import pair_features
 from ltjax.text._models import POOLINGS
@@ -37,12 +46,14 @@ from ltjax.text._models import SentencePairModel
 from ltjax.text._models import text_inputs
 from ltjax.text._models import TransformerClassifier
 from ltjax.text._models import TransformerEncoder
+from ltjax.text._models import TransformerPairClassifier
 from ltjax.text._models import valid_mask
 from ltjax.text._safetensors import read_safetensors
 from ltjax.text._safetensors import read_safetensors_metadata
 from ltjax.text._safetensors import write_safetensors
 from ltjax.text._sources import IMDB_CLASSES
 from ltjax.text._sources import keep_fraction
+from ltjax.text._sources import MissingColumnError
 from ltjax.text._sources import read_imdb
 from ltjax.text._sources import read_text_csv
 from ltjax.text._sources import select_classes
@@ -69,13 +80,16 @@ __all__ = (
     "BertLayer",
     "BiLSTMClassifier",
     "BiLSTMEncoder",
+    "BiLSTMPairClassifier",
     "EncoderBlock",
     "IMDB_CLASSES",
+    "MissingColumnError",
     "PAD_ID",
     "POOLINGS",
     "SentencePairModel",
     "TextData",
     "TransformerClassifier",
+    "TransformerPairClassifier",
     "TransformerEncoder",
     "UNK_ID",
     "Vocabulary",
@@ -87,6 +101,8 @@ __all__ = (
     "decode",
     "decode_tokens",
     "encode",
+    "encode_pair",
+    "inputs_from_ids",
     "keep_fraction",
     "load_bert_safetensors",
     "masked_pool",

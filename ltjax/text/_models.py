@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from ltjax import models
+from ltjax.text import _tokenize
 
 POOLINGS = ("mean", "max")
 _DTYPES = (jnp.dtype(jnp.float32), jnp.dtype(jnp.bfloat16))
@@ -71,6 +72,40 @@ def text_inputs(inputs: Mapping[str, Any], ids_key: str = "ids",
         f"{lengths.dtype}.")
   lengths = jnp.clip(lengths.astype(jnp.int32), 0, ids.shape[1])
   return ids.astype(jnp.int32), lengths
+
+
+def inputs_from_ids(ids: Any, *, pair: bool = False) -> dict[str, jax.Array]:
+  """The model input of rows of token ids padded with 0 (`encode`'s ids).
+
+  Each length is the count of non-padding ids of its row: `encode` writes a
+  text's ids first and pads after them, and no token has id 0 (`<pad>`), so
+  the lengths are those `encode` returned. Jittable; the ids are only cast.
+
+  Args:
+    ids: int [B, L] in [0, V); with `pair`, [B, 2 L]: the first texts in
+      columns [0, L), the second ones in [L, 2 L).
+    pair: whether each row holds a pair of texts.
+
+  Returns:
+    {"ids": int32 [B, L], "lengths": int32 [B]}, and with `pair`
+    "pair_ids" and "pair_lengths" too (`SentencePairModel`'s input).
+  """
+  ids = jnp.asarray(ids).astype(jnp.int32)
+  if ids.ndim != 2:
+    raise ValueError(f"ids must be int [B, L], got shape {ids.shape}.")
+
+  def lengths(part):
+    return jnp.sum(part != _tokenize.PAD_ID, axis=1).astype(jnp.int32)
+
+  if not pair:
+    return {"ids": ids, "lengths": lengths(ids)}
+  if ids.shape[1] % 2:
+    raise ValueError(
+        f"pair ids must be [B, 2 L] (two texts side by side), got shape "
+        f"{ids.shape}.")
+  first, second = jnp.split(ids, 2, axis=1)
+  return {"ids": first, "lengths": lengths(first), "pair_ids": second,
+          "pair_lengths": lengths(second)}
 
 
 def valid_mask(lengths: jax.Array, max_length: int) -> jax.Array:
@@ -300,6 +335,8 @@ class BiLSTMClassifier(nn.Module):
   dropout_rate: float = 0.0
   head_kernel_init: Any = models.kaiming_normal_fan_in
 
+  input_kind = "tokens"  # what `ltjax.models.input_kind` reports
+
   @nn.compact
   def __call__(self, inputs: Mapping[str, Any], *,
                train: bool) -> tuple[jax.Array, jax.Array]:
@@ -344,6 +381,8 @@ class TransformerClassifier(nn.Module):
   mlp_dim: int = 256
   dropout_rate: float = 0.0
   head_kernel_init: Any = models.kaiming_normal_fan_in
+
+  input_kind = "tokens"  # what `ltjax.models.input_kind` reports
 
   @nn.compact
   def __call__(self, inputs: Mapping[str, Any], *,
@@ -399,13 +438,83 @@ class SentencePairModel(nn.Module):
       logits: float32 [B, C].
       features: float32 [B, 4 D].
     """
-    ids, lengths = text_inputs(inputs)
-    pair_ids, pair_lengths = text_inputs(inputs, "pair_ids", "pair_lengths")
-    if pair_ids.shape[0] != ids.shape[0]:
-      raise ValueError(
-          f"ids and pair_ids must have the same batch size, got "
-          f"{ids.shape[0]} and {pair_ids.shape[0]}.")
-    u = self.encoder({"ids": ids, "lengths": lengths}, train=train)
-    v = self.encoder({"ids": pair_ids, "lengths": pair_lengths}, train=train)
-    features = pair_features(u.astype(jnp.float32), v.astype(jnp.float32))
+    features = encode_pair(self.encoder, inputs, train=train)
+    return classify(self, features), features
+
+
+def encode_pair(encoder: nn.Module, inputs: Mapping[str, Any], *,
+                train: bool) -> jax.Array:
+  """`pair_features` of both texts of a pair, encoded by one `encoder`."""
+  ids, lengths = text_inputs(inputs)
+  pair_ids, pair_lengths = text_inputs(inputs, "pair_ids", "pair_lengths")
+  if pair_ids.shape[0] != ids.shape[0]:
+    raise ValueError(
+        f"ids and pair_ids must have the same batch size, got "
+        f"{ids.shape[0]} and {pair_ids.shape[0]}.")
+  u = encoder({"ids": ids, "lengths": lengths}, train=train)
+  v = encoder({"ids": pair_ids, "lengths": pair_lengths}, train=train)
+  return pair_features(u.astype(jnp.float32), v.astype(jnp.float32))
+
+
+class BiLSTMPairClassifier(nn.Module):
+  """`SentencePairModel` over a `BiLSTMEncoder`, built from sizes alone.
+
+  The model registry's "bilstm_pair": the fields of `BiLSTMClassifier`; the
+  input is a pair's dict (`inputs_from_ids(ids, pair=True)`), features
+  [u, v, |u - v|, u * v] of dimension 8 * hidden_size.
+  """
+  num_classes: int
+  vocab_size: int
+  head: str = "linear"
+  dtype: Any = jnp.float32
+  embed_dim: int = 128
+  hidden_size: int = 128
+  num_layers: int = 2
+  pooling: str = "mean"
+  dropout_rate: float = 0.0
+  head_kernel_init: Any = models.kaiming_normal_fan_in
+
+  input_kind = "token_pairs"
+
+  @nn.compact
+  def __call__(self, inputs: Mapping[str, Any], *,
+               train: bool) -> tuple[jax.Array, jax.Array]:
+    """(logits float32 [B, C], features float32 [B, 8 hidden_size])."""
+    encoder = BiLSTMEncoder(
+        self.vocab_size, self.embed_dim, self.hidden_size, self.num_layers,
+        self.pooling, self.dropout_rate, self.dtype, name="encoder")
+    features = encode_pair(encoder, inputs, train=train)
+    return classify(self, features), features
+
+
+class TransformerPairClassifier(nn.Module):
+  """`SentencePairModel` over a `TransformerEncoder`, from sizes alone.
+
+  The model registry's "text_transformer_pair": the fields of
+  `TransformerClassifier` (max_length: the most tokens of one text);
+  features of dimension 4 * embed_dim.
+  """
+  num_classes: int
+  vocab_size: int
+  max_length: int
+  head: str = "linear"
+  dtype: Any = jnp.float32
+  embed_dim: int = 128
+  num_layers: int = 2
+  num_heads: int = 4
+  mlp_dim: int = 256
+  dropout_rate: float = 0.0
+  head_kernel_init: Any = models.kaiming_normal_fan_in
+
+  input_kind = "token_pairs"
+
+  @nn.compact
+  def __call__(self, inputs: Mapping[str, Any], *,
+               train: bool) -> tuple[jax.Array, jax.Array]:
+    """(logits float32 [B, C], features float32 [B, 4 embed_dim])."""
+    encoder = TransformerEncoder(
+        self.vocab_size, self.max_length, self.embed_dim, self.num_layers,
+        self.num_heads, self.mlp_dim, self.dropout_rate, self.dtype,
+        name="encoder")
+    features = encode_pair(encoder, inputs, train=train)
     return classify(self, features), features

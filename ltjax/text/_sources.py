@@ -157,11 +157,26 @@ def _rows(path: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     csv.field_size_limit(limit)
 
 
+class MissingColumnError(ValueError):
+  """A named column is not in the file's header.
+
+  Attributes:
+    role: which argument named it ("text", "target" or "text_pair").
+    column: the name asked for.
+    header: the columns present.
+  """
+
+  def __init__(self, message: str, *, role: str, column: str,
+               header: list[str]):
+    super().__init__(message)
+    self.role, self.column, self.header = role, column, list(header)
+
+
 def _column(header: list[str], name: str, role: str, path: str) -> int:
   if name not in header:
-    raise ValueError(
+    raise MissingColumnError(
         f"{path} has no column {name!r} (the {role} column); the columns "
-        f"present are {header}.")
+        f"present are {header}.", role=role, column=name, header=header)
   return header.index(name)
 
 
@@ -232,9 +247,10 @@ def read_text_csv(path: str, *, text: str, target: str,
     A `TextData` with one entry per data row, in file order.
 
   Raises:
-    ValueError: a named column is missing (the message names the file, the
-      column and the columns present), a row has too few cells, a class is
-      not in `class_names`, or a float target does not parse.
+    MissingColumnError: (a ValueError) a named column is missing (the
+      message names the file, the column and the columns present).
+    ValueError: a row has too few cells, a class is not in `class_names`,
+      or a float target does not parse.
   """
   path = os.fspath(path)
   if target_kind not in TARGET_KINDS:

@@ -5,8 +5,16 @@ epoch plans from the config's sampler; evaluation: mergeable
 `ClassificationCounts` (plus post-hoc logit-adjusted counts for plain CE
 runs); outputs: per_class.csv and predictions.npz (logits on the loss's
 scale).
+
+Inputs by the dataset's kind (`LongTailedDataset.input_kind`): images are
+augmented and normalised on the device, feature vectors standardised, and
+token ids (a text dataset's `TokenSplit`) only cast into the text models'
+input dict (`ltjax.text.inputs_from_ids`); the model must read that kind
+(`ltjax.models.input_kind`), and a text model gets the dataset's vocabulary
+size and max_length.
 """
 
+import json
 from typing import Any
 
 from absl import logging
@@ -19,6 +27,7 @@ from ltjax import metrics as ltmetrics
 from ltjax import models
 from ltjax import posthoc
 from ltjax import sampling
+from ltjax import text
 from ltjax.data import _augment
 from ltjax.train import _component
 from ltjax.train import _components  # pylint: disable=unused-import
@@ -31,11 +40,44 @@ from ltjax.train import _tricks
 
 
 TASK = "classification"  # the component registry's key
+# Input kinds of token ids (`ltjax.data.TokenSplit`, `ltjax.models.input_kind`).
+TOKEN_KINDS = ("tokens", "token_pairs")
+
+
+def input_kind(dataset) -> str:
+  """"tokens" / "token_pairs" for token ids, else "arrays" (images or
+  feature vectors), the kinds `ltjax.models.input_kind` names."""
+  kind = getattr(dataset, "input_kind", "arrays")
+  return kind if kind in TOKEN_KINDS else "arrays"
+
+
+def input_sizes(dataset) -> dict[str, int]:
+  """The sizes a model of the dataset's inputs takes: a text model's
+  vocabulary size and max_length; none for images and features."""
+  if input_kind(dataset) == "arrays":
+    return {}
+  return {"vocab_size": dataset.train.vocab_size,
+          "max_length": dataset.train.max_length}
+
+
+def check_model_input(config, kind: str) -> None:
+  """Refuses a model that does not read the data's kind of input."""
+  reads = models.input_kind(config.model.name)
+  if reads != kind:
+    fitting = [m for m in models.MODELS if models.input_kind(m) == kind]
+    _config.require_field(
+        False, "model.name",
+        f"{config.model.name!r} reads {reads} but the data "
+        f"({config.data.get('name', '')!r}) gives {kind}; use one of "
+        f"{fitting}.")
 
 
 def normalization(config, dataset) -> tuple[tuple[float, ...],
                                             tuple[float, ...]]:
-  """The config's mean/std, else the dataset's standard, else computed."""
+  """The config's mean/std, else the dataset's standard, else computed
+  (none for token ids)."""
+  if input_kind(dataset) != "arrays":
+    return (), ()
   if config.augment.mean:
     return tuple(config.augment.mean), tuple(config.augment.std)
   if dataset.name in _augment.STANDARD_NORMALIZATION:
@@ -172,9 +214,14 @@ def _scaled(logits, logit_scale):
   return logits * jnp.asarray(logit_scale, logits.dtype)
 
 
-def build_classifier(config, num_classes: int):
-  """The classifier of `config.model` with `num_classes` outputs."""
-  kwargs = {}
+def build_classifier(config, num_classes: int, **sizes: int):
+  """The classifier of `config.model` with `num_classes` outputs.
+
+  `sizes` (`input_sizes`: vocab_size, max_length) are passed where the model
+  takes them.
+  """
+  fields = models.model_fields(config.model.name)
+  kwargs = {k: v for k, v in sizes.items() if k in fields}
   if models.has_convolutions(config.model.name):
     kwargs["conv"] = models.conv_for(config.model.conv)
   for component in _component.enabled_classes(TASK, config):
@@ -184,6 +231,22 @@ def build_classifier(config, num_classes: int):
   return models.build_model(config.model.name, num_classes=num_classes,
                             head=config.model.head,
                             dtype=_config.compute_dtype(config), **kwargs)
+
+
+def _sizes_in(params) -> dict[str, int]:
+  """A text model's vocab_size / max_length from its embedding tables'
+  rows ("embedding", "position_embedding"; {} for other models)."""
+  found = {}
+  if hasattr(params, "items"):
+    for key, value in params.items():
+      if key == "embedding" and not hasattr(value, "items"):
+        found.setdefault("vocab_size", int(value.shape[0]))
+      elif key == "position_embedding" and not hasattr(value, "items"):
+        found.setdefault("max_length", int(value.shape[0]))
+      else:
+        for k, v in _sizes_in(value).items():
+          found.setdefault(k, v)
+  return found
 
 
 def _num_classes(params) -> int:
@@ -221,6 +284,8 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
 
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
+    self.kind = input_kind(dataset)
+    check_model_input(config, self.kind)
     self.counts = np.asarray(dataset.train_class_counts)
     self.dtype = _config.compute_dtype(config)
     self.mean, self.std = normalization(config, dataset)
@@ -232,9 +297,26 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
         config.loss, self.counts, steps_per_epoch=steps_per_epoch)
     self.components = []  # read by the components made below
     self.components = _component.build(TASK, self)
+    if self.kind != "arrays":
+      self._check_token_components()
     for component in self.components:
       if component.logit_scale is not None:
         self.logit_scale = component.logit_scale
+
+  def _check_token_components(self):
+    """Refuses components that change the inputs (mixing, views, flips):
+    token ids cannot be mixed, cropped or flipped."""
+    base = _component.Component
+    for component in self.components:
+      kind = type(component)
+      if (kind.transforms is not base.transforms or
+          kind.wrap_forward is not base.wrap_forward):
+        _config.require_field(
+            False, component.fields[0] if component.fields else
+            component.name,
+            f"the {component.name} component changes the model's inputs "
+            f"(mixing, augmented views or flips), which token ids of texts "
+            f"do not allow; turn it off for this data.")
 
   @property
   def wraps_params(self) -> bool:
@@ -247,7 +329,8 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
     parameters beside the model's: the model's)."""
     if "model" in params:
       params = params["model"]
-    return build_classifier(config, _num_classes(params)), params
+    return build_classifier(config, _num_classes(params),
+                            **_sizes_in(params)), params
 
   def init_params(self, model_params):
     if self.config.model.get("whiten_init", False):
@@ -262,15 +345,23 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
     return params["model"] if self.wraps_params else params
 
   def build_model(self):
-    return build_classifier(self.config, self.dataset.num_classes)
+    return build_classifier(self.config, self.dataset.num_classes,
+                            **input_sizes(self.dataset))
 
   def preprocess(self, images, key):
+    """Images augmented (with `key`) and normalised, features
+    standardised; token ids only cast into the text models' input dict."""
+    if self.kind != "arrays":
+      return text.inputs_from_ids(images, pair=self.kind == "token_pairs")
     augment = self.config.augment
     return _augment.augment(images, key, mean=self.mean, std=self.std,
                             padding=augment.padding, flip=augment.flip,
                             dtype=self.dtype)
 
   def sample_input(self):
+    if self.kind != "arrays":  # one text of one token
+      return self.preprocess(
+          jnp.ones((1, *self.dataset.image_shape), jnp.int32), None)
     return jnp.zeros((1, *self.dataset.image_shape), self.dtype)
 
   def optimizer(self, schedule):
@@ -320,8 +411,9 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
 
   @property
   def batch_index(self) -> bool:
-    """The derandomised flip reads each example's index."""
-    return self.config.augment.get("flip_mode", "random") == "alternating"
+    """The derandomised flip reads each example's index (images only)."""
+    return (self.kind == "arrays" and
+            self.config.augment.get("flip_mode", "random") == "alternating")
 
   def _alternating_augment(self, batch, key):
     """Crop as usual; mirror by `_tricks.alternating_flip` (the epoch's
@@ -465,14 +557,24 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
     return out
 
   def inference_fields(self):
+    """What the model's input pipeline takes from the training data; for
+    texts the input kind, max_length and the vocabulary (its JSON record,
+    `ltjax.text.vocabulary_from_json`) too."""
     source = self.dataset.metadata.get("source", {})
-    return {"task": self.name, "dataset": self.dataset.name,
-            "class_names": list(self.dataset.class_names),
-            "train_class_counts": self.counts.tolist(),
-            "input_shape": list(self.dataset.image_shape),
-            "mean": list(self.mean), "std": list(self.std),
-            "csv_schema": (source.get("csv_schema")
-                           if isinstance(source, dict) else None)}
+    fields = {"task": self.name, "dataset": self.dataset.name,
+              "class_names": list(self.dataset.class_names),
+              "train_class_counts": self.counts.tolist(),
+              "input_shape": list(self.dataset.image_shape),
+              "mean": list(self.mean), "std": list(self.std),
+              "csv_schema": (source.get("csv_schema")
+                             if isinstance(source, dict) else None)}
+    if self.kind != "arrays":
+      vocabulary = self.dataset.train.vocabulary
+      fields.update(
+          input_kind=self.kind, max_length=self.dataset.train.max_length,
+          vocabulary=(None if vocabulary is None else
+                      json.loads(text.vocabulary_to_json(vocabulary))))
+    return fields
 
   def evaluated_kernel(self, params):
     """A component's evaluated classifier (several heads concatenated, a
@@ -510,7 +612,8 @@ class ClassificationTask(_component.ComposesComponents, _task.Task):
 
   def describe(self, run) -> str:
     dataset = self.dataset
-    unit = "images" if len(dataset.image_shape) == 3 else "rows"
+    unit = ("texts" if self.kind != "arrays" else
+            "images" if len(dataset.image_shape) == 3 else "rows")
     return (f"{dataset.name}: {len(dataset.train)} train / "
             f"{len(dataset.val) if dataset.val else 0} val / "
             f"{len(dataset.test)} test {unit}, {dataset.num_classes} "
