@@ -104,6 +104,13 @@ def default_run_fields(task: str = "classification"
       # base_batch_size, the batch size `lr` was tuned at.
       lr_scaling="none",
       base_batch_size=128,
+      # K > 1: gradient accumulation. Each step's gradient (of batch_size
+      # examples) is summed over K steps and their mean applied once
+      # (`optax.MultiSteps`): the update of a K x batch_size batch, for a
+      # batch that does not fit. The schedule is read at the first step of
+      # each K, and lr_scaling takes the K x batch_size batch. BatchNorm's
+      # statistics stay those of each batch_size step.
+      accumulate_steps=1,
   ))
   # Weight averaging (`ltjax.train._average`): none | ema (an exponential
   # moving average of the parameters and BatchNorm statistics, evaluated
@@ -292,6 +299,11 @@ def validate_run_fields(config) -> None:
                 "for classification; use 'sam'.")
   require_known(optim.get("lr_scaling", "none"), _optim.LR_SCALINGS,
                 "optim.lr_scaling")
+  accumulate = optim.get("accumulate_steps", 1)
+  require_field(isinstance(accumulate, int) and accumulate >= 1,
+                "optim.accumulate_steps",
+                f"must be an integer >= 1 (1: no accumulation), got "
+                f"{accumulate!r}.")
   require_field(optim.get("base_batch_size", 128) >= 1,
                 "optim.base_batch_size",
                 f"must be >= 1, got {optim.get('base_batch_size')}.")

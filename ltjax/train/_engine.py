@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
 from ltjax import _console
 from ltjax import _watchdog
@@ -85,6 +86,25 @@ class Run:
     return getattr(task, name)
 
 
+def accumulate_steps(config) -> int:
+  """K of `optim.accumulate_steps` (1: none)."""
+  return int(config.optim.get("accumulate_steps", 1))
+
+
+def accumulated(task, schedule, k: int):
+  """The task's optimizer, applying the mean of every `k` steps' gradients.
+
+  `optax.MultiSteps` keeps the running sum in the optimizer state
+  (checkpointed: a resume mid-window is exact) and passes zero updates
+  until the k-th step; the inner optimizer counts applied updates, so it
+  reads `schedule` at the first step of each window (update u: step u k).
+  """
+  if k == 1:
+    return task.optimizer(schedule)
+  inner = task.optimizer(lambda update: schedule(update * k))
+  return optax.MultiSteps(inner, every_k_schedule=k)
+
+
 def make_schedule(config, steps_per_epoch: int):
   """The learning-rate schedule of `config.optim` over the whole schedule.
 
@@ -94,7 +114,7 @@ def make_schedule(config, steps_per_epoch: int):
   optim = config.optim
   horizon = config.num_epochs * steps_per_epoch
   lr = _tricks.scaled_learning_rate(
-      optim.lr, batch_size=config.batch_size,
+      optim.lr, batch_size=config.batch_size * accumulate_steps(config),
       base_batch_size=optim.get("base_batch_size", 128),
       rule=optim.get("lr_scaling", "none"))
   warmup = min(int(round(optim.warmup_epochs * steps_per_epoch)),
@@ -161,7 +181,7 @@ def build_run(config, dataset, mesh: jax.sharding.Mesh | None = None) -> Run:
   task = _task.get_task(_task.task_name(config))(
       config, dataset, steps_per_epoch=steps_per_epoch)
   schedule = make_schedule(config, steps_per_epoch)
-  tx = task.optimizer(schedule)
+  tx = accumulated(task, schedule, accumulate_steps(config))
   model = task.model = task.build_model()
 
   replicated = _parallel.replicated(mesh)
