@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ltjax import models
+from ltjax import text
 
 FEATURE_DIMS = {"resnet32": 64, "mnist_cnn": 128, "mlp": 256, "resnet50": 2048,
                 "resnext50_32x4d": 2048}
@@ -589,7 +590,32 @@ class RegistryTest(parameterized.TestCase):
                                           "resnet32_experts",
                                           "resnet50_experts",
                                           "mnist_cnn_experts",
-                                          "mlp_experts"})
+                                          "mlp_experts", "bilstm",
+                                          "text_transformer", "bilstm_pair",
+                                          "text_transformer_pair"})
+
+  def test_text_models_by_path_read_token_ids(self):
+    # Registered by path: ltjax.text builds on this package.
+    self.assertEqual(models.constructor("bilstm"), text.BiLSTMClassifier)
+    self.assertEqual(
+        {m: models.input_kind(m) for m in models.MODELS
+         if models.input_kind(m) != "arrays"},
+        {"bilstm": "tokens", "text_transformer": "tokens",
+         "bilstm_pair": "token_pairs", "text_transformer_pair": "token_pairs"})
+    self.assertEqual(models.input_kind("resnet32"), "arrays")
+    self.assertIn("vocab_size", models.model_fields("bilstm"))
+    self.assertIn("max_length", models.model_fields("text_transformer"))
+    self.assertNotIn("max_length", models.model_fields("bilstm"))
+    model = models.build_model("bilstm", num_classes=3, head="normalized",
+                               vocab_size=11, embed_dim=4, hidden_size=3)
+    inputs = text.inputs_from_ids(np.array([[5, 2, 0], [3, 0, 0]]))
+    variables = jax.eval_shape(
+        lambda k: model.init(k, inputs, train=False), jax.random.key(0))
+    self.assertEqual(variables["params"]["head"]["kernel"].shape, (6, 3))
+    self.assertEqual(
+        variables["params"]["encoder"]["embed"]["embedding"].shape, (11, 4))
+    with self.assertRaisesRegex(ValueError, "Unknown model name 'lstm'"):
+      models.build_model("lstm", num_classes=2)
 
   def test_wide_resnet32_has_four_times_the_widths(self):
     # GLMC's CIFAR backbone: about 7.4M parameters, features of 256.

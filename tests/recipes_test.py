@@ -44,7 +44,13 @@ NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
     # the representation-learning and re-sampling issue's
     "supcon", "bcl", "paco", "smote_crt", "feature_aug_crt",
     # the time-to-accuracy issue's
-    "fast")
+    "fast",
+    # the text issue's: LDAM-DRW's re-sampling and re-weighting baselines
+    # (their files are text_lt's)
+    "resample", "reweight")
+# Datasets that ship some of their rows as files (any method builds).
+PARTIAL_DATASETS = ("csv_lt/", "text_lt/")
+TEXT_METHODS = ("resample", "reweight")
 # The same issue's regression methods (abalone_dir, csv_dir; RankSim also on
 # the face datasets, SMOGN only on tables).
 NEW_REGRESSION_METHODS = ("smogn", "ranksim", "lds_fds_ranksim")
@@ -96,8 +102,10 @@ class RecipeTableTest(parameterized.TestCase):
                   for m in recipes.METHODS[task])
     self.assertLen(ROWS, 4 * 12 + 4 * 8)
     self.assertContainsSubset(ROWS, rows)
-    # Rows added since 88e9ffb are the recipes issue's methods.
-    added = {row.split("/")[1] for row in set(rows) - set(ROWS)}
+    # Rows added since 88e9ffb are the recipes issue's methods (and the
+    # rows of text_lt, a dataset added since).
+    added = {row.split("/")[1] for row in set(rows) - set(ROWS)
+             if not row.startswith("text_lt/")}
     self.assertContainsSubset(added, NEW_METHODS + NEW_REGRESSION_METHODS)
 
   @parameterized.parameters(*ROWS)
@@ -215,20 +223,24 @@ CONFIG_FILES = sorted(
 class ConfigFileTest(parameterized.TestCase):
 
   def test_a_file_for_every_row(self):
-    # csv_lt ships four of its rows (any method builds with csv_lt.build).
-    # The recipes issue's methods have files for CIFAR-10/100-LT and
-    # MNIST-LT.
+    # csv_lt and text_lt ship some of their rows (any method builds with
+    # csv_lt.build / text_lt.build). The recipes issue's methods have files
+    # for CIFAR-10/100-LT and MNIST-LT.
     files = sorted(p.split("/", 2)[2][:-3] for p in CONFIG_FILES)
     new_rows = [f"{d}/{m}" for d in ("cifar10_lt", "cifar100_lt", "mnist_lt")
-                for m in NEW_METHODS] + [
+                for m in NEW_METHODS if m not in TEXT_METHODS] + [
                     f"{d}/{m}" for d in ("abalone_dir", "agedb_dir",
                                          "imdb_wiki_dir", "csv_dir")
                     for m in NEW_REGRESSION_METHODS
                     if recipes.supported(d, m)]
-    self.assertEqual([r for r in files if not r.startswith("csv_lt/")],
-                     sorted([r for r in ROWS if not r.startswith("csv_lt/")]
+    self.assertEqual([r for r in files if not r.startswith(PARTIAL_DATASETS)],
+                     sorted([r for r in ROWS
+                             if not r.startswith(PARTIAL_DATASETS)]
                             + new_rows))
-    self.assertContainsSubset(files, ROWS + new_rows)
+    text_rows = [f"text_lt/{m}" for m in ("ce", "resample", "reweight",
+                                          "ldam_drw", "logit_adjusted")]
+    self.assertContainsSubset(files, ROWS + new_rows + text_rows)
+    self.assertContainsSubset(text_rows, files)
 
   @parameterized.parameters(*CONFIG_FILES)
   def test_file_is_its_row_with_command_and_number(self, path):
