@@ -21,6 +21,7 @@ from absl.testing import absltest
 import jax
 import numpy as np
 
+import ltjax
 from ltjax import data
 from ltjax import models
 from ltjax import recipes
@@ -135,6 +136,20 @@ class LdamTest(absltest.TestCase):
     self.assertEqual(
         variables["params"]["encoder"]["embed"]["embedding"].shape[0],
         len(self.dataset.train.vocabulary))
+
+  def test_predict_texts_from_the_workdir(self):
+    ds = self.dataset
+    texts = text.decode(ds.test.ids, ds.test.lengths, ds.train.vocabulary)
+    self.assertFalse(any("<unk>" in t for t in texts))  # re-tokenised alike
+    predictions = ltjax.predict(self.workdir, texts)
+    saved = load_npz(self.workdir)
+    np.testing.assert_allclose(predictions.logits, saved["logits"],
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(predictions.labels, saved["prediction"])
+    # A CSV file of the run's columns: its labels come back as targets.
+    rows = ltjax.predict(self.workdir, self.path)
+    self.assertLen(rows.labels, 124)  # every row; a plot row has target -1
+    self.assertEqual(set(rows.targets.tolist()), {0, 1, -1})
 
   def test_padding_changes_no_prediction_end_to_end(self):
     # The same reviews padded to 24 tokens instead of 12: the same training

@@ -6,7 +6,9 @@ the class names and training counts, a CSV's column encoding, the target
 standardisation). Inputs are raw, as the data source gave them to the run:
 uint8 images [N, H, W, C], feature rows [N, D] before any standardisation,
 a CSV file with the training file's columns (the target column optional),
-or image files. The evaluation path of the run is used as it is (GLMC's
+or image files; for a text run, a list of texts (pairs: of (text, second
+text) tuples) or a CSV file with its text column(s), tokenised with the
+run's vocabulary (inference.json). The evaluation path of the run is used as it is (GLMC's
 re-balanced classifier, an expert ensemble's aggregation, test-time
 augmentation, weight averaging), so the predictions on the test split are
 those of the run's predictions.npz.
@@ -23,6 +25,7 @@ import jax
 import numpy as np
 
 from ltjax import data as ltdata
+from ltjax import text
 from ltjax.train import _checkpoint
 from ltjax.train import _engine
 from ltjax.train import _load
@@ -116,6 +119,55 @@ def _read_images(paths: Sequence[str], shape) -> np.ndarray:
   return np.stack(out)
 
 
+def _text_rows(inputs, config, pair: bool):
+  """(texts, second texts or None, class names or None) of `inputs`."""
+  if isinstance(inputs, (str, os.PathLike)):
+    fields = config.data
+    columns = dict(text=fields.text or "text",
+                   text_pair=fields.text_pair or None,
+                   delimiter={"": None, "tab": "\t"}.get(fields.delimiter,
+                                                         fields.delimiter))
+    try:
+      rows = text.read_text_csv(os.fspath(inputs), target=fields.target,
+                                **columns)
+      names = [rows.class_names[c] for c in rows.labels]
+    except text.MissingColumnError as e:
+      if e.role != "target":
+        raise
+      # New rows without labels: the text column read as the label too.
+      rows = text.read_text_csv(os.fspath(inputs), target=columns["text"],
+                                **columns)
+      names = None
+    return list(rows.texts), rows.pair_texts, names
+  if isinstance(inputs, str) or not isinstance(inputs, Sequence):
+    raise ValueError(
+        "a text run predicts a list of texts or a CSV file of them, got "
+        f"{type(inputs).__name__}.")
+  if pair:
+    if not all(isinstance(t, (tuple, list)) and len(t) == 2 for t in inputs):
+      raise ValueError(
+          "this run reads pairs of texts: pass a list of (text, second "
+          "text) tuples.")
+    return [t[0] for t in inputs], [t[1] for t in inputs], None
+  return list(inputs), None, None
+
+
+def token_inputs(inputs, info: dict[str, Any], config):
+  """(token ids [N, L] or [N, 2 L], targets or None, None) of texts."""
+  vocabulary = text.vocabulary_from_json(json.dumps(info["vocabulary"]))
+  pair = info["input_kind"] == "token_pairs"
+  first, second, names = _text_rows(inputs, config, pair)
+  ids, _ = text.encode(first, vocabulary, max_length=info["max_length"])
+  if pair:
+    more, _ = text.encode(second, vocabulary, max_length=info["max_length"])
+    ids = np.concatenate([ids, more], axis=1)
+  targets = None
+  if names is not None:
+    known = {name: c for c, name in enumerate(info["class_names"])}
+    targets = np.asarray([known.get(n, -1) for n in names], np.int64)
+  return ids, targets, None
+
+
 def raw_inputs(inputs, info: dict[str, Any]):
   """(raw inputs array, targets or None, CSV lines or None) of `inputs`."""
   shape = tuple(info["input_shape"])
@@ -160,6 +212,10 @@ class _Dataset:
   def num_classes(self) -> int:
     return len(self.class_names)
 
+  @property
+  def input_kind(self) -> str:
+    return getattr(self.train, "input_kind", "arrays")
+
 
 @struct.dataclass
 class _State:
@@ -187,10 +243,18 @@ def _classify(workdir, config, info, raw, batch_size):
     config.augment.std = tuple(info["std"])
     if "teacher" in config:  # the student's evaluation needs no teacher
       config.teacher.workdir, config.teacher.recipe = "", ""
+  train = None
+  if info.get("input_kind") in ("tokens", "token_pairs"):
+    # The model's sizes: the vocabulary's and max_length.
+    train = ltdata.TokenSplit(
+        ids=np.zeros((0, *info["input_shape"]), np.int32),
+        labels=np.zeros((0,), np.int32),
+        vocabulary=text.vocabulary_from_json(json.dumps(info["vocabulary"])),
+        pair=info["input_kind"] == "token_pairs")
   dataset = _Dataset(name=info["dataset"],
                      class_names=tuple(info["class_names"]),
                      train_class_counts=np.asarray(info["train_class_counts"]),
-                     image_shape=tuple(info["input_shape"]))
+                     image_shape=tuple(info["input_shape"]), train=train)
   task = _task.get_task("classification")(config, dataset, steps_per_epoch=1)
   tree, step = _checkpoint.read_checkpoint(workdir)
   state = _State(tree["params"], tree.get("batch_stats") or {},
@@ -257,7 +321,10 @@ def predict(workdir: str, inputs, *, batch_size: int = 256) -> Predictions:
       [N, H, W, C] (or one [H, W, C]), feature rows [N, D] before
       standardisation, the path of a CSV file with the training file's
       columns (the target column optional), or a list of image file paths
-      (decoded and resized to the run's image size).
+      (decoded and resized to the run's image size). A text run: a list
+      of texts (of (text, second text) tuples for pairs), or a CSV file
+      with the run's text column(s) (`config.data.text`, `text_pair`; the
+      label column optional), tokenised with the run's vocabulary.
     batch_size: inputs per compiled call.
 
   Returns:
@@ -275,7 +342,10 @@ def predict(workdir: str, inputs, *, batch_size: int = 256) -> Predictions:
         f"rrt) evaluates a re-trained classifier that its checkpoint does "
         f"not hold; predict supports single-stage runs.")
   info = read_inference_info(workdir)
-  raw, targets, lines = raw_inputs(inputs, info)
+  if info.get("input_kind") in ("tokens", "token_pairs"):
+    raw, targets, lines = token_inputs(inputs, info, config)
+  else:
+    raw, targets, lines = raw_inputs(inputs, info)
   if info["task"] == "classification":
     fields = _classify(workdir, config, info, raw, batch_size)
   else:
