@@ -231,7 +231,8 @@ class InputKindTest(absltest.TestCase):
          r"\['bilstm', 'text_transformer'"),
         ({"model.name": TINY_PAIR}, r"reads token_pairs but the data .* "
          r"gives tokens"),
-        ({"eval_tta": "flip"}, r"config.eval_tta: the eval_tta component changes"),
+        ({"eval_tta": "flip"}, r"config.eval_tta: the eval_tta component "
+         r"changes"),
     ]
     for changes, message in cases:
       workdir = os.path.join(self.tmp, "refused")

@@ -178,8 +178,9 @@ def check_csv_files(fields: dict[str, Any]) -> None:
           f"name, e.g. --config.data.{key}={example}.")
 
 
+# pylint: disable-next=protected-access
 @dataclasses.dataclass(frozen=True, eq=False)
-class _Rows(_types._Labelled, _types._ArrayBacked):  # pylint: disable=protected-access
+class _Rows(_types._Labelled, _types._ArrayBacked):
   """Rows of a corpus and their labels: what the long-tailed protocol cuts."""
   rows: np.ndarray
   labels: np.ndarray

@@ -8,10 +8,10 @@ uint8 images [N, H, W, C], feature rows [N, D] before any standardisation,
 a CSV file with the training file's columns (the target column optional),
 or image files; for a text run, a list of texts (pairs: of (text, second
 text) tuples) or a CSV file with its text column(s), tokenised with the
-run's vocabulary (inference.json). The evaluation path of the run is used as it is (GLMC's
-re-balanced classifier, an expert ensemble's aggregation, test-time
-augmentation, weight averaging), so the predictions on the test split are
-those of the run's predictions.npz.
+run's vocabulary (inference.json). The evaluation path of the run is used
+as it is (GLMC's re-balanced classifier, an expert ensemble's aggregation,
+test-time augmentation, weight averaging), so the predictions on the test
+split are those of the run's predictions.npz.
 """
 
 import dataclasses
