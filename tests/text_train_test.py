@@ -31,6 +31,7 @@ import testdata
 
 TINY = "tiny_bilstm_for_tests"
 TINY_PAIR = "tiny_bilstm_pair_for_tests"
+TINY_TRANSFORMER = "tiny_transformer_for_tests"
 GOOD = ("a delight", "moving", "sharp and funny", "a joy")
 BAD = ("a bore", "tedious", "flat and dull", "a mess")
 
@@ -40,11 +41,14 @@ def setUpModule():
   models.MODELS[TINY] = functools.partial(text.BiLSTMClassifier, **small)
   models.MODELS[TINY_PAIR] = functools.partial(text.BiLSTMPairClassifier,
                                                **small)
+  models.MODELS[TINY_TRANSFORMER] = functools.partial(
+      text.TransformerClassifier, embed_dim=8, num_layers=1, num_heads=2,
+      mlp_dim=8)
 
 
 def tearDownModule():
-  models.MODELS.pop(TINY)
-  models.MODELS.pop(TINY_PAIR)
+  for name in (TINY, TINY_PAIR, TINY_TRANSFORMER):
+    models.MODELS.pop(name)
 
 
 def write_corpus(path, *, fresh=60, rotten=60, plot=4, seed=0):
@@ -281,6 +285,24 @@ class InputKindTest(absltest.TestCase):
     np.testing.assert_allclose(saved["logits"], logits, rtol=1e-5,
                                atol=1e-5)
     self.assertEqual(features.shape, (len(ds.test), 4 * 2 * 8))
+
+  def test_transformer_takes_max_length_from_the_data(self):
+    config = tiny_config(self.path, "logit_adjusted", **{
+        "model.name": TINY_TRANSFORMER, "data.max_length": 10,
+        "max_steps": 2})
+    workdir = os.path.join(self.tmp, "transformer")
+    train.train_and_evaluate(config, workdir)
+    model, variables, _ = train.load_model(workdir)
+    self.assertEqual((model.vocab_size, model.max_length),
+                     (len(data.load_dataset(config.data).train.vocabulary),
+                      10))
+    self.assertEqual(
+        variables["params"]["encoder"]["position_embedding"].shape, (10, 8))
+    ds = data.load_dataset(config.data)
+    logits, _ = model.apply(variables, text.inputs_from_ids(ds.test.ids),
+                            train=False)
+    np.testing.assert_allclose(load_npz(workdir)["logits"], logits,
+                               rtol=1e-5, atol=1e-5)
 
   def test_every_text_recipe_validates(self):
     for method in recipes.METHODS["classification"]:
