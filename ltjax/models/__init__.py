@@ -26,6 +26,7 @@ from ltjax.models._heads import HEADS
 from ltjax.models._heads import linear_logits
 from ltjax.models._heads import unit_columns_uniform
 from ltjax.models._layers import batch_norm
+from ltjax.models._layers import GroupedBatchNorm
 from ltjax.models._layers import conv2d
 from ltjax.models._layers import conv_for
 from ltjax.models._layers import CONVS
@@ -73,6 +74,7 @@ __all__ = (
     "aggregate_expert_logits",
     "apply_head",
     "batch_norm",
+    "GroupedBatchNorm",
     "build_model",
     "CONVS",
     "PatchConv",

@@ -167,9 +167,67 @@ def conv_for(kind: str, platform: str | None = None):
 AUTO_CONV = {"cpu": "xla"}
 
 
+class GroupedBatchNorm(nn.Module):
+  """BatchNorm whose training statistics are per group of the batch.
+
+  The batch [B, ...] is split into `groups` consecutive groups of B / groups
+  examples, each normalised with its own mean and variance (as BatchNorm on
+  each replica of a data-parallel job without synchronisation: PyTorch's
+  DDP default; `model.bn_axis` "replica"); the running statistics move by
+  the groups' mean statistics. Parameters and statistics are those of
+  `flax.linen.BatchNorm` (scale, bias; mean, var), so a checkpoint loads in
+  either; evaluation uses the running statistics as BatchNorm does.
+  """
+  groups: int
+  use_running_average: bool
+  momentum: float = 0.9
+  epsilon: float = 1e-5
+  dtype: Dtype = jnp.float32
+  param_dtype: Dtype = PARAM_DTYPE
+  scale_init: Initializer = jax.nn.initializers.ones
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    features = x.shape[-1]
+    scale = self.param("scale", self.scale_init, (features,),
+                       self.param_dtype)
+    bias = self.param("bias", jax.nn.initializers.zeros, (features,),
+                      self.param_dtype)
+    ra_mean = self.variable("batch_stats", "mean",
+                            lambda: jnp.zeros((features,), jnp.float32))
+    ra_var = self.variable("batch_stats", "var",
+                           lambda: jnp.ones((features,), jnp.float32))
+    if self.use_running_average:
+      mean, var = ra_mean.value, ra_var.value
+      shape = (1,) * (x.ndim - 1) + (features,)
+      mean, var = mean.reshape(shape), var.reshape(shape)
+      y = x.astype(jnp.float32)
+    else:
+      if x.shape[0] % self.groups:
+        raise ValueError(
+            f"BatchNorm groups: the batch of {x.shape[0]} does not split "
+            f"into {self.groups} equal groups.")
+      y = x.astype(jnp.float32).reshape(
+          (self.groups, x.shape[0] // self.groups) + x.shape[1:])
+      axes = tuple(range(1, y.ndim - 1))
+      mean = jnp.mean(y, axis=axes, keepdims=True)
+      var = jnp.maximum(
+          jnp.mean(jnp.square(y), axis=axes, keepdims=True)
+          - jnp.square(mean), 0.0)
+      if not self.is_initializing():
+        m = self.momentum
+        ra_mean.value = (m * ra_mean.value
+                         + (1 - m) * jnp.mean(mean, axis=0).reshape(-1))
+        ra_var.value = (m * ra_var.value
+                        + (1 - m) * jnp.mean(var, axis=0).reshape(-1))
+    y = (y - mean) * jax.lax.rsqrt(var + self.epsilon)
+    y = y * scale.astype(jnp.float32) + bias.astype(jnp.float32)
+    return y.reshape(x.shape).astype(self.dtype)
+
+
 def batch_norm(*, train: bool, dtype: Dtype, name: str | None = None,
-               scale_init: Initializer = jax.nn.initializers.ones
-               ) -> nn.Module:
+               scale_init: Initializer = jax.nn.initializers.ones,
+               groups: int = 1) -> nn.Module:
   """Makes a BatchNorm with PyTorch's defaults and float32 statistics.
 
   Args:
@@ -179,10 +237,18 @@ def batch_norm(*, train: bool, dtype: Dtype, name: str | None = None,
       float32, scale and bias are float32 parameters.
     name: submodule name.
     scale_init: initializer of the scale (zeros for a zero-init residual).
+    groups: > 1: statistics per group of consecutive examples, one group a
+      data-parallel replica (`GroupedBatchNorm`); 1: over the whole batch.
 
   Returns:
-    An unbound `flax.linen.BatchNorm` module.
+    An unbound `flax.linen.BatchNorm` module (a `GroupedBatchNorm` with
+    `groups` > 1).
   """
+  if groups > 1:
+    return GroupedBatchNorm(groups=groups, use_running_average=not train,
+                            momentum=0.9, epsilon=1e-5, dtype=dtype,
+                            param_dtype=PARAM_DTYPE, scale_init=scale_init,
+                            name=name)
   return nn.BatchNorm(
       use_running_average=not train,
       momentum=0.9,

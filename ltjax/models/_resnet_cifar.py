@@ -61,6 +61,7 @@ class BasicBlock(nn.Module):
   conv: _layers.ConvFactory = _layers.conv2d
   dtype: _layers.Dtype = jnp.float32
   zero_init_residual: bool = False
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -71,7 +72,7 @@ class BasicBlock(nn.Module):
 
     def bn(name, scale_init=jax.nn.initializers.ones):
       return _layers.batch_norm(train=train, dtype=self.dtype, name=name,
-                                scale_init=scale_init)
+                                scale_init=scale_init, groups=self.bn_groups)
 
     y = nn.relu(bn("bn1")(conv(self.strides, "conv1")(x)))
     last_scale = (jax.nn.initializers.zeros if self.zero_init_residual
@@ -96,6 +97,8 @@ class ResNetCifar(nn.Module):
       (GLMC's CIFAR "ResNet-32" is k = 4: `resnet32_x4`).
     zero_init_residual: init each block's last BN scale to 0 (Goyal et al.
       1706.02677), so every block starts as its shortcut.
+    bn_groups: > 1: BatchNorm statistics per group of the batch, one a
+      data-parallel replica (`model.bn_axis` "replica").
   """
   num_classes: int
   head: str = "linear"
@@ -105,6 +108,7 @@ class ResNetCifar(nn.Module):
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
   width_multiplier: int = 1
   zero_init_residual: bool = False
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *,
@@ -130,13 +134,14 @@ class ResNetCifar(nn.Module):
                   kernel_init=_layers.kaiming_normal_fan_in,
                   dtype=self.dtype, name="conv1")(x)
     x = nn.relu(_layers.batch_norm(train=train, dtype=self.dtype,
-                                   name="bn1")(x))
+                                   name="bn1", groups=self.bn_groups)(x))
     for stage, width in enumerate(widths):
       for block in range(self.blocks_per_stage):
         strides = 2 if stage > 0 and block == 0 else 1
         x = BasicBlock(width, strides=strides, conv=self.conv,
                        dtype=self.dtype,
                        zero_init_residual=self.zero_init_residual,
+                       bn_groups=self.bn_groups,
                        name=f"layer{stage + 1}_{block}")(x, train=train)
     features = _layers.global_average_pool(x)
     logits = _heads.make_head(self, name="head")(features)

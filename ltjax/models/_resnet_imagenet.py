@@ -40,6 +40,7 @@ class Bottleneck(nn.Module):
   zero_init_residual: bool = False
   conv: _layers.ConvFactory = _layers.conv2d
   dtype: _layers.Dtype = jnp.float32
+  bn_groups: int = 1
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -53,7 +54,7 @@ class Bottleneck(nn.Module):
 
     def bn(name, scale_init=jax.nn.initializers.ones):
       return _layers.batch_norm(train=train, dtype=self.dtype, name=name,
-                                scale_init=scale_init)
+                                scale_init=scale_init, groups=self.bn_groups)
 
     y = nn.relu(bn("bn1")(conv(width, 1, "conv1")(x)))
     y = nn.relu(bn("bn2")(conv(width, 3, "conv2", strides=self.strides,
@@ -92,6 +93,7 @@ class ResNet(nn.Module):
   zero_init_residual: bool = False
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.torch_linear_default
+  bn_groups: int = 1  # > 1: BatchNorm statistics per group (replica)
 
   @nn.compact
   def __call__(self, x: jax.Array, *,
@@ -117,7 +119,7 @@ class ResNet(nn.Module):
                   kernel_init=_layers.kaiming_normal_fan_out,
                   dtype=self.dtype, name="conv1")(x)
     x = nn.relu(_layers.batch_norm(train=train, dtype=self.dtype,
-                                   name="bn1")(x))
+                                   name="bn1", groups=self.bn_groups)(x))
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     for stage, (planes, blocks) in enumerate(zip(_STAGE_PLANES,
                                                  self.stage_sizes)):
@@ -127,6 +129,7 @@ class ResNet(nn.Module):
                        width_per_group=self.width_per_group,
                        zero_init_residual=self.zero_init_residual,
                        conv=self.conv, dtype=self.dtype,
+                       bn_groups=self.bn_groups,
                        name=f"layer{stage + 1}_{block}")(x, train=train)
     features = _layers.global_average_pool(x)
     logits = _heads.make_head(self, name="head")(features)

@@ -41,6 +41,7 @@ class MnistCNN(nn.Module):
   widths: Sequence[int] = (32, 64, 128)
   conv: _layers.ConvFactory = _layers.conv2d
   head_kernel_init: _layers.Initializer = _layers.kaiming_normal_fan_in
+  bn_groups: int = 1  # > 1: BatchNorm statistics per group (replica)
 
   @nn.compact
   def __call__(self, x: jax.Array, *,
@@ -63,7 +64,8 @@ class MnistCNN(nn.Module):
                     kernel_init=_layers.kaiming_normal_fan_in,
                     dtype=self.dtype, name=f"conv{i + 1}")(x)
       x = nn.relu(_layers.batch_norm(train=train, dtype=self.dtype,
-                                     name=f"bn{i + 1}")(x))
+                                     name=f"bn{i + 1}",
+                                     groups=self.bn_groups)(x))
       if i + 1 < len(self.widths):
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
     features = _layers.global_average_pool(x)

@@ -218,12 +218,20 @@ def build_classifier(config, num_classes: int, **sizes: int):
   """The classifier of `config.model` with `num_classes` outputs.
 
   `sizes` (`input_sizes`: vocab_size, max_length) are passed where the model
-  takes them.
+  takes them; `model.bn_axis` "replica" gives BatchNorm one group of the
+  batch per device of the data mesh.
   """
   fields = models.model_fields(config.model.name)
   kwargs = {k: v for k, v in sizes.items() if k in fields}
   if models.has_convolutions(config.model.name):
     kwargs["conv"] = models.conv_for(config.model.conv)
+  if config.model.get("bn_axis", "global") == "replica":
+    _config.require_field(
+        "bn_groups" in fields, "model.bn_axis",
+        f"'replica' needs a model with grouped BatchNorm (resnet32, "
+        f"resnet32_x4, resnet50, resnext50_32x4d, mnist_cnn); "
+        f"{config.model.name!r} has none. Use model.bn_axis='global'.")
+    kwargs["bn_groups"] = jax.device_count()  # the data mesh's devices
   for component in _component.enabled_classes(TASK, config):
     kwargs.update(component.model_kwargs(config))
   if config.model.get("zero_init_residual", False):

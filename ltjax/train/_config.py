@@ -50,6 +50,7 @@ FLIP_MODES = ("random", "alternating")
 TTA_MODES = ("none", "flip", "flip_translate")
 SELECT_METRICS = ("balanced", "top1")
 SWEEP_FIELDS = ("optim.lr", "loss.tau")
+BN_AXES = ("global", "replica")
 
 # The run fields whose defaults differ by task: each task's reference recipe
 # (LDAM-DRW CIFAR-LT; the DIR reference's Adam schedule).
@@ -82,6 +83,10 @@ def default_run_fields(task: str = "classification"
       # GPU or TPU, float32 on the CPU: `compute_dtype`)
       dtype="float32",
       conv="auto",  # auto | xla | patches (see ltjax.models.conv_for)
+      # BatchNorm's training statistics: global (over the whole global
+      # batch, as SyncBN) | replica (per device's share of the batch, as
+      # PyTorch DDP without SyncBN; `ltjax.models.GroupedBatchNorm`).
+      bn_axis="global",
   ))
   config.optim = ml_collections.ConfigDict(dict(
       name=run["optim"]["name"],  # sgd | adam (both coupled L2 decay)
@@ -274,6 +279,11 @@ def validate_run_fields(config) -> None:
   require_known(config.model.dtype, DTYPES, "model.dtype")
   require_known(config.model.conv, ("auto",) + tuple(models.CONVS),
                 "model.conv")
+  bn_axis = config.model.get("bn_axis", "global")
+  require_known(bn_axis, BN_AXES, "model.bn_axis")
+  require_field(bn_axis == "global" or config.get("task") != "regression",
+                "model.bn_axis", "'replica' is built for the classification "
+                "models; regression's take 'global'.")
   require_known(optim.get("name", "sgd"), _optim.OPTIMIZERS, "optim.name")
   require_known(optim.schedule, _optim.SCHEDULES, "optim.schedule")
   require_field(optim.lr > 0, "optim.lr", f"must be > 0, got {optim.lr}.")
