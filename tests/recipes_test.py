@@ -49,7 +49,7 @@ NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
     # (their files are text_lt's)
     "resample", "reweight")
 # Datasets that ship some of their rows as files (any method builds).
-PARTIAL_DATASETS = ("csv_lt/", "text_lt/")
+PARTIAL_DATASETS = ("csv_lt/", "text_lt/", "sts_b_dir/")
 TEXT_METHODS = ("resample", "reweight")
 # The same issue's regression methods (abalone_dir, csv_dir; RankSim also on
 # the face datasets, SMOGN only on tables).
@@ -103,9 +103,9 @@ class RecipeTableTest(parameterized.TestCase):
     self.assertLen(ROWS, 4 * 12 + 4 * 8)
     self.assertContainsSubset(ROWS, rows)
     # Rows added since 88e9ffb are the recipes issue's methods (and the
-    # rows of text_lt, a dataset added since).
+    # rows of text_lt and sts_b_dir, datasets added since).
     added = {row.split("/")[1] for row in set(rows) - set(ROWS)
-             if not row.startswith("text_lt/")}
+             if not row.startswith(("text_lt/", "sts_b_dir/"))}
     self.assertContainsSubset(added, NEW_METHODS + NEW_REGRESSION_METHODS)
 
   @parameterized.parameters(*ROWS)
@@ -207,7 +207,8 @@ class RecipeTableTest(parameterized.TestCase):
     self.assertEqual(set(regression.METHODS), set(recipes.METHODS[
         "regression"]))
     self.assertEqual(set(regression_recipes.DATASETS),
-                     {"abalone_dir", "agedb_dir", "imdb_wiki_dir", "csv_dir"})
+                     {"abalone_dir", "agedb_dir", "imdb_wiki_dir", "csv_dir",
+                      "sts_b_dir"})
     self.assertEqual(regression.build_config("abalone_dir", "rrt", "9"),
                      recipes.build("abalone_dir", "rrt", "9"))
     with self.assertRaisesRegex(ValueError, "unknown dataset 'mnist_lt'"):
@@ -239,8 +240,14 @@ class ConfigFileTest(parameterized.TestCase):
                             + new_rows))
     text_rows = [f"text_lt/{m}" for m in ("ce", "resample", "reweight",
                                           "ldam_drw", "logit_adjusted")]
-    self.assertContainsSubset(files, ROWS + new_rows + text_rows)
+    # sts_b_dir ships the eight rows (`tests/sts_b_dir_test.py`).
+    sts_rows = [f"sts_b_dir/{m}" for m in (
+        "vanilla", "lds", "fds", "lds_fds", "rrt", "focal_r", "balanced_mse",
+        "ranksim")]
+    self.assertContainsSubset(files, ROWS + new_rows + text_rows + sts_rows)
     self.assertContainsSubset(text_rows, files)
+    self.assertEqual(sorted(r for r in files if r.startswith("sts_b_dir/")),
+                     sorted(sts_rows))
 
   @parameterized.parameters(*CONFIG_FILES)
   def test_file_is_its_row_with_command_and_number(self, path):

@@ -5,7 +5,8 @@ splits, class names, training class counts, and metadata recording exactly
 which data it is) from any of the formats below; `default_data_config(name)`
 gives the config fields. The same registry builds the deep imbalanced
 regression datasets (`RegressionDataset`: abalone, agedb_dir, imdb_wiki_dir,
-and `csv` / `npz` with `task="regression"`) with the DIR split: val and test
+sts_b_dir (sentence pairs as a `TokenRegressionSplit` of token ids), and
+`csv` / `npz` with `task="regression"`) with the DIR split: val and test
 balanced over the target (`balanced_val_test`). Your own data: `from_arrays`
 (images or feature vectors in memory), and the registry's `npz` (a NumPy
 file of inputs and labels or targets: the first thing to try), `csv` (a
@@ -133,6 +134,7 @@ from ltjax.data._types import RegressionSplit
 from ltjax.data._types import SourceData
 from ltjax.data._types import Split
 from ltjax.data._types import StreamedSplit
+from ltjax.data._types import TokenRegressionSplit
 from ltjax.data._types import TokenSplit
 
 __all__ = (
@@ -177,6 +179,7 @@ __all__ = (
     "SourceData",
     "Split",
     "StreamedSplit",
+    "TokenRegressionSplit",
     "TokenSplit",
     "TASKS",
     "balanced_holdout",

@@ -1,8 +1,8 @@
 """The dataset registry: `load_dataset(config)` for both tasks.
 
 Classification names give a `LongTailedDataset`, regression names (the DIR
-benchmarks abalone, agedb_dir, imdb_wiki_dir, and your own `csv` / `npz`
-table with task="regression") a `RegressionDataset`. `csv` and `npz` serve
+benchmarks abalone, agedb_dir, imdb_wiki_dir, sts_b_dir, and your own
+`csv` / `npz` table with task="regression") a `RegressionDataset`. `csv` and `npz` serve
 both tasks: `task=None` means classification for them; every other name has
 one task.
 
@@ -317,6 +317,9 @@ def default_data_config(name: str, *,
       ("" = the CSV's folder).
     image_size, num_workers: agedb_dir, imdb_wiki_dir: side of the resized
       images (224) and decoding threads (0 = from the CPU count).
+    tokenizer, vocab_size, max_length: sts_b_dir (`path`: the folder of its
+      train_new.tsv, dev_new.tsv, test_new.tsv): as for the text sources
+      (word, 30,000, 40 tokens of each sentence: the reference's).
     target, missing, categorical, header, delimiter, encoding: csv: as for
       the classification csv (target: header name or 0-based index).
     split: csv, npz: "random" (csv default) or "balanced" (npz default; the
@@ -491,6 +494,14 @@ _BY_TASK = {
             local_formats=("the UCI abalone.data file",)),
         "agedb_dir": _AGE_SPEC,
         "imdb_wiki_dir": _AGE_SPEC,
+        "sts_b_dir": DatasetSpec(
+            load=_text_dataset.load_sts_b_dir, sources=("auto",),
+            defaults=_text_dataset.STS_B_DIR_FIELDS,
+            check=_text_dataset.check_sts_b_dir_fields,
+            check_files=_text_dataset.check_sts_b_dir_files,
+            task="regression",
+            local_formats=("the folder of STS-B-DIR's train_new.tsv, "
+                           "dev_new.tsv and test_new.tsv",)),
         "csv": DatasetSpec(
             load=_csv_dataset.load_regression, sources=("auto",),
             defaults=_csv_dataset.REGRESSION_FIELDS,

@@ -1,4 +1,8 @@
-"""Text classification sources: IMDB, your own text CSV, Rotten Tomatoes.
+"""Text sources: IMDB, your own text CSV, Rotten Tomatoes; STS-B-DIR.
+
+The classification sources are below; `load_sts_b_dir` (the regression
+dataset `sts_b_dir`, at the end) reads sentence pairs with a float score
+into `TokenRegressionSplit`s by the same vocabulary and encoding rules.
 
 Texts become token ids when the data is loaded, so every classification
 loss, sampler, post-hoc adjustment, second stage and metric runs on them as
@@ -400,3 +404,122 @@ def load(name: str, spec: Any,
       name=name, train=out["train"], val=out["val"], test=out["test"],
       class_names=class_names, train_class_counts=counts,
       metadata=metadata)
+
+
+# ---------------------------------------------------------------------------
+# Text regression: STS-B-DIR (Yang et al., arXiv 2102.09554).
+
+# The DIR repository's files (`sts-b-dir/glue_data/STS-B/*_new.tsv`) and
+# columns: sentence pairs with a similarity score in [0, 5].
+STS_B_DIR_FILES = {"train": "train_new.tsv", "val": "dev_new.tsv",
+                   "test": "test_new.tsv"}
+STS_B_DIR_COLUMNS = {"text": "sentence1", "text_pair": "sentence2",
+                     "target": "score"}
+# config.data fields of `sts_b_dir` (besides `name`). The reference's
+# max_seq_len is 40 and max_word_v_size 30,000.
+STS_B_DIR_FIELDS = {
+    "path": "",  # the folder of train_new.tsv, dev_new.tsv, test_new.tsv
+    "tokenizer": "word",
+    "vocab_size": 30000,
+    "max_length": 40,
+    "standardize_targets": False,
+}
+
+
+def check_sts_b_dir_fields(fields: dict[str, Any]) -> None:
+  """Checks the tokenizer fields of `sts_b_dir` in place."""
+  if fields["tokenizer"] not in TOKENIZERS:
+    raise ValueError(
+        f"config.data.tokenizer must be one of {list(TOKENIZERS)}, got "
+        f"{fields['tokenizer']!r}.")
+  _fields.check_int(fields, "vocab_size", 3)
+  _fields.check_int(fields, "max_length", 1)
+
+
+def check_sts_b_dir_files(fields: dict[str, Any]) -> None:
+  """Names config.data.path unless it is a folder with the three files."""
+  path = fields["path"] = os.path.expanduser(fields["path"] or "")
+  if not path or not os.path.isdir(path):
+    raise ValueError(
+        f"config.data.path: {path!r} is not a folder; set it to the folder "
+        f"of STS-B-DIR's {', '.join(STS_B_DIR_FILES.values())} (the DIR "
+        f"repository's sts-b-dir/glue_data/STS-B).")
+  missing = [f for f in STS_B_DIR_FILES.values()
+             if not os.path.isfile(os.path.join(path, f))]
+  if missing:
+    raise ValueError(
+        f"config.data.path: {path!r} has no {', '.join(missing)}; STS-B-DIR "
+        f"is {', '.join(STS_B_DIR_FILES.values())}.")
+
+
+def encode_regression_split(data: text.TextData, vocabulary: text.Vocabulary,
+                            *, max_length: int) -> _types.TokenRegressionSplit:
+  """A `TokenRegressionSplit` of texts (pairs side by side) and targets."""
+  ids = encode_split(
+      dataclasses.replace(data, labels=np.zeros(len(data), np.int32)),
+      vocabulary, max_length=max_length).ids
+  return _types.TokenRegressionSplit(
+      ids=ids, targets=np.asarray(data.labels, np.float32),
+      vocabulary=vocabulary, pair=data.pair_texts is not None)
+
+
+def load_sts_b_dir(name: str, spec: Any,
+                   fields: dict[str, Any]) -> _types.RegressionDataset:
+  """STS-B-DIR: sentence pairs and their similarity score, as token ids.
+
+  The splits are the DIR repository's files as they are (5,249 train; dev
+  and test 1,000 each, balanced over 20 bins of width 0.25 on [0, 5],
+  `create_sts.py`), read with `ltjax.text.read_text_csv` (columns
+  sentence1, sentence2, float score; a TSV without quoting). The vocabulary
+  (`tokenizer`, at most `vocab_size` ids) is built on the training
+  sentences only; each sentence keeps its first `max_length` tokens and a
+  row holds both sentences' ids ([N, 2 max_length]).
+
+  Differences from the reference (`sts-b-dir/tasks.py`, `preprocess.py`):
+  it tokenises with NLTK's word tokenizer and builds its vocabulary over
+  the train, dev and test sentences (for the GloVe look-up), and it drops a
+  row whose sentence is empty after tokenisation (none in these files);
+  here the vocabulary sees training sentences only (an unseen word is
+  `<unk>`) and every row is kept.
+  """
+  del spec
+  root = fields["path"]
+  read = {}
+  for split, file_name in STS_B_DIR_FILES.items():
+    path = os.path.join(root, file_name)
+    try:
+      read[split] = text.read_text_csv(
+          path, text=STS_B_DIR_COLUMNS["text"],
+          text_pair=STS_B_DIR_COLUMNS["text_pair"],
+          target=STS_B_DIR_COLUMNS["target"], target_kind="float",
+          delimiter="\t")
+    except text.MissingColumnError as e:
+      raise ValueError(
+          f"config.data.path: {path} has no column {e.column!r} (its "
+          f"columns are {e.header}); STS-B-DIR's files have "
+          f"{list(STS_B_DIR_COLUMNS.values())}.") from None
+  vocabulary = _vocabulary(read["train"], fields)
+  length = fields["max_length"]
+  out = {split: encode_regression_split(data, vocabulary, max_length=length)
+         for split, data in read.items()}
+  metadata = {
+      "source": name, "path": os.path.abspath(root),
+      "files": dict(STS_B_DIR_FILES), "columns": dict(STS_B_DIR_COLUMNS),
+      "sizes": {split: len(s) for split, s in out.items()},
+      "train_indices_sha256": _splits.index_digest(
+          np.arange(len(out["train"]))),
+      "vocabulary": {
+          "tokenizer": vocabulary.kind, "size": len(vocabulary),
+          "vocab_size": fields["vocab_size"], "max_length": length,
+          "built_on": "the training split",
+          "sha256": vocabulary_sha256(vocabulary),
+          "texts_at_max_length": {
+              split: int(np.sum(s.lengths >= length))
+              for split, s in out.items()}}}
+  logging.info("%s: %d train / %d val / %d test sentence pairs; %s "
+               "vocabulary of %d ids from the training split.", name,
+               len(out["train"]), len(out["val"]), len(out["test"]),
+               vocabulary.kind, len(vocabulary))
+  return _types.RegressionDataset(name=name, train=out["train"],
+                                  val=out["val"], test=out["test"],
+                                  metadata=metadata)

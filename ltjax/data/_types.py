@@ -407,6 +407,39 @@ class TokenSplit(_Labelled, _ArrayBacked):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class TokenRegressionSplit(_ArrayBacked):
+  """Texts (or text pairs) as token ids with float targets, in memory.
+
+  The regression counterpart of `TokenSplit`: the model input of a batch is
+  `ltjax.text.inputs_from_ids(ids, pair=pair)`; no augmentation.
+
+  Attributes:
+    ids: int32 [N, L] (read-only), or [N, 2 L] with `pair` (the first text
+      in columns [0, L), the second in [L, 2 L)); each text's ids, then 0.
+    targets: float32 [N] (read-only).
+    vocabulary: the `ltjax.text.Vocabulary` the ids index, or None.
+    pair: whether each row holds a pair of texts.
+  """
+  ids: np.ndarray
+  targets: np.ndarray
+  vocabulary: Any = None
+  pair: bool = False
+
+  _INPUTS = "ids"
+
+  def __post_init__(self):
+    ids = _check_token_ids(self.ids, 2 if self.pair else 1, self.vocabulary)
+    object.__setattr__(self, "ids", ids)
+    object.__setattr__(self, "targets",
+                       _check_targets(self.targets, ids.shape[0]))
+
+  input_kind = TokenSplit.input_kind
+  max_length = TokenSplit.max_length
+  vocab_size = TokenSplit.vocab_size
+  lengths = TokenSplit.lengths
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class RegressionSplit(_ArrayBacked):
   """A regression split held in memory.
 
@@ -487,7 +520,7 @@ class ImageRegressionSplit(_FileBacked):
 
 
 Split = Union[ArraySplit, StreamedSplit, FeatureSplit, TokenSplit,
-              RegressionSplit, ImageRegressionSplit]
+              TokenRegressionSplit, RegressionSplit, ImageRegressionSplit]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -574,6 +607,11 @@ class RegressionDataset:
   @property
   def is_image(self) -> bool:
     return self.train.input_dtype == np.uint8 and len(self.input_shape) == 3
+
+  @property
+  def input_kind(self) -> str:
+    """"image", "features", "tokens" or "token_pairs" (`Split`)."""
+    return self.train.input_kind
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -16,7 +16,8 @@ ABALONE_COLUMNS = ("sex", "length", "diameter", "height", "whole_weight",
 AGE_CSV_COLUMNS = ("age", "path", "split")
 CSV_SPLITS = ("random", "balanced")
 # The names `load_regression_dataset` accepts.
-DATASETS = ("abalone", "agedb_dir", "imdb_wiki_dir", "csv", "npz")
+DATASETS = ("abalone", "agedb_dir", "imdb_wiki_dir", "sts_b_dir", "csv",
+            "npz")
 
 RegressionSplit = ltdata.RegressionSplit
 ImageRegressionSplit = ltdata.ImageRegressionSplit

@@ -39,12 +39,20 @@ class RegressionSums:
     squared_error: float32 [K] sum of e^2.
     log_abs_error: float32 [K] sum of log|e| (-inf if an |e| is 0).
     error: float32 [K] sum of e (the signed bias).
+    prediction, target: float32 [K] sums of the predictions p and targets y.
+    prediction_squared, target_squared, product: float32 [K] sums of p^2,
+      y^2 and p y (with the two above: Pearson's r over any set of bins).
   """
   count: jax.Array
   abs_error: jax.Array
   squared_error: jax.Array
   log_abs_error: jax.Array
   error: jax.Array
+  prediction: jax.Array
+  target: jax.Array
+  prediction_squared: jax.Array
+  target_squared: jax.Array
+  product: jax.Array
 
   @property
   def num_bins(self) -> int:
@@ -58,7 +66,10 @@ class RegressionSums:
       return jnp.zeros((num_bins,), jnp.float32)
 
     return cls(count=jnp.zeros((num_bins,), jnp.int32), abs_error=zeros(),
-               squared_error=zeros(), log_abs_error=zeros(), error=zeros())
+               squared_error=zeros(), log_abs_error=zeros(), error=zeros(),
+               prediction=zeros(), target=zeros(),
+               prediction_squared=zeros(), target_squared=zeros(),
+               product=zeros())
 
   @classmethod
   def from_predictions(cls, predictions: jax.typing.ArrayLike,
@@ -97,10 +108,16 @@ class RegressionSums:
       return jax.ops.segment_sum(values, bins, num_segments=num_bins)
 
     log_abs = jnp.where(mask, jnp.log(abs_error), 0.0)
+    # Masked rows (padding) may hold anything: zeroed, not multiplied.
+    p = jnp.where(mask, predictions.astype(jnp.float32), 0.0)
+    y = jnp.where(mask, targets.astype(jnp.float32), 0.0)
     return cls(count=per_bin(mask.astype(jnp.int32)),
                abs_error=per_bin(abs_error * keep),
                squared_error=per_bin(error * error * keep),
-               log_abs_error=per_bin(log_abs), error=per_bin(error * keep))
+               log_abs_error=per_bin(log_abs), error=per_bin(error * keep),
+               prediction=per_bin(p), target=per_bin(y),
+               prediction_squared=per_bin(p * p),
+               target_squared=per_bin(y * y), product=per_bin(p * y))
 
   def merge(self, other: "RegressionSums") -> "RegressionSums":
     if self.count.shape != other.count.shape:
@@ -116,7 +133,25 @@ def _host(sums: RegressionSums) -> dict[str, np.ndarray]:
   sums = jax.device_get(sums)
   return {k: np.asarray(getattr(sums, k), np.float64)
           for k in ("count", "abs_error", "squared_error", "log_abs_error",
-                    "error")}
+                    "error", "prediction", "target", "prediction_squared",
+                    "target_squared", "product")}
+
+
+def pearson_of(s: dict[str, np.ndarray], member) -> float:
+  """Pearson's r of the predictions and targets of bins `member`.
+
+  r = (n Spy - Sp Sy) / sqrt((n Spp - Sp^2)(n Syy - Sy^2)) from the sums
+  (float64 on the host); NaN with fewer than 2 examples or a constant
+  prediction or target.
+  """
+  n = s["count"][member].sum()
+  sp, sy = s["prediction"][member].sum(), s["target"][member].sum()
+  cov = n * s["product"][member].sum() - sp * sy
+  var_p = n * s["prediction_squared"][member].sum() - sp * sp
+  var_y = n * s["target_squared"][member].sum() - sy * sy
+  if n < 2 or var_p <= 0 or var_y <= 0:
+    return float("nan")
+  return float(np.clip(cov / np.sqrt(var_p * var_y), -1.0, 1.0))
 
 
 def _ratio(total, count):
@@ -144,7 +179,7 @@ def per_bin_errors(sums: RegressionSums) -> dict[str, np.ndarray]:
 
 def regression_summary(sums: RegressionSums, train_bin_counts, *,
                        many: float = 100, few: float = 20) -> dict[str, float]:
-  """MAE, MSE and GM over all examples and the many / medium / few groups.
+  """MAE, MSE, GM and Pearson's r over all examples and each shot group.
 
   Args:
     sums: merged `RegressionSums` over an evaluation split.
@@ -153,8 +188,10 @@ def regression_summary(sums: RegressionSums, train_bin_counts, *,
     few: a bin with fewer than `few` is few-shot; the rest medium.
 
   Returns:
-    {"mae_all", "mse_all", "gm_all", "mae_many", ..., "gm_few", "count_all",
-    ..., "count_few"} -> Python floats; NaN for an empty group.
+    {"mae_all", "mse_all", "gm_all", "pearson_all", "mae_many", ...,
+    "pearson_few", "count_all", ..., "count_few"} -> Python floats; NaN for
+    an empty group (Pearson's r: also for one of fewer than 2 examples or
+    a constant prediction or target; `pearson_of`).
 
   References:
     Yang et al., Delving into Deep Imbalanced Regression, ICML 2021
@@ -177,6 +214,7 @@ def regression_summary(sums: RegressionSums, train_bin_counts, *,
     out[f"mae_{group}"] = mean["abs_error"]
     out[f"mse_{group}"] = mean["squared_error"]
     out[f"gm_{group}"] = float(np.exp(mean["log_abs_error"]))
+    out[f"pearson_{group}"] = pearson_of(s, member)
     out[f"count_{group}"] = float(count)
   return out
 

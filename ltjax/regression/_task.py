@@ -11,9 +11,20 @@ feature smoothing, a ranking regulariser, regressor re-training) adds its
 hooks: the dataset trained on, the per-bin weights, the features the
 regressor trains on, a loss term, step state, a second stage.
 
+Inputs by the dataset's kind (`RegressionDataset.input_kind`): images are
+augmented and normalised on the device, feature vectors cast to floats, and
+token ids (a text dataset's `TokenRegressionSplit`, e.g. STS-B-DIR's
+sentence pairs) only cast into the text models' input dict
+(`ltjax.text.inputs_from_ids`). The model must read that kind
+(`ltjax.models.input_kind`); a text model gets the dataset's vocabulary size
+and max_length, and its sizes from `config.model` (`TEXT_MODEL_FIELDS`).
+
 Files in the workdir besides the engine's: per_bin.csv (and those of the
 components' stages).
 """
+
+import json
+
 
 from absl import logging
 import jax.numpy as jnp
@@ -21,6 +32,7 @@ import numpy as np
 
 from ltjax import data as ltdata
 from ltjax import models
+from ltjax import text
 from ltjax import train
 from ltjax.data import _augment
 from ltjax.data import _bins
@@ -72,15 +84,78 @@ def target_standardization(config, train_targets) -> tuple[float, float]:
   return float(targets.mean()), (std if std > 0 else 1.0)
 
 
-def build_regressor(config):
-  """The one-output model of `config.model` (an MLP's `widths` included)."""
+# Input kinds of token ids (`ltjax.data.TokenRegressionSplit`,
+# `ltjax.models.input_kind`).
+TOKEN_KINDS = ("tokens", "token_pairs")
+# Sizes of a text model read from `config.model` where the config has them
+# (e.g. the sts_b_dir recipe's BiLSTM).
+TEXT_MODEL_FIELDS = ("embed_dim", "hidden_size", "num_layers", "pooling",
+                     "num_heads", "mlp_dim")
+
+
+def input_kind(dataset) -> str:
+  """"tokens" / "token_pairs" for token ids, else "arrays" (images or
+  feature vectors), the kinds `ltjax.models.input_kind` names."""
+  kind = getattr(dataset, "input_kind", "arrays")
+  return kind if kind in TOKEN_KINDS else "arrays"
+
+
+def input_sizes(dataset) -> dict[str, int]:
+  """A text model's vocabulary size and max_length ({} for arrays)."""
+  if input_kind(dataset) == "arrays":
+    return {}
+  return {"vocab_size": dataset.train.vocab_size,
+          "max_length": dataset.train.max_length}
+
+
+def check_model_input(config, kind: str) -> None:
+  """Refuses a model that does not read the data's kind of input."""
+  reads = models.input_kind(config.model.name)
+  if reads != kind:
+    fitting = [m for m in models.MODELS if models.input_kind(m) == kind]
+    train.require_field(
+        False, "model.name",
+        f"{config.model.name!r} reads {reads} but the data "
+        f"({config.data.get('name', '')!r}) gives {kind}; use one of "
+        f"{fitting}.")
+
+
+def build_regressor(config, **sizes: int):
+  """The one-output model of `config.model` (an MLP's `widths` included).
+
+  `sizes` (`input_sizes`: vocab_size, max_length) and the
+  `TEXT_MODEL_FIELDS` of `config.model` are passed where the model takes
+  them.
+  """
   kwargs = {}
-  if config.model.name == "mlp":
+  name = config.model.name
+  if name == "mlp":
     kwargs["widths"] = tuple(config.model.widths)
-  if models.has_convolutions(config.model.name):
+  if models.has_convolutions(name):
     kwargs["conv"] = models.conv_for(config.model.conv)
-  return models.build_model(config.model.name, num_classes=1, head="linear",
+  if models.input_kind(name) != "arrays":
+    fields = models.model_fields(name)
+    kwargs.update({k: v for k, v in sizes.items() if k in fields})
+    kwargs.update({k: config.model[k] for k in TEXT_MODEL_FIELDS
+                   if k in config.model and k in fields})
+  return models.build_model(name, num_classes=1, head="linear",
                             dtype=train.compute_dtype(config), **kwargs)
+
+
+def _sizes_in(params) -> dict[str, int]:
+  """A text model's vocab_size / max_length from its embedding tables'
+  rows ("embedding", "position_embedding"; {} for other models)."""
+  found = {}
+  if hasattr(params, "items"):
+    for key, value in params.items():
+      if key == "embedding" and not hasattr(value, "items"):
+        found.setdefault("vocab_size", int(value.shape[0]))
+      elif key == "position_embedding" and not hasattr(value, "items"):
+        found.setdefault("max_length", int(value.shape[0]))
+      else:
+        for k, v in _sizes_in(value).items():
+          found.setdefault(k, v)
+  return found
 
 
 class RegressionTask(train.ComposesComponents, train.Task):
@@ -114,6 +189,8 @@ class RegressionTask(train.ComposesComponents, train.Task):
 
   def __init__(self, config, dataset, *, steps_per_epoch: int):
     super().__init__(config, dataset, steps_per_epoch=steps_per_epoch)
+    self.kind = input_kind(dataset)
+    check_model_input(config, self.kind)
     train_targets = np.asarray(dataset.train.targets)
     original = getattr(dataset, "original_train", None)
     self.components = []  # read by the components made below
@@ -151,13 +228,18 @@ class RegressionTask(train.ComposesComponents, train.Task):
 
   @classmethod
   def restore_model(cls, config, params):
-    return build_regressor(config), params["model"]
+    return (build_regressor(config, **_sizes_in(params["model"])),
+            params["model"])
 
   # ---- model, parameters, objective ----
   def build_model(self):
-    return build_regressor(self.config)
+    return build_regressor(self.config, **input_sizes(self.dataset))
 
   def preprocess(self, inputs, key):
+    """Images augmented (with `key`) and normalised, features cast to
+    floats; token ids only cast into the text models' input dict."""
+    if self.kind != "arrays":
+      return text.inputs_from_ids(inputs, pair=self.kind == "token_pairs")
     if not self.dataset.is_image:
       return jnp.asarray(inputs, jnp.float32).astype(self.dtype)
     aug = self.config.augment
@@ -166,6 +248,9 @@ class RegressionTask(train.ComposesComponents, train.Task):
                             flip=aug.flip, dtype=self.dtype)
 
   def sample_input(self):
+    if self.kind != "arrays":  # one text (or pair) of one token each
+      return self.preprocess(
+          jnp.ones((1, *self.dataset.input_shape), jnp.int32), None)
     sample = jnp.zeros((1, *self.dataset.input_shape),
                        self.dataset.train.input_dtype)
     return self.preprocess(sample, None)
@@ -266,8 +351,11 @@ class RegressionTask(train.ComposesComponents, train.Task):
     return arrays
 
   def inference_fields(self):
+    """What the model's input pipeline takes from the training data; for
+    texts the input kind, max_length and the vocabulary (its JSON record,
+    `ltjax.text.vocabulary_from_json`) too."""
     meta = self.dataset.metadata
-    return {"task": self.name, "dataset": self.dataset.name,
+    fields = {"task": self.name, "dataset": self.dataset.name,
             "input_shape": list(self.dataset.input_shape),
             # Raw feature rows -> the model's inputs: (x - mean) / std.
             "standardization": meta.get("standardization"),
@@ -278,6 +366,13 @@ class RegressionTask(train.ComposesComponents, train.Task):
                 {"mean": self.target_shift, "std": self.target_scale}
                 if self.config.data.get("standardize_targets", False)
                 else None)}
+    if self.kind != "arrays":
+      vocabulary = self.dataset.train.vocabulary
+      fields.update(
+          input_kind=self.kind, max_length=self.dataset.train.max_length,
+          vocabulary=(None if vocabulary is None else
+                      json.loads(text.vocabulary_to_json(vocabulary))))
+    return fields
 
   def report_fields(self, stage):
     config = self.config
