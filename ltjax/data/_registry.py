@@ -2,9 +2,9 @@
 
 Classification names give a `LongTailedDataset`, regression names (the DIR
 benchmarks abalone, agedb_dir, imdb_wiki_dir, sts_b_dir, and your own
-`csv` / `npz` table with task="regression") a `RegressionDataset`. `csv` and `npz` serve
-both tasks: `task=None` means classification for them; every other name has
-one task.
+`csv` / `npz` table with task="regression") a `RegressionDataset`. `csv`
+and `npz` serve both tasks: `task=None` means classification for them;
+every other name has one task.
 
 `config` is an `ml_collections.ConfigDict` (or a dict, or any object with the
 fields as attributes) with the fields of `default_data_config(name)`; fields
