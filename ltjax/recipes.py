@@ -759,8 +759,10 @@ def _sts_b_dir(config):
   # list calls them few-shot (22 many / 12 medium / 16 few bins here, 22 / 7
   # / 21 there); the all-bins figures do not depend on it.
   # Differences (ltjax's choices where the reference's machinery is not
-  # here): the embeddings are trained from scratch (the reference loads
-  # frozen GloVe 840B vectors, not available here; its `--glove 0` is this),
+  # here): the embeddings are trained from scratch by default (the
+  # reference loads frozen GloVe 840B vectors, not available here; its
+  # `--glove 0` is this; `model.word_vectors` loads a GloVe file as the
+  # trainable initial table),
   # with the vocabulary of the training sentences only; no dropout (the
   # reference's 0.2 on embeddings and encoder outputs: the engine gives the
   # model no dropout key) and no gradient-norm clipping (its 5.0); 30 epochs
@@ -776,6 +778,10 @@ def _sts_b_dir(config):
   config.model.hidden_size = 1500
   config.model.num_layers = 2
   config.model.pooling = "max"
+  # A GloVe text file (e.g. glove.840B.300d.txt): its vectors initialise the
+  # embedding rows of the tokens it has (trainable; the reference freezes
+  # them). "" trains the embeddings from scratch.
+  config.model.word_vectors = ""
   config.augment.padding = 0  # token ids: no augmentation
   config.augment.flip = False
   config.batch_size = 128

@@ -313,6 +313,60 @@ class TrainTest(absltest.TestCase):
       train.train_and_evaluate(config, os.path.join(self._tmp.name, "mlp"))
 
 
+class WordVectorsTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    tmp = tempfile.TemporaryDirectory()
+    self.addCleanup(tmp.cleanup)
+    self.folder = os.path.join(tmp.name, "data")
+    os.makedirs(self.folder)
+    write_folder(self.folder)
+    self.glove = os.path.join(tmp.name, "glove.txt")
+    self.vectors = {"guitar": np.arange(8, dtype=np.float32) + 0.5,
+                    "dog": -np.arange(8, dtype=np.float32) - 0.25}
+    lines = ["not_in_the_vocabulary " + " ".join(["9"] * 8),
+             # A GloVe word with a space: the numbers are the last 8 fields.
+             "a . " + " ".join(["7"] * 8)]
+    lines += [w + " " + " ".join(f"{x:g}" for x in v)
+              for w, v in self.vectors.items()]
+    lines.append("dog " + " ".join(["3"] * 8))  # a repeat: the first wins
+    pathlib.Path(self.glove).write_text("\n".join(lines) + "\n")
+
+  def test_read_word_vectors(self):
+    config = data.default_data_config("sts_b_dir", task="regression")
+    config.path = self.folder
+    vocabulary = data.load_dataset(config, task="regression").train.vocabulary
+    table, found = text.read_word_vectors(self.glove, vocabulary, dim=8)
+    ids = {t: i for i, t in enumerate(vocabulary.tokens)}
+    self.assertEqual(set(np.flatnonzero(found)),
+                     {ids["guitar"], ids["dog"]})
+    for word, vector in self.vectors.items():
+      np.testing.assert_array_equal(table[ids[word]], vector)
+    self.assertEqual(np.abs(table[~found]).sum(), 0.0)
+    with self.assertRaisesRegex(ValueError, r"glove.txt:1: expected a word "
+                                r"and 16 numbers"):
+      text.read_word_vectors(self.glove, vocabulary, dim=16)
+
+  def test_run_starts_from_the_vectors(self):
+    config = tiny_config("vanilla", self.folder)
+    config.model.word_vectors = self.glove
+    train.validate_config(config)
+    ds = data.load_dataset(config.data, task="regression")
+    state = train.build_run(config, ds).init_state()
+    table = np.asarray(
+        state.params["model"]["encoder"]["embed"]["embedding"])
+    ids = {t: i for i, t in enumerate(ds.train.vocabulary.tokens)}
+    for word, vector in self.vectors.items():
+      np.testing.assert_array_equal(table[ids[word]], vector)
+    # The other rows keep their random initialisation.
+    self.assertGreater(np.abs(table[ids["cat"]]).sum(), 0.0)
+    config.model.word_vectors = os.path.join(self.folder, "missing.txt")
+    with self.assertRaisesRegex(ValueError, "config.model.word_vectors: .*"
+                                "missing.txt' is not a file"):
+      train.validate_config(config)
+
+
 class ConfigFileTest(parameterized.TestCase):
 
   @parameterized.parameters(*CONFIGS)

@@ -13,6 +13,8 @@ statistics' warm-up, as in the reference), so the `:EPOCHS` argument does not
 scale them; `rrt.epochs` is a duration and is scaled.
 """
 
+import os
+
 from ml_collections import config_dict
 import ml_collections
 
@@ -214,6 +216,11 @@ def validate_task_fields(config, *, check_data: bool = True) -> None:
   _known(model.name, models.MODELS, "model.name")
   _require(len(model.widths) >= 1 and all(w >= 1 for w in model.widths),
            "model.widths", f"must be positive widths, got {model.widths}.")
+  vectors = model.get("word_vectors", "")
+  _require(not (vectors and check_data) or os.path.isfile(vectors),
+           "model.word_vectors",
+           f"{vectors!r} is not a file; give a GloVe text file, or \"\" to "
+           f"train the embeddings from scratch.")
   _known(config.select_metric, SELECT_METRICS, "select_metric")
   _known(config.shot_thresholds, SHOT_THRESHOLDS, "shot_thresholds")
   q = tuple(config.shot_quantiles)

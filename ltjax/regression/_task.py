@@ -142,6 +142,33 @@ def build_regressor(config, **sizes: int):
                             dtype=train.compute_dtype(config), **kwargs)
 
 
+def with_word_vectors(params, path: str, vocabulary):
+  """A text model's params with its embedding rows from a GloVe file.
+
+  The rows of the vocabulary's tokens found in `path`
+  (`ltjax.text.read_word_vectors`) replace the initial ones; the others
+  (`<pad>`, `<unk>`, words the file lacks) keep their initialisation. The
+  table stays trainable.
+  """
+  encoder = params.get("encoder", {})
+  embed = encoder.get("embed", {}) if hasattr(encoder, "get") else {}
+  if "embedding" not in embed:
+    train.require_field(False, "model.word_vectors",
+                        "the model has no encoder embedding table "
+                        "(params['encoder']['embed']) to load vectors into.")
+  table = embed["embedding"]
+  try:
+    vectors, found = text.read_word_vectors(path, vocabulary,
+                                            dim=table.shape[1])
+  except (OSError, ValueError) as e:
+    train.require_field(False, "model.word_vectors", str(e))
+  logging.info("%s: vectors of %d of the %d vocabulary tokens.", path,
+               int(found.sum()), found.size)
+  new = jnp.where(jnp.asarray(found)[:, None], jnp.asarray(vectors), table)
+  return {**params, "encoder": {**encoder, "embed": {**embed,
+                                                     "embedding": new}}}
+
+
 def _sizes_in(params) -> dict[str, int]:
   """A text model's vocab_size / max_length from its embedding tables'
   rows ("embedding", "position_embedding"; {} for other models)."""
@@ -256,6 +283,10 @@ class RegressionTask(train.ComposesComponents, train.Task):
     return self.preprocess(sample, None)
 
   def init_params(self, model_params):
+    path = self.config.model.get("word_vectors", "")
+    if path and self.kind != "arrays":
+      model_params = with_word_vectors(model_params, path,
+                                       self.dataset.train.vocabulary)
     return {"model": model_params,
             "loss": _step.loss_params_of(self.config.loss)}
 

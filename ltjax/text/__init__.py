@@ -71,6 +71,7 @@ from ltjax.text._tokenize import vocabulary_from_json
 from ltjax.text._tokenize import vocabulary_to_json
 from ltjax.text._tokenize import Vocabulary
 from ltjax.text._tokenize import WORD_PATTERN
+from ltjax.text._word_vectors import read_word_vectors
 
 __all__ = (
     "BERT_POOLINGS",
@@ -111,6 +112,7 @@ __all__ = (
     "read_safetensors",
     "read_safetensors_metadata",
     "read_text_csv",
+    "read_word_vectors",
     "select_classes",
     "take",
     "text_inputs",
