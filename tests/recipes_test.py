@@ -46,11 +46,11 @@ NEW_METHODS = ("mixup_drw_bs", "remix_drw", "glmc", "mislas", "vs", "lade",
     # the time-to-accuracy issue's
     "fast",
     # the text issue's: LDAM-DRW's re-sampling and re-weighting baselines
-    # (their files are text_lt's)
+    # under its names (resample is cb_resample)
     "resample", "reweight")
 # Datasets that ship some of their rows as files (any method builds).
 PARTIAL_DATASETS = ("csv_lt/", "text_lt/", "sts_b_dir/")
-TEXT_METHODS = ("resample", "reweight")
+TEXT_METHODS = ()
 # The same issue's regression methods (abalone_dir, csv_dir; RankSim also on
 # the face datasets, SMOGN only on tables).
 NEW_REGRESSION_METHODS = ("smogn", "ranksim", "lds_fds_ranksim")

@@ -1,0 +1,16 @@
+r"""CIFAR-10-LT, reweight.
+
+  python -m experiments.main --config=cifar10_lt/reweight \
+      --workdir=/tmp/ltjax/cifar10_lt/reweight
+
+Cross-entropy with inverse class-frequency weights for the whole schedule
+(LDAM-DRW's re-weighting baseline, RW; Cao et al. 2019).
+
+No published figure for this row on this dataset.
+"""
+
+from ltjax import recipes
+
+
+def get_config(arg=None):
+  return recipes.build("cifar10_lt", "reweight", arg)
